@@ -1,0 +1,211 @@
+/**
+ * DurableClient: signals, calls and reads entities, and starts and manages orchestration
+ * instances, from any process (it needs no definitions: it validates against the hub's catalog).
+ *
+ * Invariants: input is validated before anything is written; every method that writes resolves
+ * only once the write is durable (a JetStream PubAck or a KV revision).
+ */
+import { randomUUID } from 'node:crypto';
+import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { decodeJson, encodeJson } from '../core/codec.js';
+import { EntityId } from '../core/entity-id.js';
+import { DurableError, fromErrorInfo } from '../core/errors.js';
+import { normalizeName } from '../core/names.js';
+import { decodeToken, encodeToken } from '../core/encoding.js';
+import { DEFAULT_HUB, entityActorToken, entityInboxSubject, entityPartition, eventSubject, inboxSubject } from '../core/topology.js';
+import type { CallOutcome, EntityMessage } from '../entity/messages.js';
+import { connectNats } from '../store/connection.js';
+import { readLast } from '../store/event-log.js';
+import { openHub, type Hub } from '../store/hub.js';
+import { LeanPublisher } from '../store/lean-publisher.js';
+import type { EntityEvent } from '../worker/entity-host.js';
+import { CatalogCache } from './catalog-cache.js';
+import { InstanceClient } from './instance-client.js';
+
+export interface DurableClientOptions {
+  servers?: string | string[];
+  hub?: string;
+  replicas?: number;
+  /** Partition count used if this client is the first to create the hub. */
+  partitions?: number;
+}
+
+export type EntityIdLike = EntityId | string;
+
+export interface EntityState<S = unknown> {
+  exists: boolean;
+  state?: S;
+  /** Event-stream sequence of the state read (grows with every change). */
+  version?: number;
+}
+
+export interface ListEntitiesOptions {
+  name?: string;
+  pageSize?: number;
+  continuationToken?: string;
+  includeState?: boolean;
+}
+
+export class DurableClient extends InstanceClient {
+  private readonly replyPrefix: string;
+  private readonly replySub: Subscription;
+  private readonly calls = new Map<string, { resolve: (o: CallOutcome) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private nextCall = 1;
+
+  private constructor(hub: Hub, nc: NatsConnection, publisher: LeanPublisher, catalog: CatalogCache) {
+    super(hub, nc, publisher, catalog);
+    this.replyPrefix = `${createInbox()}.`;
+    this.replySub = nc.subscribe(`${this.replyPrefix}*`, { callback: (err, msg) => this.onReply(err, msg) });
+  }
+
+  /** @example const client = await DurableClient.connect({ servers: 'nats://127.0.0.1:4222', hub: 'demo' }); */
+  static async connect(options: DurableClientOptions = {}): Promise<DurableClient> {
+    const nc = await connectNats(options.servers, 'durable-nats client');
+    try {
+      const hub = await openHub(nc, {
+        hub: options.hub ?? process.env.DURABLE_NATS_HUB ?? DEFAULT_HUB,
+        ...(options.replicas !== undefined ? { replicas: options.replicas } : {}),
+        ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
+      });
+      const catalog = new CatalogCache(hub.catalog);
+      await catalog.start();
+      return new DurableClient(hub, nc, new LeanPublisher(nc), catalog);
+    } catch (e) {
+      await nc.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** The subject a raw NATS producer publishes to, to signal `id` on this hub. */
+  signalSubject(id: EntityIdLike): string {
+    return entityInboxSubject(this.hub.names.hub, EntityId.from(id), this.hub.config.partitions);
+  }
+
+  /**
+   * Sends a one-way operation; resolves once it is durable. With `at`, it is applied at that time
+   * (a durable timer). The same `idempotencyKey` is applied once.
+   * @example await client.signalEntity(new EntityId('counter', 'u1'), 'add', 5);
+   */
+  async signalEntity(idLike: EntityIdLike, op: string, input?: unknown, options: { at?: Date; idempotencyKey?: string } = {}): Promise<void> {
+    const id = EntityId.from(idLike);
+    const opName = normalizeName(op, 'operation');
+    await this.catalog.validateOperation(id.name, opName, input);
+    const body: EntityMessage = { op: opName, ...(input === undefined ? {} : { input }) };
+    const subject = this.signalSubject(id);
+    const msgId = options.idempotencyKey;
+    if (msgId !== undefined && (typeof msgId !== 'string' || msgId.length === 0 || msgId.length > 256)) {
+      throw new DurableError('validation', 'idempotencyKey must be a string of 1..256 characters');
+    }
+    if (options.at !== undefined) {
+      if (!(options.at instanceof Date) || Number.isNaN(options.at.getTime())) throw new DurableError('validation', '`at` must be a valid Date');
+      const timerId = msgId ?? randomUUID();
+      const registration = { id: `sig:${timerId}`, at: options.at.getTime(), s: subject, d: body };
+      const p = entityPartition(id, this.hub.config.partitions);
+      await this.publish(inboxSubject(this.hub.names.hub, p, 't'), registration, `t:${timerId}`);
+      return;
+    }
+    await this.publish(subject, body, msgId);
+  }
+
+  /**
+   * Runs an operation and returns its result (or rejects with its error).
+   * @example const value = await client.callEntity('@counter@u1', 'get');
+   */
+  async callEntity<T = unknown>(idLike: EntityIdLike, op: string, input?: unknown, options: { timeoutMs?: number } = {}): Promise<T> {
+    const id = EntityId.from(idLike);
+    const opName = normalizeName(op, 'operation');
+    await this.catalog.validateOperation(id.name, opName, input);
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const token = String(this.nextCall++);
+    const reply = `${this.replyPrefix}${token}`;
+    const outcome = new Promise<CallOutcome>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.calls.delete(token);
+        reject(new DurableError('timeout', `call ${id.toString()}.${opName} got no answer in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.calls.set(token, { resolve, reject, timer });
+    });
+    const body: EntityMessage = { op: opName, k: 'c', reply, ...(input === undefined ? {} : { input }) };
+    try {
+      await this.publish(this.signalSubject(id), body);
+    } catch (e) {
+      const pending = this.calls.get(token);
+      if (pending) { clearTimeout(pending.timer); this.calls.delete(token); }
+      throw e;
+    }
+    const result = await outcome;
+    if (!result.ok) throw fromErrorInfo(result.error ?? { message: 'operation failed', errorType: 'Error' });
+    return result.result as T;
+  }
+
+  /** The entity's committed state. A never-used entity is `{ exists: false }`. */
+  async readEntityState<S = unknown>(idLike: EntityIdLike): Promise<EntityState<S>> {
+    const id = EntityId.from(idLike);
+    const subject = eventSubject(this.hub.names.hub, entityPartition(id, this.hub.config.partitions), entityActorToken(id));
+    const last = await readLast(this.nc, this.hub.names.eventStream, subject);
+    if (!last) return { exists: false };
+    const ev = decodeJson<EntityEvent>(last.data);
+    return ev.ex === 1 ? { exists: true, state: ev.st as S, version: last.seq } : { exists: false, version: last.seq };
+  }
+
+  /** Lists entities that exist, sorted by id, a page at a time. */
+  async listEntities(options: ListEntitiesOptions = {}): Promise<{ entities: Array<{ id: string; state?: unknown }>; continuationToken?: string }> {
+    const pageSize = options.pageSize ?? 100;
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) throw new DurableError('validation', 'pageSize must be an integer in 1..10000');
+    const filter = options.name ? `${encodeToken(normalizeName(options.name, 'entity'))}.>` : '>';
+    const after = options.continuationToken ? decodeContinuation(options.continuationToken) : undefined;
+    const iter = await this.hub.entityIndex.keys(filter);
+    const ids: string[] = [];
+    for await (const k of iter) {
+      const id = idFromIndexKey(k);
+      if (id) ids.push(id.toString());
+    }
+    ids.sort();
+    const start = after === undefined ? 0 : ids.findIndex((s) => s > after);
+    const page = start < 0 ? [] : ids.slice(start, start + pageSize);
+    const entities = await Promise.all(page.map(async (id) => {
+      if (!options.includeState) return { id };
+      const s = await this.readEntityState(id);
+      return { id, ...(s.exists ? { state: s.state } : {}) };
+    }));
+    const more = start >= 0 && start + pageSize < ids.length;
+    return { entities, ...(more ? { continuationToken: encodeContinuation(page[page.length - 1]!) } : {}) };
+  }
+
+  override async close(): Promise<void> {
+    this.replySub.unsubscribe();
+    for (const c of this.calls.values()) { clearTimeout(c.timer); c.reject(new DurableError('connection', 'client closed')); }
+    this.calls.clear();
+    await super.close();
+  }
+
+  private onReply(err: Error | null, msg: Msg): void {
+    if (err) return;
+    const token = msg.subject.slice(this.replyPrefix.length);
+    const pending = this.calls.get(token);
+    if (!pending) return;
+    this.calls.delete(token);
+    clearTimeout(pending.timer);
+    try {
+      pending.resolve(decodeJson<CallOutcome>(msg.data));
+    } catch (e) {
+      pending.reject(new DurableError('connection', 'unreadable call reply', { cause: e }));
+    }
+  }
+}
+
+function idFromIndexKey(indexKey: string): EntityId | undefined {
+  const [nameToken, keyToken] = indexKey.split('.');
+  try {
+    return new EntityId(decodeToken(nameToken!), decodeToken(keyToken!));
+  } catch {
+    return undefined;
+  }
+}
+
+const encodeContinuation = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
+function decodeContinuation(token: string): string {
+  const s = Buffer.from(token, 'base64url').toString('utf8');
+  if (!s.startsWith('@')) throw new DurableError('validation', 'malformed continuationToken');
+  return s;
+}

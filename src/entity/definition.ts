@@ -1,0 +1,69 @@
+/**
+ * entity(): the definition of an entity type. Operations are plain functions over an immer draft,
+ * or `{ input: zodSchema, handler }` when the input must be validated.
+ * Invariant: a definition is immutable data; the executor is what runs it.
+ */
+import type { ZodType } from 'zod';
+import type { EntityId } from '../core/entity-id.js';
+import { DurableError } from '../core/errors.js';
+import { normalizeName } from '../core/names.js';
+
+/** What an operation handler may do besides changing its state. */
+export interface EntityContext {
+  readonly id: EntityId;
+  /** The operation being run. */
+  readonly operation: string;
+  /** Sends a signal after this operation commits (optionally delayed). */
+  signalEntity(id: EntityId | string, op: string, input?: unknown, options?: { delayMs?: number; at?: Date }): void;
+  /** Starts an orchestration after this operation commits; returns its instance id. */
+  startNew(orchestrationName: string, options?: { input?: unknown; instanceId?: string }): string;
+  /** Deletes the entity's state once this operation commits (the entity then reads as not existing). */
+  deleteState(): void;
+}
+
+export type OperationHandler<S, I = any, R = unknown> = (state: S, input: I, ctx: EntityContext) => R | Promise<R>;
+
+export type OperationDefinition<S> =
+  | OperationHandler<S>
+  | { input?: ZodType; handler: OperationHandler<S> };
+
+export interface EntityOptions<S> {
+  /** The initial state of a new entity. */
+  state: () => S;
+  operations: Record<string, OperationDefinition<S>>;
+}
+
+export interface NormalizedOperation<S> {
+  name: string;
+  input?: ZodType;
+  handler: OperationHandler<S>;
+}
+
+export interface EntityDefinition<S = any> {
+  readonly kind: 'entity';
+  readonly name: string;
+  readonly initialState: () => S;
+  /** Operations by lower-case name. */
+  readonly operations: ReadonlyMap<string, NormalizedOperation<S>>;
+}
+
+/**
+ * Defines an entity type.
+ * @example
+ * export const counter = entity('counter', {
+ *   state: () => ({ value: 0 }),
+ *   operations: { add: { input: z.number(), handler: (s, n: number) => { s.value += n; } }, get: (s) => s.value },
+ * });
+ */
+export function entity<S>(name: string, options: EntityOptions<S>): EntityDefinition<S> {
+  const operations = new Map<string, NormalizedOperation<S>>();
+  for (const [opName, def] of Object.entries(options.operations)) {
+    const key = normalizeName(opName, 'operation');
+    if (operations.has(key)) throw new DurableError('validation', `entity '${name}' defines operation '${key}' twice`);
+    if (typeof def === 'function') operations.set(key, { name: key, handler: def });
+    else if (def && typeof def.handler === 'function') operations.set(key, { name: key, handler: def.handler, ...(def.input ? { input: def.input } : {}) });
+    else throw new DurableError('validation', `entity '${name}' operation '${opName}' must be a function or { input?, handler }`);
+  }
+  if (typeof options.state !== 'function') throw new DurableError('validation', `entity '${name}' needs state: () => initialState`);
+  return Object.freeze({ kind: 'entity' as const, name: normalizeName(name, 'entity'), initialState: options.state, operations });
+}

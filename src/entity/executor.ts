@@ -1,0 +1,256 @@
+/**
+ * The pure entity executor: (definition, state + meta, ordered messages) -> new state + meta,
+ * outcomes for callers and effects to publish after commit. No I/O.
+ *
+ * Invariants it keeps:
+ * - messages are applied one at a time in inbox order; one already applied (seq <= meta.in, or a
+ *   recently seen idempotency key) is skipped, so redelivery and duplicate publish are harmless;
+ * - an operation that throws (or fails validation) leaves the state unchanged and produces no
+ *   effects; its error goes to its caller;
+ * - while the entity is locked by an orchestration, messages from anyone else wait in meta.q
+ *   (persisted with the state) and run, in order, after the unlock.
+ */
+import { Immer, isDraft, current } from 'immer';
+import { EntityId } from '../core/entity-id.js';
+import { DurableError, toErrorInfo, type ErrorInfo } from '../core/errors.js';
+import { normalizeName } from '../core/names.js';
+import type { EntityContext, EntityDefinition } from './definition.js';
+import type { CallOutcome, EntityMessage, InboxEntityMessage } from './messages.js';
+
+const immer = new Immer({ autoFreeze: false });
+const MAX_IDEMPOTENCY_KEYS = 32;
+
+/** Durable bookkeeping stored with every state: what was applied and who holds the lock. */
+export interface EntityMeta {
+  /** Highest inbox sequence applied (or queued). */
+  in: number;
+  /** Recent idempotency keys, newest last (beyond the stream's duplicate window). */
+  ks?: string[];
+  /** The orchestration holding this entity's lock. */
+  lock?: { o: string; l: number };
+  /** Messages that arrived while locked, in order. */
+  q?: QueuedMessage[];
+}
+
+export interface QueuedMessage { seq: number; body: EntityMessage }
+
+export interface EntitySnapshot<S = unknown> {
+  exists: boolean;
+  state: S;
+  meta: EntityMeta;
+}
+
+/** Side effects an operation asks for; published (durably, with dedupe ids) only after commit. */
+export type EntityEffect =
+  | { kind: 'signal'; target: string; body: EntityMessage; delayUntil?: number }
+  | { kind: 'start'; name: string; instanceId: string; input?: unknown }
+  | { kind: 'respond'; instanceId: string; requestId: number; outcome: CallOutcome }
+  | { kind: 'lockGranted'; instanceId: string; lockId: number };
+
+export interface ExecutedMessage {
+  seq: number;
+  /** Client reply subject, for calls from clients. */
+  reply?: string;
+  outcome: CallOutcome;
+  op: string;
+}
+
+export interface DeadLetter { seq: number; reason: string; body: unknown }
+
+export interface EntityBatchResult<S = unknown> {
+  snapshot: EntitySnapshot<S>;
+  /** True if state or meta changed (an event must be appended). */
+  changed: boolean;
+  effects: Array<{ seq: number; effect: EntityEffect }>;
+  executed: ExecutedMessage[];
+  deadLetters: DeadLetter[];
+  /** Operations applied (not skipped, not queued). */
+  applied: number;
+}
+
+export function newSnapshot<S>(def: EntityDefinition<S>): EntitySnapshot<S> {
+  return { exists: false, state: def.initialState(), meta: { in: 0 } };
+}
+
+/** Run a batch of messages (ascending seq) against one entity. */
+export async function executeEntityBatch<S>(
+  def: EntityDefinition<S>,
+  id: EntityId,
+  start: EntitySnapshot<S>,
+  messages: readonly InboxEntityMessage[],
+  newInstanceId: (seq: number, n: number) => string,
+): Promise<EntityBatchResult<S>> {
+  const run = new BatchRun(def, id, start, newInstanceId);
+  for (const m of messages) await run.receive(m);
+  return run.result();
+}
+
+class BatchRun<S> {
+  private state: S;
+  private exists: boolean;
+  private meta: EntityMeta;
+  private changed = false;
+  private applied = 0;
+  private readonly effects: Array<{ seq: number; effect: EntityEffect }> = [];
+  private readonly executed: ExecutedMessage[] = [];
+  private readonly deadLetters: DeadLetter[] = [];
+
+  constructor(
+    private readonly def: EntityDefinition<S>,
+    private readonly id: EntityId,
+    start: EntitySnapshot<S>,
+    private readonly newInstanceId: (seq: number, n: number) => string,
+  ) {
+    this.state = start.state;
+    this.exists = start.exists;
+    this.meta = { ...start.meta, ...(start.meta.ks ? { ks: [...start.meta.ks] } : {}), ...(start.meta.q ? { q: [...start.meta.q] } : {}) };
+  }
+
+  async receive(m: InboxEntityMessage): Promise<void> {
+    if (m.seq <= this.meta.in) return; // applied before a crash or a takeover: skip
+    if (m.msgId && this.meta.ks?.includes(m.msgId)) { this.advance(m.seq); return; }
+    this.advance(m.seq);
+    if (m.msgId) this.rememberKey(m.msgId);
+    await this.dispatch(m.seq, m.body);
+  }
+
+  private async dispatch(seq: number, body: EntityMessage): Promise<void> {
+    const kind = body.k ?? (body.reply || body.from ? 'c' : 's');
+    if (kind === 'unlock') return this.unlock(seq, body);
+    const lock = this.meta.lock;
+    if (lock && body.from?.i !== lock.o && body.lock?.o !== lock.o) {
+      (this.meta.q ??= []).push({ seq, body });
+      this.changed = true;
+      return;
+    }
+    if (kind === 'lock') return this.lock(seq, body);
+    await this.operate(seq, body);
+  }
+
+  private lock(seq: number, body: EntityMessage): void {
+    const req = body.lock;
+    if (!req) { this.deadLetters.push({ seq, reason: 'lock message without lock field', body }); return; }
+    if (this.meta.lock && this.meta.lock.o === req.o && this.meta.lock.l === req.l) return; // duplicate
+    this.meta.lock = { o: req.o, l: req.l };
+    this.changed = true;
+    const next = req.n + 1;
+    const effect: EntityEffect = next < req.ids.length
+      ? { kind: 'signal', target: req.ids[next]!, body: { op: '__lock', k: 'lock', lock: { ...req, n: next } } }
+      : { kind: 'lockGranted', instanceId: req.o, lockId: req.l };
+    this.effects.push({ seq, effect });
+  }
+
+  private async unlock(seq: number, body: EntityMessage): Promise<void> {
+    const lock = this.meta.lock;
+    const owner = body.lock?.o ?? body.from?.i;
+    if (!lock || lock.o !== owner || (body.lock && body.lock.l !== lock.l)) return; // stale or duplicate unlock
+    delete this.meta.lock;
+    this.changed = true;
+    // Run what waited, in order, until it is empty or someone locks again.
+    while (!this.meta.lock && this.meta.q && this.meta.q.length > 0) {
+      const queued = this.meta.q.shift()!;
+      if (this.meta.q.length === 0) delete this.meta.q;
+      await this.dispatch(queued.seq, queued.body);
+    }
+  }
+
+  private async operate(seq: number, body: EntityMessage): Promise<void> {
+    const opName = body.op.toLowerCase();
+    const op = this.def.operations.get(opName);
+    if (!op) {
+      const reason = `entity '${this.def.name}' has no operation '${body.op}'`;
+      this.deadLetters.push({ seq, reason, body });
+      return this.finish(seq, body, { ok: false, error: { message: reason, errorType: 'DurableError', code: 'validation' } });
+    }
+    let input = body.input;
+    if (op.input) {
+      const parsed = op.input.safeParse(input);
+      if (!parsed.success) {
+        const reason = `invalid input for '${this.def.name}.${opName}': ${parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')}`;
+        this.deadLetters.push({ seq, reason, body });
+        return this.finish(seq, body, { ok: false, error: { message: reason, errorType: 'DurableError', code: 'validation' } });
+      }
+      input = parsed.data;
+    }
+    const pending: EntityEffect[] = [];
+    let deleted = false;
+    const ctx = this.context(opName, seq, pending, () => { deleted = true; });
+    let result: unknown;
+    let next: S;
+    try {
+      const recipe = (draft: any) => {
+        const r = op.handler(draft, input, ctx);
+        if (r && typeof (r as any).then === 'function') return (r as Promise<unknown>).then((v) => { result = detach(v); });
+        result = detach(r);
+        return undefined;
+      };
+      const produced = immer.produce(this.state, recipe as any) as unknown;
+      next = (produced && typeof (produced as any).then === 'function' ? await produced : produced) as S;
+    } catch (e) {
+      return this.finish(seq, body, { ok: false, error: toErrorInfo(e) });
+    }
+    this.applied++;
+    this.changed = true;
+    if (deleted) { this.state = this.def.initialState(); this.exists = false; }
+    else { this.state = next; this.exists = true; }
+    for (const effect of pending) this.effects.push({ seq, effect });
+    this.finish(seq, body, result === undefined ? { ok: true } : { ok: true, result });
+  }
+
+  private finish(seq: number, body: EntityMessage, outcome: CallOutcome): void {
+    if (body.from) this.effects.push({ seq, effect: { kind: 'respond', instanceId: body.from.i, requestId: body.from.r, outcome } });
+    this.executed.push({ seq, op: body.op, outcome, ...(body.reply ? { reply: body.reply } : {}) });
+  }
+
+  private context(operation: string, seq: number, pending: EntityEffect[], onDelete: () => void): EntityContext {
+    let started = 0;
+    return {
+      id: this.id,
+      operation,
+      signalEntity(target, op, input, options) {
+        const targetId = EntityId.from(target as EntityId | string);
+        const body: EntityMessage = { op: normalizeName(op, 'operation'), ...(input === undefined ? {} : { input }) };
+        const at = options?.at ? options.at.getTime() : options?.delayMs ? Date.now() + options.delayMs : undefined;
+        pending.push({ kind: 'signal', target: targetId.toString(), body, ...(at !== undefined ? { delayUntil: at } : {}) });
+      },
+      startNew: (name, options) => {
+        const instanceId = options?.instanceId ?? this.newInstanceId(seq, started++);
+        pending.push({ kind: 'start', name: normalizeName(name, 'orchestration'), instanceId, ...(options?.input === undefined ? {} : { input: options.input }) });
+        return instanceId;
+      },
+      deleteState: onDelete,
+    };
+  }
+
+  private advance(seq: number): void {
+    this.meta.in = seq;
+    this.changed = true;
+  }
+
+  private rememberKey(key: string): void {
+    const ks = (this.meta.ks ??= []);
+    ks.push(key);
+    if (ks.length > MAX_IDEMPOTENCY_KEYS) ks.splice(0, ks.length - MAX_IDEMPOTENCY_KEYS);
+  }
+
+  result(): EntityBatchResult<S> {
+    return {
+      snapshot: { exists: this.exists, state: this.state, meta: this.meta },
+      changed: this.changed,
+      effects: this.effects,
+      executed: this.executed,
+      deadLetters: this.deadLetters,
+      applied: this.applied,
+    };
+  }
+}
+
+/** A handler's result may reference the draft; copy it out while the draft is alive. */
+function detach(value: unknown): unknown {
+  if (value === undefined || value === null || typeof value !== 'object') return value;
+  if (isDraft(value)) return current(value);
+  return JSON.parse(JSON.stringify(value));
+}
+
+export type { ErrorInfo };
+export { DurableError };

@@ -1,0 +1,39 @@
+/**
+ * The wire shape of a message to an entity (the JSON body published to its inbox subject).
+ * Raw producers send `{ "op": "add", "input": 5 }`; the other fields are set by durable-nats.
+ * Invariant: anything that fails this schema is dead-lettered, never applied and never fatal.
+ */
+import { z } from 'zod';
+
+export const entityMessageSchema = z.object({
+  op: z.string().min(1).max(256),
+  input: z.unknown().optional(),
+  /** 's' signal (default), 'c' call, 'lock' lock request, 'unlock' lock release. */
+  k: z.enum(['s', 'c', 'lock', 'unlock']).optional(),
+  /** Core NATS subject the client waits on for a call's outcome. */
+  reply: z.string().max(512).optional(),
+  /** The orchestration that sent it and its request id: the outcome goes to its inbox. */
+  from: z.object({ i: z.string().min(1), r: z.number().int() }).optional(),
+  /** Lock protocol: owner instance, lock id, the sorted entity set and this entity's index in it. */
+  lock: z.object({ o: z.string().min(1), l: z.number().int(), ids: z.array(z.string()).min(1), n: z.number().int().min(0) }).optional(),
+  /** Milliseconds since epoch the sender asked this to be applied at (scheduled signals). */
+  at: z.number().optional(),
+});
+
+export type EntityMessage = z.infer<typeof entityMessageSchema>;
+
+/** An entity message as delivered from the inbox stream. */
+export interface InboxEntityMessage {
+  /** Inbox stream sequence: the order of application and the idempotency record. */
+  seq: number;
+  body: EntityMessage;
+  /** Nats-Msg-Id of the publish (client idempotency key), if any. */
+  msgId?: string;
+}
+
+/** The outcome of a call, as replied to a client or an orchestration. */
+export interface CallOutcome {
+  ok: boolean;
+  result?: unknown;
+  error?: import('../core/errors.js').ErrorInfo;
+}

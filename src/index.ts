@@ -1,0 +1,11 @@
+/**
+ * durable-nats: durable entities and orchestrations on NATS JetStream. The public surface
+ * (../shared/API.md); everything else is internal.
+ */
+export { DurableError, ERROR_CODES, type DurableErrorCode, type ErrorInfo } from './core/errors.js';
+export { EntityId } from './core/entity-id.js';
+export { startSubject, DEFAULT_HUB, DEFAULT_PARTITIONS } from './core/topology.js';
+export { signalSubject } from './core/protocol.js';
+export { entity, type EntityDefinition, type EntityContext, type EntityOptions, type OperationHandler } from './entity/definition.js';
+export { Worker, type WorkerOptions } from './worker/worker.js';
+export { DurableClient, type DurableClientOptions, type EntityState, type ListEntitiesOptions } from './client/client.js';

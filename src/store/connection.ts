@@ -1,0 +1,23 @@
+/**
+ * Connecting to NATS: one place that resolves `servers` (option, NATS_URL, default) and turns
+ * connection failures into DurableError('connection').
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { DurableError } from '../core/errors.js';
+
+export const DEFAULT_SERVERS = '127.0.0.1:4222';
+
+export function resolveServers(servers?: string | string[]): string[] {
+  const raw = servers ?? process.env.NATS_URL ?? DEFAULT_SERVERS;
+  const list = Array.isArray(raw) ? raw : raw.split(',');
+  return list.map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+export async function connectNats(servers: string | string[] | undefined, name: string): Promise<NatsConnection> {
+  const list = resolveServers(servers);
+  try {
+    return await connect({ servers: list, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 10_000 });
+  } catch (e) {
+    throw new DurableError('connection', `cannot connect to NATS at ${list.join(', ')}: ${(e as Error).message}`, { cause: e });
+  }
+}

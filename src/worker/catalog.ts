@@ -1,0 +1,39 @@
+/**
+ * The hub's catalog: workers publish what they host (names, operations, input schemas as JSON
+ * Schema) so that any client, in any process, validates input before anything is written.
+ * Invariant: a catalog entry only ever gains names from a worker's definitions; it never invents.
+ */
+import { z, type ZodType } from 'zod';
+import type { KV } from '@nats-io/kv';
+import { encodeJson } from '../core/codec.js';
+import { encodeToken } from '../core/encoding.js';
+import type { EntityDefinition } from '../entity/definition.js';
+
+export interface CatalogEntry {
+  kind: 'entity' | 'orchestration' | 'activity';
+  name: string;
+  /** For entities: operation name -> JSON Schema of its input (null = anything). */
+  operations?: Record<string, { input: unknown | null }>;
+  updatedAt: string;
+}
+
+export const catalogKey = (kind: CatalogEntry['kind'], name: string) => `${kind}.${encodeToken(name)}`;
+
+function toJsonSchema(schema: ZodType | undefined): unknown | null {
+  if (!schema) return null;
+  try {
+    return z.toJSONSchema(schema, { unrepresentable: 'any' });
+  } catch {
+    return null;
+  }
+}
+
+export function entityCatalogEntry(def: EntityDefinition): CatalogEntry {
+  const operations: Record<string, { input: unknown | null }> = {};
+  for (const [name, op] of def.operations) operations[name] = { input: toJsonSchema(op.input) };
+  return { kind: 'entity', name: def.name, operations, updatedAt: new Date().toISOString() };
+}
+
+export async function publishCatalog(kv: KV, entries: CatalogEntry[]): Promise<void> {
+  await Promise.all(entries.map((e) => kv.put(catalogKey(e.kind, e.name), encodeJson(e))));
+}

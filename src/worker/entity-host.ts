@@ -1,0 +1,164 @@
+/**
+ * EntityHost: loads entities (last event = full state, one direct get), runs a batch of their
+ * messages through the pure executor and returns the commit plan: one fenced append per entity
+ * per batch carrying state, bookkeeping and the effects to publish.
+ *
+ * Invariants: the append is fenced on the entity's last event sequence (a second writer fails);
+ * the cache is only updated after the append succeeded; bad messages become dead letters.
+ */
+import { decodeJson, encodeJson } from '../core/codec.js';
+import { decodeToken } from '../core/encoding.js';
+import { EntityId } from '../core/entity-id.js';
+import { toErrorInfo } from '../core/errors.js';
+import {
+  entityActorToken, entityIndexKey, entityInboxSubject, eventSubject, inboxSubject, instanceInboxSubject, entityPartition,
+} from '../core/topology.js';
+import type { EntityDefinition } from '../entity/definition.js';
+import { executeEntityBatch, newSnapshot, type EntityEffect, type EntitySnapshot } from '../entity/executor.js';
+import { entityMessageSchema, type CallOutcome, type InboxEntityMessage } from '../entity/messages.js';
+import { readLast } from '../store/event-log.js';
+import type { Hub } from '../store/hub.js';
+import type { ActorHost, CommitPlan, DeadLetterRecord, InboxMessage, Reply, ResolvedEffect } from './actor-host.js';
+import { LruCache } from './lru.js';
+
+/** The JSON of one entity event. */
+export interface EntityEvent {
+  /** 1 when the entity exists (has state), 0 after deleteState. */
+  ex: 0 | 1;
+  st?: unknown;
+  m: EntitySnapshot['meta'];
+  fx?: ResolvedEffect[];
+}
+
+interface CachedEntity {
+  snapshot: EntitySnapshot;
+  lastEventSeq: number;
+}
+
+export interface OrchestrationMessageFactory {
+  /** Body of a start message for an instance created by an entity (start if it does not exist). */
+  start(name: string, instanceId: string, input: unknown): unknown;
+  /** Body of the response to an orchestration's entity call. */
+  entityResponse(requestId: number, outcome: CallOutcome): unknown;
+  lockGranted(lockId: number): unknown;
+}
+
+export class EntityHost implements ActorHost {
+  private readonly cache: LruCache<string, CachedEntity>;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly definitions: ReadonlyMap<string, EntityDefinition>,
+    private readonly orchestrationMessages: OrchestrationMessageFactory,
+    cacheSize: number,
+  ) {
+    this.cache = new LruCache(cacheSize);
+  }
+
+  invalidate(actorToken?: string): void {
+    if (actorToken === undefined) this.cache.clear();
+    else this.cache.delete(actorToken);
+  }
+
+  async prepare(partition: number, actorToken: string, messages: InboxMessage[]): Promise<CommitPlan> {
+    const replies: Reply[] = [];
+    const deadLetters: DeadLetterRecord[] = [];
+    const [, nameToken, keyToken] = actorToken.split('.');
+    const id = new EntityId(decodeToken(nameToken!), decodeToken(keyToken!));
+    const def = this.definitions.get(id.name);
+    const parsed: InboxEntityMessage[] = [];
+    for (const m of messages) {
+      let body: unknown;
+      try {
+        body = decodeJson(m.data);
+      } catch {
+        deadLetters.push({ ...m, reason: 'body is not JSON' });
+        continue;
+      }
+      const check = entityMessageSchema.safeParse(body);
+      if (!check.success) {
+        deadLetters.push({ ...m, reason: `not an entity message: ${check.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+        continue;
+      }
+      if (!def) {
+        deadLetters.push({ ...m, reason: `no entity named '${id.name}' is registered on this hub's workers` });
+        if (check.data.reply) replies.push({ subject: check.data.reply, data: encodeJson(failure('validation', `unknown entity '${id.name}'`)) });
+        continue;
+      }
+      parsed.push({ seq: m.seq, body: check.data, ...(m.msgId ? { msgId: m.msgId } : {}) });
+    }
+    const subject = eventSubject(this.hub.names.hub, partition, actorToken);
+    if (!def || parsed.length === 0) return { effects: [], replies, deadLetters, committed: () => undefined, applied: 0 };
+
+    const cached = this.cache.get(actorToken) ?? (await this.load(subject, def));
+    const result = await executeEntityBatch(def, id, cached.snapshot, parsed, (seq, n) => `${id.toString()}:${seq}:${n}`);
+    for (const d of result.deadLetters) {
+      const original = messages.find((m) => m.seq === d.seq)!;
+      deadLetters.push({ ...original, reason: d.reason });
+    }
+    for (const e of result.executed) {
+      if (e.reply) replies.push({ subject: e.reply, data: encodeJson(e.outcome) });
+    }
+    if (!result.changed) return { effects: [], replies, deadLetters, committed: () => undefined, applied: 0 };
+
+    const effects = result.effects.map(({ seq, effect }, i) => this.resolve(effect, `fx:${partition}.${actorToken}:${seq}:${i}`));
+    if (result.snapshot.exists !== cached.snapshot.exists) {
+      const indexSubject = `$KV.${this.hub.names.entityIndexBucket}.${entityIndexKey(id)}`;
+      effects.push(result.snapshot.exists ? { s: indexSubject, d: 1 } : { s: indexSubject, h: { 'KV-Operation': 'DEL' } });
+    }
+    const event: EntityEvent = {
+      ex: result.snapshot.exists ? 1 : 0,
+      ...(result.snapshot.exists ? { st: result.snapshot.state } : {}),
+      m: result.snapshot.meta,
+      ...(effects.length ? { fx: effects } : {}),
+    };
+    return {
+      append: { subject, expectedLastSeq: cached.lastEventSeq, data: encodeJson(event) },
+      effects,
+      replies,
+      deadLetters,
+      applied: result.applied,
+      committed: (eventSeq) => this.cache.set(actorToken, { snapshot: result.snapshot, lastEventSeq: eventSeq }),
+    };
+  }
+
+  private async load(subject: string, def: EntityDefinition): Promise<CachedEntity> {
+    const last = await readLast(this.hub.nc, this.hub.names.eventStream, subject);
+    if (!last) return { snapshot: newSnapshot(def), lastEventSeq: 0 };
+    const ev = decodeJson<EntityEvent>(last.data);
+    return {
+      snapshot: { exists: ev.ex === 1, state: ev.ex === 1 ? ev.st : def.initialState(), meta: ev.m },
+      lastEventSeq: last.seq,
+    };
+  }
+
+  private resolve(effect: EntityEffect, msgId: string): ResolvedEffect {
+    const hub = this.hub.names.hub;
+    const partitions = this.hub.config.partitions;
+    switch (effect.kind) {
+      case 'signal': {
+        const target = EntityId.parse(effect.target);
+        const subject = entityInboxSubject(hub, target, partitions);
+        if (effect.delayUntil === undefined) return { s: subject, d: effect.body, id: msgId };
+        const p = entityPartition(target, partitions);
+        return { s: inboxSubject(hub, p, 't'), d: { id: msgId, at: effect.delayUntil, s: subject, d: effect.body }, id: msgId };
+      }
+      case 'start':
+        return { s: instanceInboxSubject(hub, effect.instanceId, partitions), d: this.orchestrationMessages.start(effect.name, effect.instanceId, effect.input), id: msgId };
+      case 'respond':
+        return { s: instanceInboxSubject(hub, effect.instanceId, partitions), d: this.orchestrationMessages.entityResponse(effect.requestId, effect.outcome), id: msgId };
+      case 'lockGranted':
+        return { s: instanceInboxSubject(hub, effect.instanceId, partitions), d: this.orchestrationMessages.lockGranted(effect.lockId), id: msgId };
+      default: {
+        const never: never = effect;
+        throw new Error(`unknown effect ${JSON.stringify(never)}`);
+      }
+    }
+  }
+}
+
+function failure(code: 'validation', message: string): CallOutcome {
+  return { ok: false, error: { ...toErrorInfo(new Error(message)), errorType: 'DurableError', code } };
+}
+
+export { entityActorToken };

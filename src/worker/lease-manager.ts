@@ -1,0 +1,231 @@
+/**
+ * LeaseManager: which worker processes which partition.
+ *
+ * Every worker heartbeats 'w.<id>' in the lease bucket and watches the bucket. The live workers
+ * (a heartbeat seen within leaseMs, by the observer's own clock: no cross-machine clock skew) are
+ * sorted and partition p belongs to live[p % n]. A partition's lease 'p.<n>' = { owner, cp } is
+ * taken and renewed with revision compare-and-set; the renewal also carries the checkpoint.
+ *
+ * Invariants: a worker commits to a partition only while its last renewal is younger than
+ * 0.75 x leaseMs (others take over only after a full leaseMs without renewal); the checkpoint
+ * advances only through this owner's CAS (a worker that lost the lease cannot move it); and the
+ * event fence (expected last subject sequence) stops any write that slips through a pause.
+ */
+import type { KV, KvWatchEntry } from '@nats-io/kv';
+import type { Logger } from 'pino';
+import { decodeJson, encodeJson } from '../core/codec.js';
+import { inboxFilter } from '../core/topology.js';
+import type { Hub } from '../store/hub.js';
+import type { Checkpoint, PartitionProcessor } from './partition.js';
+
+export interface LeaseValue {
+  owner: string | null;
+  cp: Checkpoint;
+  at: string;
+}
+
+export interface LeaseManagerOptions {
+  hub: Hub;
+  workerId: string;
+  leaseMs: number;
+  heartbeatMs: number;
+  logger: Logger;
+  createProcessor: (partition: number, cp: Checkpoint) => PartitionProcessor;
+  onOwnershipChange?: (owned: number) => void;
+}
+
+interface Seen {
+  value: unknown;
+  revision: number;
+  seenAt: number;
+}
+
+interface Owned {
+  revision: number;
+  renewedAt: number;
+  processor: PartitionProcessor;
+  lastPurged: number;
+}
+
+const PURGE_EVERY_MS = 30_000;
+
+export class LeaseManager {
+  private readonly view = new Map<string, Seen>();
+  private readonly owned = new Map<number, Owned>();
+  private readonly busy = new Set<number>();
+  private watcher: Awaited<ReturnType<KV['watch']>> | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private stopping = false;
+  private readonly startedAt = new Date().toISOString();
+
+  constructor(private readonly o: LeaseManagerOptions) {}
+
+  private get kv(): KV {
+    return this.o.hub.leases;
+  }
+
+  async start(): Promise<void> {
+    this.watcher = await this.kv.watch();
+    void (async () => {
+      for await (const e of this.watcher!) this.observe(e);
+    })().catch((err) => this.o.logger.warn({ err }, 'lease watch ended'));
+    await this.heartbeat();
+    this.tickTimer = setInterval(() => void this.tick(), this.o.heartbeatMs);
+    await this.tick();
+  }
+
+  /** True while this worker may commit to `partition`. */
+  isValid(partition: number): boolean {
+    const o = this.owned.get(partition);
+    return !!o && !this.stopping && Date.now() - o.renewedAt < this.o.leaseMs * 0.75;
+  }
+
+  ownedPartitions(): number[] {
+    return [...this.owned.keys()].sort((a, b) => a - b);
+  }
+
+  /** Releases every partition after finishing in-flight batches; leaves the worker set. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    while (this.ticking) await new Promise((r) => setTimeout(r, 10));
+    await Promise.all([...this.owned.keys()].map((p) => this.release(p)));
+    await this.kv.delete(`w.${this.o.workerId}`).catch(() => undefined);
+    this.watcher?.stop();
+  }
+
+  /** Abandons everything without writing (used when the connection is gone). */
+  abort(): void {
+    this.stopping = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    for (const o of this.owned.values()) void o.processor.stop(false);
+    this.owned.clear();
+    this.watcher?.stop();
+  }
+
+  private observe(e: KvWatchEntry): void {
+    if (e.operation !== 'PUT') {
+      this.view.delete(e.key);
+      return;
+    }
+    let value: unknown;
+    try {
+      value = decodeJson(e.value);
+    } catch {
+      return;
+    }
+    this.view.set(e.key, { value, revision: e.revision, seenAt: Date.now() });
+  }
+
+  private liveWorkers(): string[] {
+    const now = Date.now();
+    const live = new Set<string>([this.o.workerId]);
+    for (const [key, seen] of this.view) {
+      if (key.startsWith('w.') && now - seen.seenAt < this.o.leaseMs) live.add(key.slice(2));
+    }
+    return [...live].sort();
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.kv.put(`w.${this.o.workerId}`, encodeJson({ id: this.o.workerId, startedAt: this.startedAt, owned: this.ownedPartitions() }));
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking || this.stopping) return;
+    this.ticking = true;
+    try {
+      await this.heartbeat();
+      const live = this.liveWorkers();
+      const partitions = this.o.hub.config.partitions;
+      const work: Promise<void>[] = [];
+      for (let p = 0; p < partitions; p++) {
+        if (this.busy.has(p)) continue;
+        const desired = live[p % live.length]!;
+        if (this.owned.has(p)) {
+          work.push(desired !== this.o.workerId ? this.release(p) : this.renew(p));
+        } else if (desired === this.o.workerId) {
+          const key = `p.${p}`;
+          const seen = this.view.get(key);
+          const lease = seen?.value as LeaseValue | undefined;
+          const free = !seen || !lease || lease.owner === null || lease.owner === this.o.workerId || Date.now() - seen.seenAt >= this.o.leaseMs;
+          if (free) work.push(this.acquire(p, seen));
+        }
+      }
+      await Promise.all(work);
+    } catch (err) {
+      this.o.logger.warn({ err }, 'lease tick failed');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async acquire(p: number, seen: Seen | undefined): Promise<void> {
+    this.busy.add(p);
+    try {
+      const previous = seen?.value as LeaseValue | undefined;
+      const cp = previous?.cp ?? { in: 0, ev: 0 };
+      const value = encodeJson({ owner: this.o.workerId, cp, at: new Date().toISOString() } satisfies LeaseValue);
+      let revision: number;
+      try {
+        revision = seen ? await this.kv.update(`p.${p}`, value, seen.revision) : await this.kv.create(`p.${p}`, value);
+      } catch {
+        return; // someone else moved first; the watch will tell us
+      }
+      const processor = this.o.createProcessor(p, cp);
+      this.owned.set(p, { revision, renewedAt: Date.now(), processor, lastPurged: Date.now() });
+      this.o.logger.info({ partition: p, from: previous?.owner ?? null, checkpoint: cp }, 'partition acquired');
+      this.o.onOwnershipChange?.(this.owned.size);
+      try {
+        await processor.start();
+      } catch (err) {
+        this.o.logger.error({ err, partition: p }, 'partition failed to start; releasing');
+        await this.release(p, true);
+      }
+    } finally {
+      this.busy.delete(p);
+    }
+  }
+
+  private async renew(p: number): Promise<void> {
+    const o = this.owned.get(p);
+    if (!o) return;
+    const cp = o.processor.checkpoint;
+    try {
+      o.revision = await this.kv.update(`p.${p}`, encodeJson({ owner: this.o.workerId, cp, at: new Date().toISOString() } satisfies LeaseValue), o.revision);
+      o.renewedAt = Date.now();
+    } catch (err) {
+      // Lost it (someone took over while we were paused) or the server is unreachable: either
+      // way stop writing now. The fence catches any append already in flight.
+      this.o.logger.warn({ err: (err as Error).message, partition: p }, 'lease renewal failed; stopping the partition');
+      this.owned.delete(p);
+      this.o.onOwnershipChange?.(this.owned.size);
+      await o.processor.stop(false);
+      return;
+    }
+    if (Date.now() - o.lastPurged > PURGE_EVERY_MS && cp.in > 0) {
+      o.lastPurged = Date.now();
+      // Inbox messages behind the checkpoint are never read again.
+      await this.o.hub.jsm.streams
+        .purge(this.o.hub.names.inboxStream, { filter: inboxFilter(this.o.hub.names.hub, p), seq: cp.in + 1 })
+        .catch((err) => this.o.logger.warn({ err, partition: p }, 'inbox purge failed'));
+    }
+  }
+
+  private async release(p: number, failed = false): Promise<void> {
+    const o = this.owned.get(p);
+    if (!o) return;
+    this.busy.add(p);
+    try {
+      const cp = await o.processor.stop(!failed);
+      this.owned.delete(p);
+      this.o.onOwnershipChange?.(this.owned.size);
+      await this.kv
+        .update(`p.${p}`, encodeJson({ owner: null, cp, at: new Date().toISOString() } satisfies LeaseValue), o.revision)
+        .catch((err) => this.o.logger.warn({ err: (err as Error).message, partition: p }, 'lease release write failed'));
+      this.o.logger.info({ partition: p, checkpoint: cp }, 'partition released');
+    } finally {
+      this.busy.delete(p);
+    }
+  }
+}

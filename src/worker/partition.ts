@@ -1,0 +1,295 @@
+/**
+ * PartitionProcessor: the batch loop of one partition, run only by the partition's lease holder.
+ *
+ *   read inbox (ordered consumer from checkpoint+1) -> group by actor -> host.prepare each actor
+ *   -> append every actor's event (fenced, pipelined) -> publish effects -> reply -> next batch
+ *
+ * Invariants:
+ * - messages of one actor are applied in inbox order: one batch at a time per partition;
+ * - invariant 4: a message counts as processed (checkpoint) only after its event and effects are
+ *   durable; the checkpoint advances only under this owner's lease (the lease manager writes it);
+ * - on start, effects recorded in events after the checkpoint are published again (crash between
+ *   append and effects), with their original dedupe ids;
+ * - a message that cannot be applied is parked in the dead-letter stream, never fatal.
+ */
+import type { ConsumerMessages } from '@nats-io/jetstream';
+import { DeliverPolicy } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import { decodeJson, encodeJson } from '../core/codec.js';
+import { DurableError } from '../core/errors.js';
+import { deadLetterSubject, eventFilter, inboxFilter, inboxSubject, entityPartition, instancePartition } from '../core/topology.js';
+import { EntityId } from '../core/entity-id.js';
+import { decodeToken } from '../core/encoding.js';
+import { scan } from '../store/event-log.js';
+import type { Hub } from '../store/hub.js';
+import type { LeanPublisher } from '../store/lean-publisher.js';
+import type { ActorHost, CommitPlan, DeadLetterRecord, InboxMessage, ResolvedEffect } from './actor-host.js';
+import type { WorkerMetrics } from './metrics.js';
+import { TimerIndex, type TimerRecord } from './timer-index.js';
+
+export interface Checkpoint {
+  /** Last inbox sequence whose effects are durable. */
+  in: number;
+  /** Highest event-stream sequence written by this partition up to that point. */
+  ev: number;
+}
+
+export interface PartitionDeps {
+  hub: Hub;
+  publisher: LeanPublisher;
+  hosts: { e: ActorHost; o: ActorHost };
+  logger: Logger;
+  metrics: WorkerMetrics;
+  maxBatch: number;
+  /** False once the lease may have been lost: stop committing. */
+  leaseValid: () => boolean;
+}
+
+const MAX_BUFFER = 20_000;
+const MAX_FENCE_RETRIES = 5;
+
+export class PartitionProcessor {
+  private buffer: InboxMessage[] = [];
+  private messages: ConsumerMessages | undefined;
+  private processing: Promise<void> | undefined;
+  private stopped = false;
+  private done: Checkpoint;
+  private readonly timers: TimerIndex;
+  private bufferDrained: (() => void) | undefined;
+  private readonly log: Logger;
+
+  constructor(readonly partition: number, start: Checkpoint, private readonly d: PartitionDeps) {
+    this.done = { ...start };
+    this.log = d.logger.child({ partition });
+    this.timers = new TimerIndex({
+      partition,
+      bucket: d.hub.timers,
+      publisher: d.publisher,
+      onFired: (lag) => d.metrics.timerLag.observe(lag / 1000),
+      onError: (e) => this.log.warn({ err: e }, 'timer publish failed; will retry'),
+    });
+  }
+
+  /** The last checkpoint whose work is durable (read by the lease renewal). */
+  get checkpoint(): Checkpoint {
+    return { ...this.done };
+  }
+
+  async start(): Promise<void> {
+    const recovered = await this.recoverEffects();
+    if (recovered > 0) this.log.info({ recovered }, 'republished effects recorded after the checkpoint');
+    await this.timers.load();
+    await this.consume();
+  }
+
+  /** Stops reading, finishes the batch in flight (if `graceful`), and returns the final checkpoint. */
+  async stop(graceful: boolean): Promise<Checkpoint> {
+    this.stopped = true;
+    this.timers.stop();
+    this.messages?.stop();
+    this.bufferDrained?.();
+    if (graceful) await this.processing?.catch(() => undefined);
+    this.buffer = [];
+    return this.checkpoint;
+  }
+
+  /** Effects are published after their event; a crash in between leaves them only in the event. */
+  private async recoverEffects(): Promise<number> {
+    const { hub } = this.d;
+    let count = 0;
+    const pending: Promise<unknown>[] = [];
+    const last = await scan(hub.js, hub.names.eventStream, eventFilter(hub.names.hub, this.partition), this.done.ev + 1, (m) => {
+      let ev: { fx?: ResolvedEffect[] };
+      try {
+        ev = decodeJson(m.data);
+      } catch {
+        return;
+      }
+      for (const fx of ev.fx ?? []) {
+        pending.push(this.publishEffect(fx));
+        count++;
+      }
+    });
+    await Promise.all(pending);
+    if (last > this.done.ev) this.done.ev = last;
+    return count;
+  }
+
+  private async consume(): Promise<void> {
+    const { hub } = this.d;
+    const consumer = await hub.js.consumers.get(hub.names.inboxStream, {
+      filter_subjects: inboxFilter(hub.names.hub, this.partition),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.done.in + 1,
+    });
+    this.messages = await consumer.consume({ max_messages: 2_000, threshold_messages: 1_000 } as any);
+    const prefixLength = `${hub.names.hub}.in.${this.partition}.`.length;
+    void (async () => {
+      try {
+        for await (const m of this.messages!) {
+          if (this.stopped) break;
+          const msgId = m.headers?.get('Nats-Msg-Id');
+          this.buffer.push({ seq: m.seq, subject: m.subject, actorToken: m.subject.slice(prefixLength), data: m.data, ...(msgId ? { msgId } : {}) });
+          this.kick();
+          if (this.buffer.length >= MAX_BUFFER) await new Promise<void>((r) => (this.bufferDrained = r));
+        }
+      } catch (e) {
+        if (!this.stopped) this.log.error({ err: e }, 'inbox consumer failed');
+      }
+    })();
+  }
+
+  private kick(): void {
+    if (this.processing || this.stopped) return;
+    this.processing = this.drain().finally(() => {
+      this.processing = undefined;
+      if (this.buffer.length > 0 && !this.stopped) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffer.length > 0 && !this.stopped) {
+      if (!this.d.leaseValid()) {
+        await sleep(50);
+        continue;
+      }
+      const batch = this.buffer.slice(0, this.d.maxBatch);
+      try {
+        await this.processBatch(batch);
+        this.buffer.splice(0, batch.length);
+        if (this.bufferDrained && this.buffer.length < MAX_BUFFER / 2) {
+          this.bufferDrained();
+          this.bufferDrained = undefined;
+        }
+      } catch (e) {
+        this.log.error({ err: e }, 'batch failed; retrying');
+        this.d.hosts.e.invalidate();
+        this.d.hosts.o.invalidate();
+        await sleep(250);
+        // Part of the batch may be committed with its effects unpublished: publish them again.
+        await this.recoverEffects().catch((err) => this.log.warn({ err }, 'effect recovery failed; will retry'));
+      }
+    }
+  }
+
+  private async processBatch(batch: InboxMessage[]): Promise<void> {
+    const started = performance.now();
+    const groups = new Map<string, InboxMessage[]>();
+    const deadLetters: DeadLetterRecord[] = [];
+    const forwards: Promise<unknown>[] = [];
+    for (const m of batch) {
+      const kind = m.actorToken.charCodeAt(0);
+      if (m.actorToken === 't') {
+        await this.registerTimer(m, deadLetters);
+        continue;
+      }
+      if ((kind !== 101 /* e */ && kind !== 111 /* o */) || m.actorToken[1] !== '.') {
+        deadLetters.push({ ...m, reason: `unknown actor subject '${m.subject}'` });
+        continue;
+      }
+      const home = this.homePartition(m.actorToken);
+      if (home === undefined) {
+        deadLetters.push({ ...m, reason: `malformed actor address in '${m.subject}'` });
+        continue;
+      }
+      if (home !== this.partition) {
+        // A producer hashed with another partition count: move it home instead of applying it here.
+        forwards.push(this.d.publisher.publish(inboxSubject(this.d.hub.names.hub, home, m.actorToken), m.data, { msgId: `fwd:${this.partition}:${m.seq}` }));
+        continue;
+      }
+      let list = groups.get(m.actorToken);
+      if (!list) groups.set(m.actorToken, (list = []));
+      list.push(m);
+    }
+
+    let pending = [...groups.entries()];
+    const effects: ResolvedEffect[] = [];
+    const replies: CommitPlan['replies'] = [];
+    const after: Array<() => Promise<void>> = [];
+    let maxEventSeq = 0;
+    let applied = 0;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > MAX_FENCE_RETRIES) throw new DurableError('fenced', `partition ${this.partition}: actors kept being written by another owner`);
+      const plans = await Promise.all(pending.map(([token, msgs]) => this.host(token).prepare(this.partition, token, msgs)));
+      if (!this.d.leaseValid()) throw new DurableError('fenced', `partition ${this.partition}: lease lost before commit`);
+      const appends = await Promise.allSettled(plans.map((p) => p.append
+        ? this.d.publisher.publish(p.append.subject, p.append.data, { expectedLastSubjectSequence: p.append.expectedLastSeq })
+        : Promise.resolve(undefined)));
+      const retry: typeof pending = [];
+      appends.forEach((r, i) => {
+        const plan = plans[i]!;
+        const [token, msgs] = pending[i]!;
+        if (r.status === 'rejected') {
+          if (DurableError.is(r.reason, 'fenced')) {
+            this.host(token).invalidate(token);
+            this.d.metrics.fenced.inc();
+            retry.push([token, msgs]);
+            return;
+          }
+          throw r.reason;
+        }
+        const seq = r.value?.seq ?? 0;
+        if (seq > maxEventSeq) maxEventSeq = seq;
+        plan.committed(seq);
+        effects.push(...plan.effects);
+        replies.push(...plan.replies);
+        deadLetters.push(...plan.deadLetters);
+        if (plan.afterCommit) after.push(plan.afterCommit);
+        applied += plan.applied;
+      });
+      pending = retry;
+    }
+    await Promise.all([...effects.map((fx) => this.publishEffect(fx)), ...deadLetters.map((dl) => this.deadLetter(dl)), ...forwards]);
+    for (const r of replies) this.d.hub.nc.publish(r.subject, r.data);
+    for (const fn of after) await fn();
+    const last = batch[batch.length - 1]!;
+    this.done = { in: last.seq, ev: Math.max(this.done.ev, maxEventSeq) };
+    this.d.metrics.batchSize.observe(batch.length);
+    this.d.metrics.commitLatency.observe((performance.now() - started) / 1000);
+    this.d.metrics.applied.inc(applied);
+  }
+
+  private host(actorToken: string): ActorHost {
+    return actorToken.charCodeAt(0) === 101 ? this.d.hosts.e : this.d.hosts.o;
+  }
+
+  private homePartition(actorToken: string): number | undefined {
+    try {
+      const parts = actorToken.split('.');
+      const partitions = this.d.hub.config.partitions;
+      if (parts[0] === 'e' && parts.length === 3) return entityPartition(new EntityId(decodeToken(parts[1]!), decodeToken(parts[2]!)), partitions);
+      if (parts[0] === 'o' && parts.length === 2) return instancePartition(decodeToken(parts[1]!), partitions);
+    } catch {
+      return undefined;
+    }
+    return undefined;
+  }
+
+  private async registerTimer(m: InboxMessage, deadLetters: DeadLetterRecord[]): Promise<void> {
+    let t: TimerRecord;
+    try {
+      t = decodeJson<TimerRecord>(m.data);
+      if (typeof t.id !== 'string' || typeof t.at !== 'number' || typeof t.s !== 'string') throw new Error('bad shape');
+    } catch {
+      deadLetters.push({ ...m, reason: 'malformed timer registration' });
+      return;
+    }
+    await this.timers.register(t);
+  }
+
+  private publishEffect(fx: ResolvedEffect): Promise<unknown> {
+    const data = fx.d === undefined ? new Uint8Array(0) : encodeJson(fx.d);
+    return this.d.publisher.publish(fx.s, data, { ...(fx.id ? { msgId: fx.id } : {}), ...(fx.h ? { headers: fx.h } : {}) });
+  }
+
+  private deadLetter(dl: DeadLetterRecord): Promise<unknown> {
+    this.d.metrics.deadLetters.inc();
+    this.log.warn({ seq: dl.seq, subject: dl.subject, reason: dl.reason }, 'message dead-lettered');
+    return this.d.publisher.publish(deadLetterSubject(this.d.hub.names.hub, this.partition), dl.data, {
+      msgId: `dlq:${dl.seq}`,
+      headers: { 'Dn-Reason': dl.reason.slice(0, 1000), 'Dn-Subject': dl.subject, 'Dn-Seq': String(dl.seq) },
+    });
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,137 @@
+/**
+ * Worker: hosts entities, orchestrations and activities of one hub. Any number of workers may run
+ * for a hub; partitions are spread over them by leases and move to survivors when one stops or dies.
+ *
+ * Invariant: stop() drains: in-flight batches finish and commit, partitions are released with
+ * their final checkpoint, activities in progress finish and report, then the connection closes.
+ */
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { pino, type Logger } from 'pino';
+import { DurableError } from '../core/errors.js';
+import { DEFAULT_HUB } from '../core/topology.js';
+import type { EntityDefinition } from '../entity/definition.js';
+import { connectNats } from '../store/connection.js';
+import { openHub, type Hub } from '../store/hub.js';
+import { LeanPublisher } from '../store/lean-publisher.js';
+import type { ActorHost } from './actor-host.js';
+import { entityCatalogEntry, publishCatalog, type CatalogEntry } from './catalog.js';
+import { EntityHost } from './entity-host.js';
+import { LeaseManager } from './lease-manager.js';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { PartitionProcessor } from './partition.js';
+import { createOrchestrationRuntime, type OrchestrationRuntime } from './orchestration-runtime.js';
+type OrchestrationDefinition = { name: string };
+type ActivityDefinition = { name: string };
+
+export interface WorkerOptions {
+  /** NATS URL(s) of one cluster; default NATS_URL or 127.0.0.1:4222. */
+  servers?: string | string[];
+  /** Namespace of streams, buckets and subjects; default 'durable'. */
+  hub?: string;
+  entities?: EntityDefinition<any>[];
+  orchestrations?: OrchestrationDefinition[];
+  activities?: ActivityDefinition[];
+  /** Partition count, fixed when the hub is first created (default 16). */
+  partitions?: number;
+  /** 1 or 3: replicas of the hub's streams and buckets when this worker creates them. */
+  replicas?: number;
+  logger?: Logger;
+  /** A partition whose owner did not renew for this long moves to another worker (default 6000). */
+  leaseMs?: number;
+  heartbeatMs?: number;
+  /** Most inbox messages per batch (default 1000). */
+  maxBatch?: number;
+  /** Hot actors kept in memory (default 10000). */
+  cacheSize?: number;
+  /** Concurrent activity executions (default 64). */
+  activityConcurrency?: number;
+  workerId?: string;
+}
+
+export class Worker {
+  private constructor(
+    readonly id: string,
+    readonly hub: Hub,
+    private readonly nc: NatsConnection,
+    private readonly publisher: LeanPublisher,
+    private readonly leases: LeaseManager,
+    private readonly orchestrationRuntime: OrchestrationRuntime,
+    readonly metrics: WorkerMetrics,
+    readonly logger: Logger,
+  ) {}
+
+  /**
+   * @example
+   * const worker = await Worker.start({ hub: 'demo', entities: [counter], orchestrations: [hello], activities: [sayHello] });
+   * // ...
+   * await worker.stop();
+   */
+  static async start(options: WorkerOptions = {}): Promise<Worker> {
+    const id = options.workerId ?? `w-${randomUUID().slice(0, 8)}`;
+    const hubName = options.hub ?? process.env.DURABLE_NATS_HUB ?? DEFAULT_HUB;
+    const logger = (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })).child({ worker: id, hub: hubName });
+    const entities = new Map<string, EntityDefinition>();
+    for (const def of options.entities ?? []) {
+      if (entities.has(def.name)) throw new DurableError('validation', `entity '${def.name}' registered twice`);
+      entities.set(def.name, def);
+    }
+    const nc = await connectNats(options.servers, `durable-nats worker ${id}`);
+    try {
+      const hub = await openHub(nc, { hub: hubName, ...(options.partitions !== undefined ? { partitions: options.partitions } : {}), ...(options.replicas !== undefined ? { replicas: options.replicas } : {}) });
+      if (options.partitions !== undefined && options.partitions !== hub.config.partitions) {
+        logger.warn({ requested: options.partitions, actual: hub.config.partitions }, 'hub already exists with another partition count; using the hub\'s');
+      }
+      const metrics = createWorkerMetrics({ worker: id, hub: hubName });
+      const publisher = new LeanPublisher(nc);
+      const orchestrationRuntime = createOrchestrationRuntime({
+        hub, publisher, logger, metrics,
+        orchestrations: options.orchestrations ?? [],
+        activities: options.activities ?? [],
+        cacheSize: options.cacheSize ?? 10_000,
+        activityConcurrency: options.activityConcurrency ?? 64,
+      });
+      const hosts: { e: ActorHost; o: ActorHost } = {
+        e: new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000),
+        o: orchestrationRuntime.host,
+      };
+      const catalog: CatalogEntry[] = [...[...entities.values()].map(entityCatalogEntry), ...orchestrationRuntime.catalog()];
+      await publishCatalog(hub.catalog, catalog);
+      let leases!: LeaseManager;
+      leases = new LeaseManager({
+        hub,
+        workerId: id,
+        leaseMs: options.leaseMs ?? 6_000,
+        heartbeatMs: options.heartbeatMs ?? Math.max(100, Math.floor((options.leaseMs ?? 6_000) / 6)),
+        logger,
+        onOwnershipChange: (n) => metrics.partitionsOwned.set(n),
+        createProcessor: (partition, cp) => new PartitionProcessor(partition, cp, {
+          hub, publisher, hosts, logger, metrics,
+          maxBatch: options.maxBatch ?? 1_000,
+          leaseValid: () => leases.isValid(partition),
+        }),
+      });
+      await leases.start();
+      await orchestrationRuntime.start();
+      logger.info({ partitions: hub.config.partitions, entities: [...entities.keys()] }, 'worker started');
+      return new Worker(id, hub, nc, publisher, leases, orchestrationRuntime, metrics, logger);
+    } catch (e) {
+      await nc.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Partitions this worker currently owns. */
+  get partitions(): number[] {
+    return this.leases.ownedPartitions();
+  }
+
+  /** Drains and disconnects. */
+  async stop(): Promise<void> {
+    await this.orchestrationRuntime.stop();
+    await this.leases.stop();
+    this.publisher.close();
+    await this.nc.drain().catch(() => undefined);
+    this.logger.info('worker stopped');
+  }
+}

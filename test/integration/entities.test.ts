@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { DurableClient, DurableError, EntityId, Worker } from '../../src/index.js';
+import { counter } from '../../entities/counter.js';
+import { aggregator } from '../../entities/aggregator.js';
+import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
+
+let server: TestServer;
+let worker: Worker;
+let client: DurableClient;
+const hub = 'entities-test';
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  worker = await Worker.start({ servers: server.url, hub, entities: [counter, aggregator], logger: pino({ level: 'warn' }), leaseMs: 2000 });
+  client = await DurableClient.connect({ servers: server.url, hub });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await worker?.stop();
+  await server?.stop();
+});
+
+describe('entities', () => {
+  it('signals then calls, observing the signals', async () => {
+    const id = new EntityId('counter', 'user-42');
+    for (let i = 1; i <= 10; i++) await client.signalEntity(id, 'add', i);
+    expect(await client.callEntity(id, 'get')).toBe(55);
+    expect(await client.readEntityState(id)).toMatchObject({ exists: true, state: { value: 55 } });
+  });
+
+  it('returns an operation error to the caller and leaves state unchanged', async () => {
+    const id = new EntityId('counter', 'err');
+    await client.callEntity(id, 'add', 3);
+    await expect(client.callEntity(id, 'addPositive', -1)).rejects.toMatchObject({ code: 'operation-failed', message: 'negative amount -1' });
+    expect(await client.callEntity(id, 'get')).toBe(3);
+  });
+
+  it('rejects bad input with validation before writing', async () => {
+    const id = new EntityId('counter', 'bad');
+    await expect(client.signalEntity(id, 'add', 'five')).rejects.toMatchObject({ code: 'validation' });
+    await expect(client.signalEntity(id, 'nope')).rejects.toMatchObject({ code: 'validation' });
+    await expect(client.signalEntity(new EntityId('nothing', 'x'), 'add', 1)).rejects.toMatchObject({ code: 'validation' });
+    await expect(client.signalEntity(id, 'add', 'x'.repeat(2_000_000) as any)).rejects.toBeInstanceOf(DurableError);
+    expect(() => EntityId.parse('counter@x')).toThrow(DurableError);
+    expect(() => EntityId.parse('@counter@')).toThrow(/non-empty/);
+    expect(await client.readEntityState(id)).toEqual({ exists: false });
+  });
+
+  it('keeps keys with dots, spaces, slashes, @ and unicode apart', async () => {
+    const keys = ['a.b', 'a b', 'a/b', 'a@b', 'ключ-🙂', 'a=2Eb', '*', '>'];
+    for (const [i, key] of keys.entries()) await client.signalEntity(new EntityId('counter', key), 'add', i + 1);
+    for (const [i, key] of keys.entries()) expect(await client.callEntity(new EntityId('counter', key), 'get')).toBe(i + 1);
+    const list = await client.listEntities({ name: 'counter', pageSize: 1000 });
+    for (const key of keys) expect(list.entities.map((e) => e.id)).toContain(`@counter@${key}`);
+  });
+
+  it('aggregates readings with a bounded window', async () => {
+    const id = new EntityId('aggregator', 'device-1');
+    for (let i = 1; i <= 25; i++) await client.signalEntity(id, 'record', { value: i });
+    const s = await client.callEntity<any>(id, 'summary');
+    expect(s).toEqual({ count: 25, sum: 325, min: 1, max: 25, mean: 13, last: [16, 17, 18, 19, 20, 21, 22, 23, 24, 25] });
+    await expect(client.signalEntity(id, 'record', { value: 'x' })).rejects.toMatchObject({ code: 'validation' });
+  });
+
+  it('applies a duplicate idempotency key once', async () => {
+    const id = new EntityId('counter', 'idem');
+    for (let i = 0; i < 5; i++) await client.signalEntity(id, 'add', 7, { idempotencyKey: 'same-signal' });
+    await client.signalEntity(id, 'add', 1, { idempotencyKey: 'other' });
+    expect(await client.callEntity(id, 'get')).toBe(8);
+  });
+
+  it('deletes state', async () => {
+    const id = new EntityId('counter', 'to-delete');
+    await client.callEntity(id, 'add', 1);
+    await client.callEntity(id, 'delete');
+    expect((await client.readEntityState(id)).exists).toBe(false);
+    expect(await client.callEntity(id, 'get')).toBe(0);
+  });
+
+  it('delivers scheduled signals at their time', async () => {
+    const id = new EntityId('counter', 'scheduled');
+    const at = new Date(Date.now() + 600);
+    await client.signalEntity(id, 'add', 5, { at });
+    expect((await client.readEntityState(id)).exists).toBe(false);
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !(await client.readEntityState(id)).exists) await new Promise((r) => setTimeout(r, 50));
+    expect(Date.now()).toBeGreaterThanOrEqual(at.getTime());
+    expect(await client.callEntity(id, 'get')).toBe(5);
+  });
+
+  it('keeps per-sender FIFO over 1,000 signals', async () => {
+    const id = new EntityId('aggregator', 'fifo');
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => client.signalEntity(id, 'record', { value: i })));
+    const s = await client.callEntity<any>(id, 'summary');
+    expect(s.count).toBe(1000);
+    expect(s.last).toEqual(Array.from({ length: 10 }, (_, i) => 990 + i));
+  });
+});
