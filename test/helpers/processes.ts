@@ -1,0 +1,42 @@
+/**
+ * Worker processes for crash tests: spawn (tsx), wait for 'ready', kill by PID.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  pid: number;
+  output: () => string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startWorkerProcess(env: Record<string, string>, script = 'test/fixtures/worker-process.ts'): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, script)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d.toString()));
+  child.stderr!.on('data', (d) => (out += d.toString()));
+  await new Promise<void>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`worker did not start in 30 s:\n${out}`)), 30_000);
+    const check = () => { if (out.includes('ready')) { clearTimeout(timer); res(); } };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => { clearTimeout(timer); rej(new Error(`worker exited with ${code}:\n${out}`)); });
+  });
+  return {
+    child,
+    pid: child.pid!,
+    output: () => out,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      process.kill(child.pid!, signal);
+      if (signal === 'SIGKILL' || signal === 'SIGTERM') await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    },
+  };
+}
