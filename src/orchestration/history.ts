@@ -65,7 +65,7 @@ export type SequencedEventType =
   | 'TaskScheduled' | 'SubOrchestrationCreated' | 'TimerCreated' | 'EventSent'
   | 'EntitySignaled' | 'EntityCalled' | 'EntityLockRequested' | 'EntityUnlockSent';
 
-export type SequencedEvent = HistoryEventOf<SequencedEventType>;
+export type SequencedEvent = Extract<HistoryEvent, { type: SequencedEventType }>;
 
 const SEQUENCED: ReadonlySet<string> = new Set<SequencedEventType>([
   'TaskScheduled', 'SubOrchestrationCreated', 'TimerCreated', 'EventSent',
