@@ -9,3 +9,5 @@ export { signalSubject } from './core/protocol.js';
 export { entity, type EntityDefinition, type EntityContext, type EntityOptions, type OperationHandler } from './entity/definition.js';
 export { Worker, type WorkerOptions } from './worker/worker.js';
 export { DurableClient, type DurableClientOptions, type EntityState, type ListEntitiesOptions } from './client/client.js';
+export { type OrchestrationStatus, type RuntimeStatus, RUNTIME_STATUSES } from './client/status.js';
+export type { ListInstancesOptions, PurgeFilter } from './client/instance-client.js';

@@ -1,18 +1,40 @@
 /**
- * The part of DurableClient shared by every method: the connection, durable publishing with a
- * size check, and (as the replay engine lands) the orchestration instance methods.
- * Invariant: nothing larger than the server's max_payload (less headroom for headers) is sent;
- * such input is a `validation` error before anything is written.
+ * The orchestration half of DurableClient (instance management), plus what every method shares:
+ * the connection and durable publishing with a size check.
+ *
+ * Invariants: nothing larger than the server's max_payload (less headroom) is sent; each method
+ * that writes resolves once durable (PubAck or KV revision); waiting is pushed by a KV watch,
+ * never polled.
  */
+import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { encodeJson } from '../core/codec.js';
+import { decodeJson, encodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
+import { normalizeName, validateInstanceId } from '../core/names.js';
+import { eventSubject, instanceInboxSubject, instancePartition, orchestrationActorToken, statusKey } from '../core/topology.js';
+import { scan } from '../store/event-log.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher, PubAck } from '../store/lean-publisher.js';
 import type { CatalogCache } from './catalog-cache.js';
+import { isTerminal, RUNTIME_STATUSES, type OrchestrationStatus, type RuntimeStatus } from './status.js';
 
 /** Room left under max_payload for headers and envelope fields. */
 const PAYLOAD_HEADROOM = 4_096;
+
+export interface ListInstancesOptions {
+  runtimeStatus?: RuntimeStatus[];
+  createdFrom?: Date;
+  createdTo?: Date;
+  namePrefix?: string;
+  pageSize?: number;
+  continuationToken?: string;
+}
+
+export interface PurgeFilter {
+  createdFrom?: Date;
+  createdTo?: Date;
+  runtimeStatus?: RuntimeStatus[];
+}
 
 export class InstanceClient {
   protected constructor(
@@ -35,9 +57,218 @@ export class InstanceClient {
     return this.publisher.publish(subject, data, msgId ? { msgId } : {});
   }
 
+  /**
+   * Starts an orchestration; resolves with its instance id once the start is durable.
+   * @example const id = await client.startNew('helloSequence', { input: { name: 'x' } });
+   */
+  async startNew(name: string, options: { input?: unknown; instanceId?: string } = {}): Promise<string> {
+    const orchestration = normalizeName(name, 'orchestration');
+    await this.catalog.requireOrchestration(orchestration);
+    const instanceId = options.instanceId === undefined ? randomUUID().replaceAll('-', '') : validateInstanceId(options.instanceId);
+    const existing = await this.hub.status.get(statusKey(instanceId));
+    let revision = 0;
+    if (existing && existing.operation === 'PUT' && existing.length > 0) {
+      const status = decodeJson<OrchestrationStatus>(existing.value);
+      if (!isTerminal(status.runtimeStatus)) {
+        throw new DurableError('instance-exists', `instance '${instanceId}' already exists and is ${status.runtimeStatus}`);
+      }
+      revision = existing.revision;
+    } else if (existing) {
+      revision = existing.revision;
+    }
+    const runId = randomUUID();
+    const now = new Date().toISOString();
+    await this.publish(this.instanceSubject(instanceId), {
+      type: 'ExecutionStarted', eventId: -1, timestamp: now, name: orchestration, instanceId, runId, mode: 'replaceTerminal',
+      ...(options.input === undefined ? {} : { input: options.input }),
+    }, `start:${instanceId}:${runId}`);
+    // Visible as Pending at once (never 404 right after a start). CAS: if the worker has already
+    // written a newer status, keep it.
+    const pending: OrchestrationStatus = {
+      instanceId, name: orchestration, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now,
+      ...(options.input === undefined ? {} : { input: options.input }),
+    };
+    const data = encodeJson(pending);
+    await (revision ? this.hub.status.update(statusKey(instanceId), data, revision) : this.hub.status.create(statusKey(instanceId), data)).catch(() => undefined);
+    return instanceId;
+  }
+
+  /** The instance's status, or undefined if there is none. */
+  async getStatus(instanceId: string, options: { showHistory?: boolean; showInput?: boolean } = {}): Promise<OrchestrationStatus | undefined> {
+    validateInstanceId(instanceId);
+    const e = await this.hub.status.get(statusKey(instanceId));
+    if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
+    const status = decodeJson<OrchestrationStatus>(e.value);
+    if (options.showInput === false) delete status.input;
+    if (options.showHistory) status.history = await this.readHistory(instanceId);
+    return status;
+  }
+
+  /** The persisted history events of the instance's current run. */
+  async readHistory(instanceId: string): Promise<unknown[]> {
+    const p = instancePartition(instanceId, this.hub.config.partitions);
+    const subject = eventSubject(this.hub.names.hub, p, orchestrationActorToken(instanceId));
+    const history: unknown[] = [];
+    await scan(this.hub.js, this.hub.names.eventStream, subject, 1, (m) => {
+      const ev = decodeJson<{ h?: unknown[]; reset?: boolean }>(m.data);
+      if (ev.reset) history.length = 0;
+      history.push(...(ev.h ?? []));
+    });
+    return history;
+  }
+
+  /** Resolves with the terminal status (pushed by a KV watch); `timeout` error after timeoutMs. */
+  async waitForCompletion(instanceId: string, options: { timeoutMs?: number } = {}): Promise<OrchestrationStatus> {
+    validateInstanceId(instanceId);
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    const watcher = await this.hub.status.watch({ key: statusKey(instanceId) });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const done = (async () => {
+        for await (const e of watcher) {
+          if (e.operation !== 'PUT' || e.length === 0) continue;
+          const s = decodeJson<OrchestrationStatus>(e.value);
+          if (isTerminal(s.runtimeStatus)) return s;
+        }
+        throw new DurableError('connection', 'status watch ended');
+      })();
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DurableError('timeout', `instance '${instanceId}' did not complete within ${timeoutMs} ms`)), timeoutMs);
+      });
+      return await Promise.race([done, timeout]);
+    } finally {
+      if (timer) clearTimeout(timer);
+      watcher.stop();
+    }
+  }
+
+  /** Watches every status change of an instance until `signal` aborts (SSE and CLI progress). */
+  async watchStatus(instanceId: string, onStatus: (s: OrchestrationStatus) => void, signal: AbortSignal): Promise<void> {
+    const watcher = await this.hub.status.watch({ key: statusKey(instanceId) });
+    signal.addEventListener('abort', () => watcher.stop(), { once: true });
+    for await (const e of watcher) {
+      if (e.operation === 'PUT' && e.length > 0) onStatus(decodeJson<OrchestrationStatus>(e.value));
+    }
+  }
+
+  async raiseEvent(instanceId: string, eventName: string, data?: unknown): Promise<void> {
+    const name = normalizeName(eventName, 'event');
+    await this.requireActive(instanceId, 'raise an event on');
+    await this.send(instanceId, { type: 'EventRaised', name, ...(data === undefined ? {} : { data }) });
+  }
+
+  async terminate(instanceId: string, reason?: string): Promise<void> {
+    await this.requireActive(instanceId, 'terminate');
+    await this.send(instanceId, { type: 'ExecutionTerminated', ...(reason === undefined ? {} : { reason }) });
+  }
+
+  async suspend(instanceId: string, reason?: string): Promise<void> {
+    await this.requireActive(instanceId, 'suspend');
+    await this.send(instanceId, { type: 'ExecutionSuspended', ...(reason === undefined ? {} : { reason }) });
+  }
+
+  async resume(instanceId: string, reason?: string): Promise<void> {
+    await this.requireActive(instanceId, 'resume');
+    await this.send(instanceId, { type: 'ExecutionResumed', ...(reason === undefined ? {} : { reason }) });
+  }
+
+  /** Starts a terminal instance again under the same id, with its original input. */
+  async restart(instanceId: string): Promise<string> {
+    const s = await this.requireStatus(instanceId);
+    return this.startNew(s.name, { instanceId, ...(s.input === undefined ? {} : { input: s.input }) });
+  }
+
+  /** Retries a Failed instance from its failed steps. */
+  async rewind(instanceId: string, reason?: string): Promise<void> {
+    const s = await this.requireStatus(instanceId);
+    if (s.runtimeStatus !== 'Failed') throw new DurableError('validation', `only Failed instances can be rewound; '${instanceId}' is ${s.runtimeStatus}`);
+    await this.send(instanceId, { type: 'ExecutionRewound', ...(reason === undefined ? {} : { reason }) });
+  }
+
+  /** Deletes a terminal instance's history and status. */
+  async purge(instanceId: string): Promise<{ deleted: number }> {
+    validateInstanceId(instanceId);
+    const s = await this.getStatus(instanceId);
+    if (!s) return { deleted: 0 };
+    if (!isTerminal(s.runtimeStatus)) throw new DurableError('validation', `instance '${instanceId}' is ${s.runtimeStatus}; terminate it before purging`);
+    const p = instancePartition(instanceId, this.hub.config.partitions);
+    await this.hub.jsm.streams.purge(this.hub.names.eventStream, { filter: eventSubject(this.hub.names.hub, p, orchestrationActorToken(instanceId)) });
+    await this.hub.status.purge(statusKey(instanceId));
+    return { deleted: 1 };
+  }
+
+  async purgeInstances(filter: PurgeFilter = {}): Promise<{ deleted: number }> {
+    let deleted = 0;
+    for (const s of await this.allStatuses()) {
+      if (!isTerminal(s.runtimeStatus) || !matches(s, filter)) continue;
+      deleted += (await this.purge(s.instanceId)).deleted;
+    }
+    return { deleted };
+  }
+
+  /** Instances matching the filters, oldest first, a page at a time. */
+  async listInstances(options: ListInstancesOptions = {}): Promise<{ instances: OrchestrationStatus[]; continuationToken?: string }> {
+    const pageSize = options.pageSize ?? 100;
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) throw new DurableError('validation', 'pageSize must be an integer in 1..10000');
+    for (const s of options.runtimeStatus ?? []) {
+      if (!RUNTIME_STATUSES.includes(s)) throw new DurableError('validation', `unknown runtimeStatus '${s}' (one of ${RUNTIME_STATUSES.join(', ')})`);
+    }
+    const prefix = options.namePrefix?.toLowerCase();
+    const all = (await this.allStatuses())
+      .filter((s) => matches(s, options) && (!prefix || s.name.startsWith(prefix)))
+      .sort((a, b) => (a.createdTime === b.createdTime ? (a.instanceId < b.instanceId ? -1 : 1) : a.createdTime < b.createdTime ? -1 : 1));
+    const start = options.continuationToken ? decodeOffset(options.continuationToken) : 0;
+    const instances = all.slice(start, start + pageSize);
+    const next = start + pageSize;
+    return { instances, ...(next < all.length ? { continuationToken: Buffer.from(String(next)).toString('base64url') } : {}) };
+  }
+
   async close(): Promise<void> {
     this.catalog.stop();
     this.publisher.close();
     await this.nc.drain().catch(() => undefined);
   }
+
+  protected instanceSubject(instanceId: string): string {
+    return instanceInboxSubject(this.hub.names.hub, instanceId, this.hub.config.partitions);
+  }
+
+  private async send(instanceId: string, event: Record<string, unknown>): Promise<void> {
+    await this.publish(this.instanceSubject(instanceId), { eventId: -1, timestamp: new Date().toISOString(), ...event });
+  }
+
+  private async requireStatus(instanceId: string): Promise<OrchestrationStatus> {
+    const s = await this.getStatus(instanceId);
+    if (!s) throw new DurableError('not-found', `no instance '${instanceId}'`);
+    return s;
+  }
+
+  private async requireActive(instanceId: string, action: string): Promise<OrchestrationStatus> {
+    const s = await this.requireStatus(instanceId);
+    if (isTerminal(s.runtimeStatus)) {
+      throw new DurableError('not-found', `cannot ${action} instance '${instanceId}': it is ${s.runtimeStatus}`, { details: { gone: true, runtimeStatus: s.runtimeStatus } });
+    }
+    return s;
+  }
+
+  private async allStatuses(): Promise<OrchestrationStatus[]> {
+    const keys: string[] = [];
+    const iter = await this.hub.status.keys();
+    for await (const k of iter) keys.push(k);
+    const entries = await Promise.all(keys.map((k) => this.hub.status.get(k)));
+    return entries.filter((e) => e && e.operation === 'PUT' && e.length > 0).map((e) => decodeJson<OrchestrationStatus>(e!.value));
+  }
+}
+
+function matches(s: OrchestrationStatus, f: PurgeFilter): boolean {
+  if (f.runtimeStatus && f.runtimeStatus.length > 0 && !f.runtimeStatus.includes(s.runtimeStatus)) return false;
+  if (f.createdFrom && s.createdTime < f.createdFrom.toISOString()) return false;
+  if (f.createdTo && s.createdTime > f.createdTo.toISOString()) return false;
+  return true;
+}
+
+function decodeOffset(token: string): number {
+  const n = Number(Buffer.from(token, 'base64url').toString('utf8'));
+  if (!Number.isInteger(n) || n < 0) throw new DurableError('validation', 'malformed continuationToken');
+  return n;
 }

@@ -1,0 +1,39 @@
+/** Entity benchmarks: hot-key and spread signal throughput, call latency, cold load, idle RSS. */
+import { readFileSync } from 'node:fs';
+import { DurableClient, EntityId } from '../src/index.js';
+import { pipelined, summarize } from './stats.js';
+
+export interface EntityFigures {
+  hotSignalsPerSec: number;
+  spreadSignalsPerSec: number;
+  callSequentialMs: { p50: number; p99: number };
+  call64Ms: { p50: number; p99: number; perSec: number };
+  coldLoad: { operations: number; firstCallMs: number; readStateMs: number; warmCallMs: number };
+  rss: { idleWorkerMb: number; with100kEntitiesMb: number; entities: number };
+}
+
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+/** Signals `n` adds and returns signals/s from first send until a call observes all of them. */
+export async function signalThroughput(client: DurableClient, keys: (i: number) => string, n: number, check: string[]): Promise<number> {
+  const t0 = performance.now();
+  await pipelined(n, 1024, (i) => client.signalEntity(new EntityId('counter', keys(i)), 'add', 1));
+  await Promise.all(check.map((k) => client.callEntity(new EntityId('counter', k), 'get', undefined, { timeoutMs: 120_000 })));
+  return n / ((performance.now() - t0) / 1000);
+}
+
+export async function callLatency(client: DurableClient, n: number, lanes: number): Promise<{ p50: number; p99: number; perSec: number }> {
+  const samples: number[] = [];
+  const t0 = performance.now();
+  await pipelined(n, lanes, async (i) => {
+    const t = performance.now();
+    await client.callEntity(new EntityId('counter', `call-${i % lanes}`), 'add', 1);
+    samples.push(performance.now() - t);
+  });
+  const s = summarize(samples);
+  return { p50: s.p50, p99: s.p99, perSec: n / ((performance.now() - t0) / 1000) };
+}

@@ -1,0 +1,98 @@
+/**
+ * `npm run bench`: one fresh nats-server, raw JetStream baselines, then durable-nats figures
+ * measured against them in the same run. Prints a table, writes JSON to bench/results/.
+ * Options: --quick (smaller sizes), --skip-million (no 1M-operation cold load).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { DurableClient, EntityId } from '../src/index.js';
+import { startNatsServer } from '../test/helpers/nats-server.js';
+import { startWorkerProcess } from '../test/helpers/processes.js';
+import { measureBaselines } from './baseline.js';
+import { callLatency, rssMb, signalThroughput } from './entities.js';
+import { round, summarize } from './stats.js';
+
+const quick = process.argv.includes('--quick');
+const skipMillion = process.argv.includes('--skip-million');
+const N = quick ? 10_000 : 30_000;
+const MILLION = quick ? 100_000 : 1_000_000;
+const IDLE = quick ? 20_000 : 100_000;
+
+interface Row { figure: string; value: string; baseline: string; ratio: string; note?: string }
+const rows: Row[] = [];
+const results: Record<string, unknown> = { startedAt: new Date().toISOString(), quick, node: process.version };
+
+const server = await startNatsServer();
+const nc = await connect({ servers: server.url });
+try {
+  const base = await measureBaselines(nc, N);
+  results.baseline = base;
+  rows.push({ figure: 'raw js.publish (256 in flight)', value: `${Math.round(base.publishPerSec)}/s`, baseline: '-', ratio: '1.00' });
+  rows.push({ figure: 'raw lean publish (1024 in flight)', value: `${Math.round(base.leanPublishPerSec)}/s`, baseline: '-', ratio: '-' });
+  rows.push({ figure: 'raw publish latency p50/p99', value: `${round(base.publishLatencyMs.p50, 3)}/${round(base.publishLatencyMs.p99, 3)} ms`, baseline: '-', ratio: '1.00' });
+  rows.push({ figure: 'raw pull consume + ack', value: `${Math.round(base.consumePerSec)}/s`, baseline: '-', ratio: '-' });
+
+  const env = { NATS_URL: server.url, HUB: 'bench', LEASE_MS: '4000', LOG_LEVEL: 'error' };
+  let worker = await startWorkerProcess({ ...env, WORKER_ID: 'bench-1' });
+  const client = await DurableClient.connect({ servers: server.url, hub: 'bench' });
+  await client.callEntity(new EntityId('counter', 'warmup'), 'add', 1, { timeoutMs: 30_000 });
+  const idleRss = rssMb(worker.pid);
+
+  const hot = await signalThroughput(client, () => 'hot', N, ['hot']);
+  rows.push({ figure: `signals to 1 hot entity (${N})`, value: `${Math.round(hot)}/s`, baseline: `${Math.round(base.publishPerSec)}/s publish`, ratio: round(hot / base.publishPerSec).toFixed(2) });
+  const spreadKeys = 10_000;
+  const spread = await signalThroughput(client, (i) => `s${i % spreadKeys}`, N, Array.from({ length: 50 }, (_, i) => `s${i}`));
+  rows.push({ figure: `signals over ${spreadKeys} entities (${N})`, value: `${Math.round(spread)}/s`, baseline: `${Math.round(base.publishPerSec)}/s publish`, ratio: round(spread / base.publishPerSec).toFixed(2) });
+
+  const seq = await callLatency(client, 2_000, 1);
+  rows.push({ figure: 'callEntity sequential p50/p99', value: `${round(seq.p50, 3)}/${round(seq.p99, 3)} ms`, baseline: `${round(base.publishLatencyMs.p50, 3)} ms publish p50`, ratio: round(seq.p50 / base.publishLatencyMs.p50).toFixed(2) });
+  const c64 = await callLatency(client, 12_800, 64);
+  rows.push({ figure: 'callEntity 64 concurrent p50/p99', value: `${round(c64.p50, 2)}/${round(c64.p99, 2)} ms (${Math.round(c64.perSec)}/s)`, baseline: `${round(base.publishLatencyMs.p50, 3)} ms publish p50`, ratio: round(c64.p50 / base.publishLatencyMs.p50).toFixed(2) });
+  results.entities = { hot, spread, callSequential: seq, call64: c64 };
+
+  if (!skipMillion) {
+    const t0 = performance.now();
+    await signalThroughput(client, () => 'million', MILLION, ['million']);
+    const fillSec = (performance.now() - t0) / 1000;
+    await worker.kill('SIGTERM');
+    worker = await startWorkerProcess({ ...env, WORKER_ID: 'bench-2' });
+    await client.callEntity(new EntityId('counter', 'warmup'), 'get', undefined, { timeoutMs: 30_000 });
+    let t = performance.now();
+    const value = await client.callEntity<number>(new EntityId('counter', 'million'), 'get');
+    const firstCallMs = performance.now() - t;
+    t = performance.now();
+    await client.readEntityState(new EntityId('counter', 'million'));
+    const readStateMs = performance.now() - t;
+    const warm = summarize(await Promise.all(Array.from({ length: 1 }, async () => { const t1 = performance.now(); await client.callEntity(new EntityId('counter', 'million'), 'get'); return performance.now() - t1; })));
+    if (value !== MILLION) throw new Error(`million entity has ${value}, expected ${MILLION}`);
+    rows.push({ figure: `cold load of an entity with ${MILLION} ops (first call)`, value: `${round(firstCallMs, 2)} ms`, baseline: `${round(warm.p50, 3)} ms warm call`, ratio: round(firstCallMs / warm.p50).toFixed(2), note: `filled at ${Math.round(MILLION / fillSec)}/s` });
+    rows.push({ figure: 'readEntityState of it', value: `${round(readStateMs, 2)} ms`, baseline: `${round(base.publishLatencyMs.p50, 3)} ms publish p50`, ratio: round(readStateMs / base.publishLatencyMs.p50).toFixed(2) });
+    results.coldLoad = { operations: MILLION, firstCallMs, readStateMs, warmCallMs: warm.p50, fillPerSec: MILLION / fillSec };
+  }
+
+  const idleBefore = rssMb(worker.pid);
+  await signalThroughput(client, (i) => `idle-${i}`, IDLE, [`idle-${IDLE - 1}`]);
+  await new Promise((r) => setTimeout(r, 2_000));
+  const idleAfter = rssMb(worker.pid);
+  rows.push({ figure: `worker RSS after ${IDLE} distinct entities`, value: `${Math.round(idleAfter)} MB`, baseline: `${Math.round(idleBefore)} MB before`, ratio: round(idleAfter / idleBefore).toFixed(2), note: `fresh idle worker: ${Math.round(idleRss)} MB` });
+  results.rss = { idleWorkerMb: idleRss, beforeMb: idleBefore, afterMb: idleAfter, entities: IDLE };
+
+  await client.close();
+  await worker.kill('SIGTERM');
+} finally {
+  await nc.close();
+  await server.stop();
+}
+
+const widths = [48, 34, 26, 6];
+const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
+console.log(line(['figure', 'value', 'baseline (same run)', 'ratio']));
+console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+for (const r of rows) console.log(line([r.figure, r.value, r.baseline, r.ratio]) + (r.note ? `  (${r.note})` : ''));
+results.rows = rows;
+const dir = resolve(import.meta.dirname, 'results');
+mkdirSync(dir, { recursive: true });
+const file = resolve(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, JSON.stringify(results, null, 2));
+console.log(`\nwrote ${file}`);
