@@ -12,6 +12,19 @@ export interface EntityFigures {
   rss: { idleWorkerMb: number; with100kEntitiesMb: number; entities: number };
 }
 
+/** Asks a worker process (test/fixtures/worker-process.ts, started with --expose-gc) to collect garbage and report memory. */
+export async function retainedMemory(worker: { pid: number; output: () => string }): Promise<{ rssMb: number; heapMb: number }> {
+  const before = worker.output().length;
+  process.kill(worker.pid, 'SIGUSR2');
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const m = /mem (\d+) (\d+)/.exec(worker.output().slice(before));
+    if (m) return { rssMb: Number(m[1]) / 2 ** 20, heapMb: Number(m[2]) / 2 ** 20 };
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('worker did not report memory');
+}
+
 export function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);

@@ -10,7 +10,7 @@ import { DurableClient, EntityId } from '../src/index.js';
 import { startNatsServer } from '../test/helpers/nats-server.js';
 import { startWorkerProcess } from '../test/helpers/processes.js';
 import { measureBaselines } from './baseline.js';
-import { callLatency, rssMb, signalThroughput } from './entities.js';
+import { callLatency, retainedMemory, signalThroughput } from './entities.js';
 import { round, summarize } from './stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -33,11 +33,11 @@ try {
   rows.push({ figure: 'raw publish latency p50/p99', value: `${round(base.publishLatencyMs.p50, 3)}/${round(base.publishLatencyMs.p99, 3)} ms`, baseline: '-', ratio: '1.00' });
   rows.push({ figure: 'raw pull consume + ack', value: `${Math.round(base.consumePerSec)}/s`, baseline: '-', ratio: '-' });
 
-  const env = { NATS_URL: server.url, HUB: 'bench', LEASE_MS: '4000', LOG_LEVEL: 'error' };
+  const env = { NATS_URL: server.url, HUB: 'bench', LEASE_MS: '4000', LOG_LEVEL: 'error', NODE_ARGS: '--expose-gc' };
   let worker = await startWorkerProcess({ ...env, WORKER_ID: 'bench-1' });
   const client = await DurableClient.connect({ servers: server.url, hub: 'bench' });
   await client.callEntity(new EntityId('counter', 'warmup'), 'add', 1, { timeoutMs: 30_000 });
-  const idleRss = rssMb(worker.pid);
+  const idleMem = await retainedMemory(worker);
 
   const hot = await signalThroughput(client, () => 'hot', N, ['hot']);
   rows.push({ figure: `signals to 1 hot entity (${N})`, value: `${Math.round(hot)}/s`, baseline: `${Math.round(base.publishPerSec)}/s publish`, ratio: round(hot / base.publishPerSec).toFixed(2) });
@@ -71,12 +71,12 @@ try {
     results.coldLoad = { operations: MILLION, firstCallMs, readStateMs, warmCallMs: warm.p50, fillPerSec: MILLION / fillSec };
   }
 
-  const idleBefore = rssMb(worker.pid);
+  const before = await retainedMemory(worker);
   await signalThroughput(client, (i) => `idle-${i}`, IDLE, [`idle-${IDLE - 1}`]);
-  await new Promise((r) => setTimeout(r, 2_000));
-  const idleAfter = rssMb(worker.pid);
-  rows.push({ figure: `worker RSS after ${IDLE} distinct entities`, value: `${Math.round(idleAfter)} MB`, baseline: `${Math.round(idleBefore)} MB before`, ratio: round(idleAfter / idleBefore).toFixed(2), note: `fresh idle worker: ${Math.round(idleRss)} MB` });
-  results.rss = { idleWorkerMb: idleRss, beforeMb: idleBefore, afterMb: idleAfter, entities: IDLE };
+  await new Promise((r) => setTimeout(r, 1_000));
+  const after = await retainedMemory(worker);
+  rows.push({ figure: `worker RSS after ${IDLE} distinct entities (after GC)`, value: `${Math.round(after.rssMb)} MB (heap ${Math.round(after.heapMb)} MB)`, baseline: `${Math.round(before.rssMb)} MB before`, ratio: round(after.rssMb / before.rssMb).toFixed(2), note: `fresh idle worker: ${Math.round(idleMem.rssMb)} MB, heap ${Math.round(idleMem.heapMb)} MB` });
+  results.rss = { idleWorker: idleMem, before, after, entities: IDLE };
 
   await client.close();
   await worker.kill('SIGTERM');

@@ -16,7 +16,7 @@ import {
 import type { EntityDefinition } from '../entity/definition.js';
 import { executeEntityBatch, newSnapshot, type EntityEffect, type EntitySnapshot } from '../entity/executor.js';
 import { entityMessageSchema, type CallOutcome, type InboxEntityMessage } from '../entity/messages.js';
-import { readLast } from '../store/event-log.js';
+import { DirectReader } from '../store/direct-reader.js';
 import type { Hub } from '../store/hub.js';
 import type { ActorHost, CommitPlan, DeadLetterRecord, InboxMessage, Reply, ResolvedEffect } from './actor-host.js';
 import { LruCache } from './lru.js';
@@ -45,6 +45,7 @@ export interface OrchestrationMessageFactory {
 
 export class EntityHost implements ActorHost {
   private readonly cache: LruCache<string, CachedEntity>;
+  private readonly reader: DirectReader;
 
   constructor(
     private readonly hub: Hub,
@@ -53,6 +54,11 @@ export class EntityHost implements ActorHost {
     cacheSize: number,
   ) {
     this.cache = new LruCache(cacheSize);
+    this.reader = new DirectReader(hub.nc, hub.names.eventStream);
+  }
+
+  close(): void {
+    this.reader.close();
   }
 
   invalidate(actorToken?: string): void {
@@ -123,7 +129,7 @@ export class EntityHost implements ActorHost {
   }
 
   private async load(subject: string, def: EntityDefinition): Promise<CachedEntity> {
-    const last = await readLast(this.hub.nc, this.hub.names.eventStream, subject);
+    const last = await this.reader.readLast(subject);
     if (!last) return { snapshot: newSnapshot(def), lastEventSeq: 0 };
     const ev = decodeJson<EntityEvent>(last.data);
     return {

@@ -57,6 +57,7 @@ export class Worker {
     private readonly publisher: LeanPublisher,
     private readonly leases: LeaseManager,
     private readonly orchestrationRuntime: OrchestrationRuntime,
+    private readonly entityHost: EntityHost,
     readonly metrics: WorkerMetrics,
     readonly logger: Logger,
   ) {}
@@ -91,10 +92,8 @@ export class Worker {
         cacheSize: options.cacheSize ?? 10_000,
         activityConcurrency: options.activityConcurrency ?? 64,
       });
-      const hosts: { e: ActorHost; o: ActorHost } = {
-        e: new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000),
-        o: orchestrationRuntime.host,
-      };
+      const entityHost = new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000);
+      const hosts: { e: ActorHost; o: ActorHost } = { e: entityHost, o: orchestrationRuntime.host };
       const catalog: CatalogEntry[] = [...[...entities.values()].map(entityCatalogEntry), ...orchestrationRuntime.catalog()];
       await publishCatalog(hub.catalog, catalog);
       let leases!: LeaseManager;
@@ -114,7 +113,7 @@ export class Worker {
       await leases.start();
       await orchestrationRuntime.start();
       logger.info({ partitions: hub.config.partitions, entities: [...entities.keys()] }, 'worker started');
-      return new Worker(id, hub, nc, publisher, leases, orchestrationRuntime, metrics, logger);
+      return new Worker(id, hub, nc, publisher, leases, orchestrationRuntime, entityHost, metrics, logger);
     } catch (e) {
       await nc.close().catch(() => undefined);
       throw e;
@@ -130,6 +129,7 @@ export class Worker {
   async stop(): Promise<void> {
     await this.orchestrationRuntime.stop();
     await this.leases.stop();
+    this.entityHost.close();
     this.publisher.close();
     await this.nc.drain().catch(() => undefined);
     this.logger.info('worker stopped');

@@ -14,7 +14,8 @@ export interface WorkerProcess {
 }
 
 export async function startWorkerProcess(env: Record<string, string>, script = 'test/fixtures/worker-process.ts'): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, script)], {
+  const extra = (env.NODE_ARGS ?? process.env.WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', resolve(ROOT, script)], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
