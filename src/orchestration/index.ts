@@ -22,4 +22,5 @@ export type { HistoryEvent, HistoryEventFields, HistoryEventOf, HistoryEventType
 export type {
   CreateTimerAction, NotifyParentAction, OrchestratorAction, ScheduleActivityAction, SendEntityMessageAction, SendEventAction, StartSubOrchestrationAction,
 } from './actions.js';
+export { actionsFromEvents } from './actions.js';
 export { uuidV5 } from './guid.js';

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { actionsFromEvents } from '../../../src/orchestration/actions.js';
 import { EntityId } from '../../../src/core/entity-id.js';
 import { orchestration } from '../../../src/orchestration/definition.js';
 import { h } from '../../../src/orchestration/history-builders.js';
@@ -40,6 +41,7 @@ describe('entities', () => {
       h.entityCalled(4, '@account@a', 'add', -10), h.entityCalled(5, '@account@b', 'add', 10), h.entityResponded(5, null)];
     const r = run(transfer, history, [h.entityResponded(4, null)]);
     expect(r.events).toEqual([h.unlockSent(6, 2, ['@account@a', '@account@b']), h.completed('done')]);
+    expect(r.actions).toEqual(actionsFromEvents(r.events, { instanceId: 'i1' }));
     expect(r.actions).toEqual([
       { type: 'sendEntityMessage', kind: 'unlock', entityId: '@account@a', lockId: 2 },
       { type: 'sendEntityMessage', kind: 'unlock', entityId: '@account@b', lockId: 2 },

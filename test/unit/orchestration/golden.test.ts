@@ -7,7 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OrchestrationExecutor } from '../../../src/orchestration/executor.js';
-import { isSequenced, type HistoryEvent } from '../../../src/orchestration/history.js';
+import { actionsFromEvents } from '../../../src/orchestration/actions.js';
+import { isSequenced, type HistoryEvent, type HistoryEventOf } from '../../../src/orchestration/history.js';
 import { InstanceRuntime } from '../../../src/orchestration/instance.js';
 import { helloSequence, orderFlow } from './fixtures.js';
 
@@ -60,6 +61,8 @@ describe('golden histories', () => {
           const rt = InstanceRuntime.fromHistory(registry, g.instanceId, g.history.slice(0, i));
           const r = rt.process([e], e.timestamp);
           expect(r.appended).toEqual(g.history.slice(i, end));
+          const start = g.history[0] as HistoryEventOf<'ExecutionStarted'>;
+          expect(r.actions).toEqual(actionsFromEvents(r.appended, { instanceId: g.instanceId, runId: start.runId! }));
         }
       });
     });
