@@ -12,7 +12,7 @@
  */
 import { Immer, isDraft, current } from 'immer';
 import { EntityId } from '../core/entity-id.js';
-import { DurableError, toErrorInfo, type ErrorInfo } from '../core/errors.js';
+import { toErrorInfo } from '../core/errors.js';
 import { normalizeName } from '../core/names.js';
 import type { EntityContext, EntityDefinition } from './definition.js';
 import type { CallOutcome, EntityMessage, InboxEntityMessage } from './messages.js';
@@ -30,6 +30,8 @@ export interface EntityMeta {
   lock?: { o: string; l: number };
   /** Messages that arrived while locked, in order. */
   q?: QueuedMessage[];
+  /** Locks released before their request arrived ('owner:lockId'): their request is ignored. */
+  ul?: string[];
 }
 
 export interface QueuedMessage { seq: number; body: EntityMessage }
@@ -44,8 +46,8 @@ export interface EntitySnapshot<S = unknown> {
 export type EntityEffect =
   | { kind: 'signal'; target: string; body: EntityMessage; delayUntil?: number }
   | { kind: 'start'; name: string; instanceId: string; input?: unknown }
-  | { kind: 'respond'; instanceId: string; requestId: number; outcome: CallOutcome }
-  | { kind: 'lockGranted'; instanceId: string; lockId: number };
+  | { kind: 'respond'; instanceId: string; requestId: number; outcome: CallOutcome; runId?: string }
+  | { kind: 'lockGranted'; instanceId: string; lockId: number; runId?: string };
 
 export interface ExecutedMessage {
   seq: number;
@@ -118,7 +120,7 @@ class BatchRun<S> {
     const kind = body.k ?? (body.reply || body.from ? 'c' : 's');
     if (kind === 'unlock') return this.unlock(seq, body);
     const lock = this.meta.lock;
-    if (lock && body.from?.i !== lock.o && body.lock?.o !== lock.o) {
+    if (lock && body.from?.i !== lock.o && body.lock?.o !== lock.o && body.lo !== lock.o) {
       (this.meta.q ??= []).push({ seq, body });
       this.changed = true;
       return;
@@ -131,19 +133,30 @@ class BatchRun<S> {
     const req = body.lock;
     if (!req) { this.deadLetters.push({ seq, reason: 'lock message without lock field', body }); return; }
     if (this.meta.lock && this.meta.lock.o === req.o && this.meta.lock.l === req.l) return; // duplicate
+    // The owner gave up before its request got here (e.g. terminated while waiting): never lock.
+    if (this.meta.ul?.includes(`${req.o}:${req.l}`)) return;
     this.meta.lock = { o: req.o, l: req.l };
     this.changed = true;
     const next = req.n + 1;
     const effect: EntityEffect = next < req.ids.length
       ? { kind: 'signal', target: req.ids[next]!, body: { op: '__lock', k: 'lock', lock: { ...req, n: next } } }
-      : { kind: 'lockGranted', instanceId: req.o, lockId: req.l };
+      : { kind: 'lockGranted', instanceId: req.o, lockId: req.l, ...(req.u ? { runId: req.u } : {}) };
     this.effects.push({ seq, effect });
   }
 
   private async unlock(seq: number, body: EntityMessage): Promise<void> {
     const lock = this.meta.lock;
     const owner = body.lock?.o ?? body.from?.i;
-    if (!lock || lock.o !== owner || (body.lock && body.lock.l !== lock.l)) return; // stale or duplicate unlock
+    if (!lock || lock.o !== owner || (body.lock && body.lock.l !== lock.l)) {
+      // Unlock before the lock request: remember it so the late request does not lock forever.
+      if (owner && body.lock && !(lock && lock.o === owner && lock.l === body.lock.l)) {
+        const ul = (this.meta.ul ??= []);
+        ul.push(`${owner}:${body.lock.l}`);
+        if (ul.length > 16) ul.splice(0, ul.length - 16);
+        this.changed = true;
+      }
+      return;
+    }
     delete this.meta.lock;
     this.changed = true;
     // Run what waited, in order, until it is empty or someone locks again.
@@ -198,7 +211,7 @@ class BatchRun<S> {
   }
 
   private finish(seq: number, body: EntityMessage, outcome: CallOutcome): void {
-    if (body.from) this.effects.push({ seq, effect: { kind: 'respond', instanceId: body.from.i, requestId: body.from.r, outcome } });
+    if (body.from) this.effects.push({ seq, effect: { kind: 'respond', instanceId: body.from.i, requestId: body.from.r, outcome, ...(body.from.u ? { runId: body.from.u } : {}) } });
     this.executed.push({ seq, op: body.op, outcome, ...(body.reply ? { reply: body.reply } : {}) });
   }
 
@@ -252,5 +265,3 @@ function detach(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value));
 }
 
-export type { ErrorInfo };
-export { DurableError };

@@ -13,9 +13,11 @@ export const entityMessageSchema = z.object({
   /** Core NATS subject the client waits on for a call's outcome. */
   reply: z.string().max(512).optional(),
   /** The orchestration that sent it and its request id: the outcome goes to its inbox. */
-  from: z.object({ i: z.string().min(1), r: z.number().int() }).optional(),
+  from: z.object({ i: z.string().min(1), r: z.number().int(), u: z.string().optional() }).optional(),
+  /** Sent from inside the critical section of this orchestration (passes its lock). */
+  lo: z.string().optional(),
   /** Lock protocol: owner instance, lock id, the sorted entity set and this entity's index in it. */
-  lock: z.object({ o: z.string().min(1), l: z.number().int(), ids: z.array(z.string()).min(1), n: z.number().int().min(0) }).optional(),
+  lock: z.object({ o: z.string().min(1), l: z.number().int(), ids: z.array(z.string()), n: z.number().int().min(0), u: z.string().optional() }).optional(),
   /** Milliseconds since epoch the sender asked this to be applied at (scheduled signals). */
   at: z.number().optional(),
 });

@@ -39,8 +39,8 @@ export interface OrchestrationMessageFactory {
   /** Body of a start message for an instance created by an entity (start if it does not exist). */
   start(name: string, instanceId: string, input: unknown): unknown;
   /** Body of the response to an orchestration's entity call. */
-  entityResponse(requestId: number, outcome: CallOutcome): unknown;
-  lockGranted(lockId: number): unknown;
+  entityResponse(requestId: number, outcome: CallOutcome, runId?: string): unknown;
+  lockGranted(lockId: number, runId?: string): unknown;
 }
 
 export class EntityHost implements ActorHost {
@@ -152,9 +152,9 @@ export class EntityHost implements ActorHost {
       case 'start':
         return { s: instanceInboxSubject(hub, effect.instanceId, partitions), d: this.orchestrationMessages.start(effect.name, effect.instanceId, effect.input), id: msgId };
       case 'respond':
-        return { s: instanceInboxSubject(hub, effect.instanceId, partitions), d: this.orchestrationMessages.entityResponse(effect.requestId, effect.outcome), id: msgId };
+        return { s: instanceInboxSubject(hub, effect.instanceId, partitions), d: this.orchestrationMessages.entityResponse(effect.requestId, effect.outcome, effect.runId), id: msgId };
       case 'lockGranted':
-        return { s: instanceInboxSubject(hub, effect.instanceId, partitions), d: this.orchestrationMessages.lockGranted(effect.lockId), id: msgId };
+        return { s: instanceInboxSubject(hub, effect.instanceId, partitions), d: this.orchestrationMessages.lockGranted(effect.lockId, effect.runId), id: msgId };
       default: {
         const never: never = effect;
         throw new Error(`unknown effect ${JSON.stringify(never)}`);

@@ -1,23 +1,29 @@
 /**
- * OrchestrationRuntime: the worker side of orchestrations (instance host, activity runner, start
- * router). Placeholder until the replay engine lands: instance messages are dead-lettered.
+ * OrchestrationRuntime: the orchestration side of a worker, assembled: the instance host (an
+ * ActorHost for the partition batch loop), the activity runner and the start router, plus the
+ * message shapes entities use to answer orchestrations.
  */
 import type { Logger } from 'pino';
+import { DurableError } from '../core/errors.js';
 import type { CallOutcome } from '../entity/messages.js';
+import type { ActivityDefinition, OrchestrationDefinition } from '../orchestration/definition.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
 import type { ActorHost } from './actor-host.js';
+import { ActivityRunner } from './activity-runner.js';
 import type { CatalogEntry } from './catalog.js';
 import type { OrchestrationMessageFactory } from './entity-host.js';
 import type { WorkerMetrics } from './metrics.js';
+import { OrchestrationHost } from './orchestration-host.js';
+import { StartRouter } from './start-router.js';
 
 export interface OrchestrationRuntimeOptions {
   hub: Hub;
   publisher: LeanPublisher;
   logger: Logger;
   metrics: WorkerMetrics;
-  orchestrations: Array<{ name: string }>;
-  activities: Array<{ name: string }>;
+  orchestrations: OrchestrationDefinition[];
+  activities: ActivityDefinition[];
   cacheSize: number;
   activityConcurrency: number;
 }
@@ -27,27 +33,52 @@ export interface OrchestrationRuntime {
   messages: OrchestrationMessageFactory;
   catalog(): CatalogEntry[];
   start(): Promise<void>;
-  stop(): Promise<void>;
+  /** Stops taking new activities and starts; running activities finish. */
+  stopIntake(): Promise<void>;
+  close(): void;
+}
+
+export const orchestrationMessages: OrchestrationMessageFactory = {
+  start: (name, instanceId, input) => ({ type: 'ExecutionStarted', name, instanceId, mode: 'ifNotExists', ...(input === undefined ? {} : { input }) }),
+  entityResponse: (requestId: number, outcome: CallOutcome, runId?: string) => ({
+    type: 'EntityResponded', requestId, ...(runId ? { runId } : {}), ...(outcome.ok ? { result: outcome.result } : { failure: outcome.error }),
+  }),
+  lockGranted: (lockId: number, runId?: string) => ({ type: 'EntityLockGranted', lockId, ...(runId ? { runId } : {}) }),
+};
+
+function byName<T extends { name: string }>(defs: T[], kind: string): Map<string, T> {
+  const map = new Map<string, T>();
+  for (const d of defs) {
+    if (map.has(d.name)) throw new DurableError('validation', `${kind} '${d.name}' registered twice`);
+    map.set(d.name, d);
+  }
+  return map;
 }
 
 export function createOrchestrationRuntime(o: OrchestrationRuntimeOptions): OrchestrationRuntime {
+  const orchestrations = byName(o.orchestrations, 'orchestration');
+  const activities = byName(o.activities, 'activity');
+  const host = new OrchestrationHost(o.hub, { orchestrations }, o.logger, o.metrics, o.cacheSize);
+  const runner = new ActivityRunner({ hub: o.hub, publisher: o.publisher, logger: o.logger, metrics: o.metrics, activities, concurrency: o.activityConcurrency });
+  const router = new StartRouter(o.hub, o.publisher, o.logger);
+  const now = () => new Date().toISOString();
   return {
-    host: {
-      async prepare(_p, _token, messages) {
-        return { effects: [], replies: [], deadLetters: messages.map((m) => ({ ...m, reason: 'orchestrations are not enabled on this worker' })), committed: () => undefined, applied: 0 };
-      },
-      invalidate() {},
-    },
-    messages: {
-      start: (name: string, instanceId: string, input: unknown) => ({ type: 'ExecutionStarted', eventId: -1, timestamp: new Date().toISOString(), name, instanceId, input, mode: 'ifNotExists' }),
-      entityResponse: (requestId: number, outcome: CallOutcome) => ({ type: 'EntityResponded', eventId: -1, timestamp: new Date().toISOString(), requestId, ...(outcome.ok ? { result: outcome.result } : { failure: outcome.error }) }),
-      lockGranted: (lockId: number) => ({ type: 'EntityLockGranted', eventId: -1, timestamp: new Date().toISOString(), lockId }),
-    },
+    host,
+    messages: orchestrationMessages,
     catalog: () => [
-      ...o.orchestrations.map((d) => ({ kind: 'orchestration' as const, name: d.name, updatedAt: new Date().toISOString() })),
-      ...o.activities.map((d) => ({ kind: 'activity' as const, name: d.name, updatedAt: new Date().toISOString() })),
+      ...[...orchestrations.keys()].map((name) => ({ kind: 'orchestration' as const, name, updatedAt: now() })),
+      ...[...activities.keys()].map((name) => ({ kind: 'activity' as const, name, updatedAt: now() })),
     ],
-    async start() {},
-    async stop() {},
+    async start() {
+      await runner.start();
+      await router.start();
+    },
+    async stopIntake() {
+      await router.stop();
+      await runner.stop();
+    },
+    close() {
+      host.close();
+    },
   };
 }

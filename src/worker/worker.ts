@@ -21,8 +21,7 @@ import { LeaseManager } from './lease-manager.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { PartitionProcessor } from './partition.js';
 import { createOrchestrationRuntime, type OrchestrationRuntime } from './orchestration-runtime.js';
-type OrchestrationDefinition = { name: string };
-type ActivityDefinition = { name: string };
+import type { ActivityDefinition, OrchestrationDefinition } from '../orchestration/definition.js';
 
 export interface WorkerOptions {
   /** NATS URL(s) of one cluster; default NATS_URL or 127.0.0.1:4222. */
@@ -127,9 +126,11 @@ export class Worker {
 
   /** Drains and disconnects. */
   async stop(): Promise<void> {
-    await this.orchestrationRuntime.stop();
+    // Activities first: their results go to inboxes that the partitions below still process.
+    await this.orchestrationRuntime.stopIntake();
     await this.leases.stop();
     this.entityHost.close();
+    this.orchestrationRuntime.close();
     this.publisher.close();
     await this.nc.drain().catch(() => undefined);
     this.logger.info('worker stopped');

@@ -1,0 +1,134 @@
+/**
+ * ActivityRunner: pulls activity work items (one durable consumer per activity name, shared by
+ * every worker that registers it), runs them, and sends TaskCompleted / TaskFailed to the
+ * instance's inbox before acking.
+ *
+ * Invariants: an activity is acked only after its result is durable (so a crash re-runs it:
+ * at-least-once; the instance applies the first result of a task id and ignores the rest); a
+ * long activity keeps its claim with working() heartbeats; an item delivered MAX_ATTEMPTS times
+ * without completing becomes a TaskFailed (never a silent loss); stop() lets running ones finish.
+ */
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import { decodeJson, encodeJson } from '../core/codec.js';
+import { encodeToken } from '../core/encoding.js';
+import { toErrorInfo } from '../core/errors.js';
+import { activitySubject, instanceInboxSubject } from '../core/topology.js';
+import type { ActivityDefinition } from '../orchestration/definition.js';
+import type { Hub } from '../store/hub.js';
+import type { LeanPublisher } from '../store/lean-publisher.js';
+import type { WorkerMetrics } from './metrics.js';
+import type { ActivityWorkItem } from './orchestration-host.js';
+
+const ACK_WAIT_MS = 30_000;
+const MAX_ATTEMPTS = 10;
+
+export interface ActivityRunnerOptions {
+  hub: Hub;
+  publisher: LeanPublisher;
+  logger: Logger;
+  metrics: WorkerMetrics;
+  activities: ReadonlyMap<string, ActivityDefinition>;
+  concurrency: number;
+}
+
+export class ActivityRunner {
+  private readonly iterators: ConsumerMessages[] = [];
+  private readonly running = new Set<Promise<void>>();
+  private stopped = false;
+  private slotFreed: (() => void) | undefined;
+
+  constructor(private readonly o: ActivityRunnerOptions) {}
+
+  async start(): Promise<void> {
+    const { hub } = this.o;
+    for (const def of this.o.activities.values()) {
+      const durable = `act-${encodeToken(def.name)}`;
+      try {
+        await hub.jsm.consumers.info(hub.names.activityStream, durable);
+      } catch {
+        await hub.jsm.consumers.add(hub.names.activityStream, {
+          durable_name: durable,
+          filter_subject: activitySubject(hub.names.hub, def.name),
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: ACK_WAIT_MS * 1_000_000,
+          max_ack_pending: 20_000,
+        }).catch((e) => { if (!/already in use|exists/i.test((e as Error).message)) throw e; });
+      }
+      const consumer = await hub.js.consumers.get(hub.names.activityStream, durable);
+      const iter = await consumer.consume({ max_messages: Math.max(8, this.o.concurrency) });
+      this.iterators.push(iter);
+      void this.loop(def, iter);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const it of this.iterators) it.stop();
+    await Promise.allSettled([...this.running]);
+  }
+
+  private async loop(def: ActivityDefinition, iter: ConsumerMessages): Promise<void> {
+    try {
+      for await (const m of iter) {
+        if (this.stopped) { m.nak(); break; }
+        while (this.running.size >= this.o.concurrency) await new Promise<void>((r) => (this.slotFreed = r));
+        const p = this.run(def, m).finally(() => {
+          this.running.delete(p);
+          this.slotFreed?.();
+          this.slotFreed = undefined;
+        });
+        this.running.add(p);
+      }
+    } catch (err) {
+      if (!this.stopped) this.o.logger.error({ err, activity: def.name }, 'activity consumer failed');
+    }
+  }
+
+  private async run(def: ActivityDefinition, m: JsMsg): Promise<void> {
+    let item: ActivityWorkItem;
+    try {
+      item = decodeJson<ActivityWorkItem>(m.data);
+      if (typeof item.i !== 'string' || typeof item.t !== 'number') throw new Error('bad shape');
+    } catch {
+      this.o.logger.warn({ subject: m.subject, seq: m.seq }, 'malformed activity work item dropped');
+      m.term();
+      return;
+    }
+    const log = this.o.logger.child({ instanceId: item.i, activity: def.name, taskId: item.t });
+    const deliveries = m.info.deliveryCount;
+    if (deliveries > 1) this.o.metrics.activityRedeliveries.inc();
+    let outcome: { result?: unknown; failure?: ReturnType<typeof toErrorInfo> };
+    if (deliveries > MAX_ATTEMPTS) {
+      outcome = { failure: { message: `activity '${def.name}' was delivered ${deliveries} times without completing (did it crash its worker?)`, errorType: 'ActivityAbandoned' } };
+    } else {
+      const heartbeat = setInterval(() => m.working(), ACK_WAIT_MS / 3);
+      try {
+        outcome = { result: await def.fn(item.in, { instanceId: item.i, taskId: item.t, attempt: item.a }) };
+        this.o.metrics.activitiesRun.inc({ outcome: 'completed' });
+      } catch (e) {
+        outcome = { failure: toErrorInfo(e) };
+        this.o.metrics.activitiesRun.inc({ outcome: 'failed' });
+        log.debug({ err: e }, 'activity failed');
+      } finally {
+        clearInterval(heartbeat);
+      }
+    }
+    const base = { taskId: item.t, ...(item.r ? { runId: item.r } : {}) };
+    const event = outcome.failure ? { type: 'TaskFailed', ...base, failure: outcome.failure } : { type: 'TaskCompleted', ...base, ...(outcome.result === undefined ? {} : { result: outcome.result }) };
+    const subject = instanceInboxSubject(this.o.hub.names.hub, item.i, this.o.hub.config.partitions);
+    const msgId = `res:${item.i}:${item.r ?? ''}:${item.t}:${item.a}`;
+    try {
+      let data = encodeJson(event);
+      if (data.length > (this.o.hub.nc.info?.max_payload ?? 1 << 20) - 4096) {
+        data = encodeJson({ type: 'TaskFailed', ...base, failure: { message: `activity '${def.name}' returned ${data.length} bytes, more than the message limit`, errorType: 'DurableError', code: 'validation' } });
+      }
+      await this.o.publisher.publish(subject, data, { msgId });
+      m.ack();
+    } catch (err) {
+      log.warn({ err }, 'could not deliver activity result; it will run again');
+      m.nak(1_000);
+    }
+  }
+}

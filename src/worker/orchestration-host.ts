@@ -1,0 +1,210 @@
+/**
+ * OrchestrationHost: the worker side of orchestration instances. Loads an instance's history
+ * (one event message per committed batch), feeds the batch's inbound messages to the pure
+ * InstanceRuntime, and returns the commit plan: the new history events, the status record and
+ * the actions (activities, timers, sub-orchestrations, entity messages) as effects.
+ *
+ * Invariants: history is appended fenced on the instance's last event (one writer); actions are
+ * recorded in the event and published only after it is durable; a message already applied
+ * (seq <= the `in` recorded with history) is skipped; a new run (reset) is written as a marker
+ * event so that a crash between it and trimming the old run never mixes two runs.
+ */
+import type { Logger } from 'pino';
+import { decodeJson, encodeJson } from '../core/codec.js';
+import { decodeToken } from '../core/encoding.js';
+import { EntityId } from '../core/entity-id.js';
+import { activitySubject, entityInboxSubject, eventSubject, inboxSubject, instanceInboxSubject, instancePartition, statusKey } from '../core/topology.js';
+import type { EntityMessage } from '../entity/messages.js';
+import type { OrchestratorAction } from '../orchestration/actions.js';
+import type { HistoryEvent } from '../orchestration/history.js';
+import { InstanceRuntime, type OrchestrationRegistry } from '../orchestration/instance.js';
+import { DirectReader } from '../store/direct-reader.js';
+import { scan } from '../store/event-log.js';
+import type { Hub } from '../store/hub.js';
+import type { ActorHost, CommitPlan, DeadLetterRecord, InboxMessage, ResolvedEffect } from './actor-host.js';
+import { LruCache } from './lru.js';
+import type { WorkerMetrics } from './metrics.js';
+
+/** The JSON of one orchestration event message. */
+export interface InstanceEvent {
+  /** History events appended by this batch (with `reset`, the whole new run). */
+  h: HistoryEvent[];
+  /** The new run starts here: ignore earlier messages of this subject. */
+  reset?: true;
+  /** Highest inbox sequence applied. */
+  in: number;
+  fx?: ResolvedEffect[];
+}
+
+/** An activity work item on the activity stream. */
+export interface ActivityWorkItem {
+  i: string;
+  r?: string;
+  t: number;
+  n: string;
+  a: number;
+  in?: unknown;
+}
+
+interface CachedInstance {
+  runtime: InstanceRuntime;
+  lastEventSeq: number;
+  lastIn: number;
+}
+
+export class OrchestrationHost implements ActorHost {
+  private readonly cache: LruCache<string, CachedInstance>;
+  private readonly reader: DirectReader;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly registry: OrchestrationRegistry,
+    private readonly logger: Logger,
+    private readonly metrics: WorkerMetrics,
+    cacheSize: number,
+  ) {
+    this.cache = new LruCache(cacheSize);
+    this.reader = new DirectReader(hub.nc, hub.names.eventStream);
+  }
+
+  close(): void {
+    this.reader.close();
+  }
+
+  invalidate(actorToken?: string): void {
+    if (actorToken === undefined) this.cache.clear();
+    else this.cache.delete(actorToken);
+  }
+
+  async prepare(partition: number, actorToken: string, messages: InboxMessage[]): Promise<CommitPlan> {
+    const instanceId = decodeToken(actorToken.slice(2));
+    const subject = eventSubject(this.hub.names.hub, partition, actorToken);
+    const cached = this.cache.get(actorToken) ?? (await this.load(instanceId, subject));
+    const deadLetters: DeadLetterRecord[] = [];
+    const events: HistoryEvent[] = [];
+    let lastSeq = cached.lastIn;
+    for (const m of messages) {
+      if (m.seq <= cached.lastIn) continue;
+      lastSeq = m.seq;
+      let ev: HistoryEvent;
+      try {
+        ev = decodeJson<HistoryEvent>(m.data);
+      } catch {
+        deadLetters.push({ ...m, reason: 'body is not JSON' });
+        continue;
+      }
+      if (!ev || typeof ev !== 'object' || typeof ev.type !== 'string') {
+        deadLetters.push({ ...m, reason: 'not an orchestration message (needs a string "type")' });
+        continue;
+      }
+      events.push({ ...ev, eventId: -1 } as HistoryEvent);
+    }
+    const nothing: CommitPlan = { effects: [], replies: [], deadLetters, committed: () => undefined, applied: 0 };
+    if (events.length === 0) return nothing;
+
+    const now = new Date().toISOString();
+    const result = cached.runtime.process(events, now);
+    this.metrics.orchestrationSteps.inc();
+    if (result.appended.length === 0 && !result.reset) {
+      // Every message was a no-op for this instance (duplicates, late results): nothing to write.
+      if (result.dropped.length) this.logger.debug({ instanceId, dropped: result.dropped.map((d) => d.type) }, 'messages had no effect');
+      return nothing;
+    }
+    const effects = result.actions.map((a, i) => this.resolve(instanceId, partition, a, `ofx:${partition}.${actorToken}:${lastSeq}:${i}`));
+    if (result.status) {
+      effects.push({ s: `$KV.${this.hub.names.statusBucket}.${statusKey(instanceId)}`, d: result.status });
+    }
+    const event: InstanceEvent = { h: result.appended, in: lastSeq, ...(result.reset ? { reset: true as const } : {}), ...(effects.length ? { fx: effects } : {}) };
+    let committedSeq = 0;
+    return {
+      append: { subject, expectedLastSeq: cached.lastEventSeq, data: encodeJson(event) },
+      effects,
+      replies: [],
+      deadLetters,
+      applied: events.length - result.dropped.length,
+      committed: (seq) => {
+        committedSeq = seq;
+        this.cache.set(actorToken, { runtime: cached.runtime, lastEventSeq: seq, lastIn: lastSeq });
+      },
+      ...(result.reset && cached.lastEventSeq > 0
+        ? {
+            // The previous run is dead weight once the new run's marker is durable.
+            afterCommit: async () => {
+              await this.hub.jsm.streams.purge(this.hub.names.eventStream, { filter: subject, seq: committedSeq }).catch((err) =>
+                this.logger.warn({ err, instanceId }, 'trimming the previous run failed; it is ignored on load anyway'));
+            },
+          }
+        : {}),
+    };
+  }
+
+  private async load(instanceId: string, subject: string): Promise<CachedInstance> {
+    const last = await this.reader.readLast(subject);
+    if (!last) return { runtime: InstanceRuntime.fromHistory(this.registry, instanceId, []), lastEventSeq: 0, lastIn: 0 };
+    const history: HistoryEvent[] = [];
+    let lastIn = 0;
+    let lastEventSeq = 0;
+    await scan(this.hub.js, this.hub.names.eventStream, subject, 1, (m) => {
+      const ev = decodeJson<InstanceEvent>(m.data);
+      if (ev.reset) history.length = 0;
+      history.push(...ev.h);
+      lastIn = Math.max(lastIn, ev.in);
+      lastEventSeq = m.seq;
+    });
+    return { runtime: InstanceRuntime.fromHistory(this.registry, instanceId, history), lastEventSeq, lastIn };
+  }
+
+  private resolve(instanceId: string, partition: number, a: OrchestratorAction, msgId: string): ResolvedEffect {
+    const hub = this.hub.names.hub;
+    const partitions = this.hub.config.partitions;
+    switch (a.type) {
+      case 'scheduleActivity': {
+        const item: ActivityWorkItem = { i: instanceId, t: a.taskId, n: a.name, a: a.attempt, ...(a.runId ? { r: a.runId } : {}), ...(a.input === undefined ? {} : { in: a.input }) };
+        return { s: activitySubject(hub, a.name), d: item, id: msgId };
+      }
+      case 'createTimer': {
+        const fired = { type: 'TimerFired', timerId: a.timerId, fireAt: a.fireAt, ...(a.runId ? { runId: a.runId } : {}) };
+        const timer = { id: msgId, at: Date.parse(a.fireAt), s: instanceInboxSubject(hub, instanceId, partitions), d: fired };
+        return { s: inboxSubject(hub, partition, 't'), d: timer, id: msgId };
+      }
+      case 'startSubOrchestration':
+        return {
+          s: instanceInboxSubject(hub, a.instanceId, partitions),
+          d: { type: 'ExecutionStarted', name: a.name, instanceId: a.instanceId, parent: a.parent, mode: 'replaceTerminal', ...(a.input === undefined ? {} : { input: a.input }) },
+          id: msgId,
+        };
+      case 'sendEntityMessage': {
+        const body = entityMessage(instanceId, a);
+        return { s: entityInboxSubject(hub, EntityId.parse(a.entityId), partitions), d: body, id: msgId };
+      }
+      case 'sendEvent':
+        return { s: instanceInboxSubject(hub, a.instanceId, partitions), d: { type: 'EventRaised', name: a.name, ...(a.data === undefined ? {} : { data: a.data }) }, id: msgId };
+      case 'notifyParent':
+        return { s: instanceInboxSubject(hub, a.instanceId, partitions), d: a.event, id: msgId };
+      default: {
+        const never: never = a;
+        throw new Error(`unknown action ${JSON.stringify(never)}`);
+      }
+    }
+  }
+}
+
+function entityMessage(instanceId: string, a: Extract<OrchestratorAction, { type: 'sendEntityMessage' }>): EntityMessage {
+  const run = a.runId ? { u: a.runId } : {};
+  switch (a.kind) {
+    case 'signal':
+      return { op: a.op!, ...(a.input === undefined ? {} : { input: a.input }), ...(a.lockId !== undefined ? { lo: instanceId } : {}) };
+    case 'call':
+      return { op: a.op!, k: 'c', from: { i: instanceId, r: a.requestId!, ...run }, ...(a.input === undefined ? {} : { input: a.input }) };
+    case 'lock':
+      return { op: '__lock', k: 'lock', lock: { o: instanceId, l: a.lockId!, ids: a.lockSet!, n: 0, ...run } };
+    case 'unlock':
+      return { op: '__unlock', k: 'unlock', lock: { o: instanceId, l: a.lockId!, ids: [], n: 0 } };
+    default: {
+      const never: never = a.kind;
+      throw new Error(`unknown entity message kind ${String(never)}`);
+    }
+  }
+}
+
+export { instancePartition };

@@ -1,0 +1,83 @@
+/**
+ * StartRouter: turns raw producer starts (`startSubject(hub, name)`, body `{ instanceId?, input? }`)
+ * into ExecutionStarted messages on the instance's partition inbox. A shared durable consumer:
+ * any one worker routes each start.
+ *
+ * Invariants: a start is acked only after it is on the instance inbox; the forwarded start is
+ * 'ifNotExists', so an event delivered twice starts one instance (the producer's correlation key
+ * is the instance id); a malformed start is dead-lettered, never retried forever.
+ */
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import { decodeJson, encodeJson } from '../core/codec.js';
+import { decodeToken } from '../core/encoding.js';
+import { deadLetterSubject, instanceInboxSubject } from '../core/topology.js';
+import { uuidV5 } from '../orchestration/guid.js';
+import type { Hub } from '../store/hub.js';
+import type { LeanPublisher } from '../store/lean-publisher.js';
+
+const DURABLE = 'start-router';
+
+export class StartRouter {
+  private iter: ConsumerMessages | undefined;
+  private loopDone: Promise<void> | undefined;
+
+  constructor(private readonly hub: Hub, private readonly publisher: LeanPublisher, private readonly logger: Logger) {}
+
+  async start(): Promise<void> {
+    const { jsm, js, names } = this.hub;
+    try {
+      await jsm.consumers.info(names.startStream, DURABLE);
+    } catch {
+      await jsm.consumers.add(names.startStream, { durable_name: DURABLE, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30_000_000_000, max_ack_pending: 10_000 })
+        .catch((e) => { if (!/already in use|exists/i.test((e as Error).message)) throw e; });
+    }
+    const consumer = await js.consumers.get(names.startStream, DURABLE);
+    this.iter = await consumer.consume({ max_messages: 256 });
+    this.loopDone = (async () => {
+      for await (const m of this.iter!) void this.route(m);
+    })().catch((err) => this.logger.error({ err }, 'start router stopped'));
+  }
+
+  async stop(): Promise<void> {
+    this.iter?.stop();
+    await this.loopDone;
+  }
+
+  private async route(m: JsMsg): Promise<void> {
+    const prefix = `${this.hub.names.hub}.start.`;
+    let name: string;
+    let body: { instanceId?: unknown; input?: unknown };
+    try {
+      name = decodeToken(m.subject.slice(prefix.length)).toLowerCase();
+      body = m.data.length ? decodeJson(m.data) : {};
+      if (!body || typeof body !== 'object' || Array.isArray(body)) throw new Error('body must be a JSON object');
+      if (body.instanceId !== undefined && (typeof body.instanceId !== 'string' || body.instanceId.length === 0 || body.instanceId.length > 512)) {
+        throw new Error('instanceId must be a non-empty string of at most 512 characters');
+      }
+    } catch (e) {
+      await this.park(m, `malformed start: ${(e as Error).message}`);
+      return;
+    }
+    // No id given: derive one from the stream sequence, so a redelivery routes to the same id.
+    const instanceId = (body.instanceId as string | undefined) ?? uuidV5(`${this.hub.names.hub}|start|${m.seq}`).replaceAll('-', '');
+    const started = { type: 'ExecutionStarted', name, instanceId, mode: 'ifNotExists', ...(body.input === undefined ? {} : { input: body.input }) };
+    try {
+      await this.publisher.publish(instanceInboxSubject(this.hub.names.hub, instanceId, this.hub.config.partitions), encodeJson(started), { msgId: `start:${m.seq}` });
+      m.ack();
+    } catch (err) {
+      this.logger.warn({ err, instanceId }, 'start routing failed; will retry');
+      m.nak(1_000);
+    }
+  }
+
+  private async park(m: JsMsg, reason: string): Promise<void> {
+    this.logger.warn({ subject: m.subject, seq: m.seq, reason }, 'start dead-lettered');
+    try {
+      await this.publisher.publish(deadLetterSubject(this.hub.names.hub, 'start'), m.data, { msgId: `dlq-start:${m.seq}`, headers: { 'Dn-Reason': reason.slice(0, 1000), 'Dn-Subject': m.subject } });
+      m.ack();
+    } catch {
+      m.nak(1_000);
+    }
+  }
+}

@@ -1,0 +1,219 @@
+/** Every Durable Functions pattern sample, end to end on a real server and worker. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { DurableClient, EntityId, Worker, orchestration, activity } from '../../src/index.js';
+import { activities, entities, orchestrations } from '../../orchestrations/index.js';
+import { expectedTotalBytes } from '../../orchestrations/fan-out-fan-in.js';
+import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
+
+let server: TestServer;
+let worker: Worker;
+let client: DurableClient;
+const hub = 'orch-test';
+
+const flaky = activity('flaky', async (input: { failTimes: number; key: string }, ctx) => {
+  if (ctx.attempt <= input.failTimes) throw new Error(`attempt ${ctx.attempt} failed`);
+  return `ok after ${ctx.attempt}`;
+});
+const boom = activity('boom', async () => { throw new TypeError('kaboom'); });
+const withRetry = orchestration('withRetry', function* (ctx, input: { failTimes: number }) {
+  return yield ctx.callActivity('flaky', { ...input, key: ctx.instanceId }, { retry: { maxAttempts: 3, firstRetryIntervalMs: 50, backoffCoefficient: 2 } });
+});
+const failing = orchestration('failing', function* (ctx) {
+  try {
+    yield ctx.callActivity('boom');
+  } catch (e) {
+    ctx.setCustomStatus({ caught: (e as Error).message });
+  }
+  yield ctx.callActivity('boom');
+});
+const parent = orchestration('parent', function* (ctx) {
+  const a = yield ctx.callSubOrchestrator('helloSequence');
+  const b = yield ctx.callSubOrchestrator('helloSequence', undefined, { instanceId: `${ctx.instanceId}-child` });
+  return [a, b];
+});
+const waiter = orchestration('waiter', function* (ctx) {
+  const v = yield ctx.waitForExternalEvent('go');
+  ctx.setCustomStatus('got it');
+  return v;
+});
+const guids = orchestration('guids', function* (ctx) {
+  const a = ctx.newGuid();
+  yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 10));
+  return [a, ctx.newGuid()];
+});
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  worker = await Worker.start({
+    servers: server.url, hub, leaseMs: 2000, logger: pino({ level: 'warn' }),
+    entities, orchestrations: [...orchestrations, withRetry, failing, parent, waiter, guids], activities: [...activities, flaky, boom],
+  });
+  client = await DurableClient.connect({ servers: server.url, hub });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await worker?.stop();
+  await server?.stop();
+});
+
+const run = async (name: string, input?: unknown, instanceId?: string) => {
+  const id = await client.startNew(name, { ...(input === undefined ? {} : { input }), ...(instanceId ? { instanceId } : {}) });
+  return client.waitForCompletion(id, { timeoutMs: 30_000 });
+};
+
+describe('orchestration patterns', () => {
+  it('function chaining', async () => {
+    const s = await run('helloSequence');
+    expect(s.runtimeStatus).toBe('Completed');
+    expect(s.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+  });
+
+  it('fan-out/fan-in over 500 activities', async () => {
+    const s = await run('fanOutFanIn', { count: 500 });
+    expect(s.output).toEqual({ files: 500, totalBytes: expectedTotalBytes(500) });
+  });
+
+  it('async HTTP API job reports progress in customStatus', async () => {
+    const s = await run('longJob', { chunks: 4, delayMs: 10 });
+    expect(s.output).toEqual({ total: 60 });
+    expect(s.customStatus).toEqual({ done: 4, of: 4 });
+  });
+
+  it('monitor: polls until ready, with continueAsNew', async () => {
+    const s = await run('monitorJob', { jobId: 'j1', readyAt: Date.now() + 400, pollMs: 100, expiresAt: new Date(Date.now() + 20_000).toISOString() });
+    expect(s.output).toMatchObject({ jobId: 'j1', outcome: 'ready', alert: 'alerted: job j1 is ready' });
+    expect((s.output as { polls: number }).polls).toBeGreaterThan(1);
+    const history = await client.readHistory(s.instanceId);
+    expect(history.length).toBeLessThan(12); // continueAsNew truncated it
+  });
+
+  it('monitor: expires', async () => {
+    const s = await run('monitorJob', { jobId: 'j2', readyAt: Date.now() + 60_000, pollMs: 100, expiresAt: new Date(Date.now() + 500).toISOString() });
+    expect(s.output).toMatchObject({ outcome: 'expired' });
+  });
+
+  it('human interaction: approval arrives first', async () => {
+    const id = await client.startNew('approvalWorkflow', { input: { requestId: 'r1', timeoutMs: 20_000 } });
+    await waitFor(async () => (await client.getStatus(id))?.customStatus === 'waiting for approval');
+    await client.raiseEvent(id, 'Approval', { approved: true, by: 'alice' });
+    const s = await client.waitForCompletion(id, { timeoutMs: 10_000 });
+    expect(s.output).toEqual({ requestId: 'r1', outcome: 'approved', by: 'alice' });
+  });
+
+  it('human interaction: the timer wins and escalates', async () => {
+    const s = await run('approvalWorkflow', { requestId: 'r2', timeoutMs: 300 });
+    expect(s.output).toEqual({ requestId: 'r2', outcome: 'escalated', note: 'escalated r2' });
+  });
+
+  it('aggregator over entities', async () => {
+    const s = await run('fleetReport', { devices: ['d1', 'd2'], readings: [{ device: 'd1', value: 3 }, { device: 'd2', value: 9 }, { device: 'd1', value: 4 }] });
+    expect(s.output).toEqual({ devices: 2, count: 3, sum: 16, max: 9 });
+  });
+
+  it('bank transfers under lockEntities conserve the total', async () => {
+    const names = ['a', 'b', 'c', 'd'];
+    for (const n of names) await client.callEntity(new EntityId('account', n), 'deposit', 100);
+    const ids = await Promise.all(Array.from({ length: 24 }, (_, i) => client.startNew('transferFunds', { input: { from: names[i % 4], to: names[(i * 3 + 1) % 4], amount: 10 + (i % 5) * 20 } })));
+    const done = await Promise.all(ids.map((id) => client.waitForCompletion(id, { timeoutMs: 60_000 })));
+    expect(done.every((s) => s.runtimeStatus === 'Completed')).toBe(true);
+    const balances = await Promise.all(names.map((n) => client.callEntity<number>(new EntityId('account', n), 'balance')));
+    expect(balances.reduce((a, b) => a + b, 0)).toBe(400);
+    expect(balances.every((b) => b >= 0)).toBe(true);
+  });
+});
+
+describe('orchestration ctx and management', () => {
+  it('retries an activity with backoff', async () => {
+    const s = await run('withRetry', { failTimes: 2 });
+    expect(s.output).toBe('ok after 3');
+    const f = await run('withRetry', { failTimes: 5 });
+    expect(f.runtimeStatus).toBe('Failed');
+    expect(f.failureDetails?.message).toContain('attempt 3 failed');
+  });
+
+  it('a failed activity is catchable, and uncaught fails the instance with its message and type', async () => {
+    const s = await run('failing');
+    expect(s.runtimeStatus).toBe('Failed');
+    expect(s.customStatus).toEqual({ caught: 'kaboom' });
+    expect(s.failureDetails).toMatchObject({ message: 'kaboom' });
+  });
+
+  it('sub-orchestrations', async () => {
+    const s = await run('parent', undefined, 'p-1');
+    expect(s.output).toEqual([['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'], ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']]);
+    expect((await client.getStatus('p-1-child'))?.runtimeStatus).toBe('Completed');
+  });
+
+  it('newGuid is deterministic across replays and distinct', async () => {
+    const s = await run('guids');
+    const [a, b] = s.output as string[];
+    expect(a).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a).not.toBe(b);
+  });
+
+  it('startNew with an existing running id is instance-exists; after completion it starts a new run', async () => {
+    const id = await client.startNew('waiter', { instanceId: 'w-1' });
+    await expect(client.startNew('waiter', { instanceId: 'w-1' })).rejects.toMatchObject({ code: 'instance-exists' });
+    await client.raiseEvent(id, 'go', 1);
+    expect((await client.waitForCompletion(id, { timeoutMs: 10_000 })).output).toBe(1);
+    await client.startNew('waiter', { instanceId: 'w-1' });
+    await client.raiseEvent(id, 'go', 2);
+    expect((await client.waitForCompletion(id, { timeoutMs: 10_000 })).output).toBe(2);
+  });
+
+  it('suspend holds events until resume; terminate ends it', async () => {
+    const id = await client.startNew('waiter');
+    await waitFor(async () => (await client.getStatus(id))?.runtimeStatus === 'Running');
+    await client.suspend(id, 'hold');
+    await waitFor(async () => (await client.getStatus(id))?.runtimeStatus === 'Suspended');
+    await client.raiseEvent(id, 'go', 'x');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await client.getStatus(id))?.runtimeStatus).toBe('Suspended');
+    await client.resume(id);
+    expect((await client.waitForCompletion(id, { timeoutMs: 10_000 })).output).toBe('x');
+
+    const t = await client.startNew('waiter');
+    await client.terminate(t, 'enough');
+    const s = await client.waitForCompletion(t, { timeoutMs: 10_000 });
+    expect(s.runtimeStatus).toBe('Terminated');
+    await expect(client.raiseEvent(t, 'go')).rejects.toMatchObject({ code: 'not-found', details: { gone: true } });
+  });
+
+  it('getStatus with history, list with filters and paging, purge', async () => {
+    const ids = await Promise.all([1, 2, 3].map((i) => client.startNew('helloSequence', { instanceId: `list-${i}` })));
+    await Promise.all(ids.map((id) => client.waitForCompletion(id, { timeoutMs: 10_000 })));
+    const s = await client.getStatus('list-1', { showHistory: true });
+    expect((s?.history as Array<{ type: string }>).map((e) => e.type)).toContain('TaskCompleted');
+    const page1 = await client.listInstances({ namePrefix: 'hellos', runtimeStatus: ['Completed'], pageSize: 2 });
+    expect(page1.instances).toHaveLength(2);
+    const page2 = await client.listInstances({ namePrefix: 'hellos', runtimeStatus: ['Completed'], pageSize: 2, continuationToken: page1.continuationToken! });
+    expect(page2.instances.length).toBeGreaterThan(0);
+    expect(await client.purge('list-1')).toEqual({ deleted: 1 });
+    expect(await client.getStatus('list-1')).toBeUndefined();
+    expect(await client.purge('list-1')).toEqual({ deleted: 0 });
+    expect(await client.purge('never-existed')).toEqual({ deleted: 0 });
+  });
+
+  it('unknown orchestration is a validation error; status right after start is never missing', async () => {
+    await expect(client.startNew('nope')).rejects.toMatchObject({ code: 'validation' });
+    const id = await client.startNew('helloSequence');
+    expect((await client.getStatus(id))?.runtimeStatus).toMatch(/Pending|Running|Completed/);
+  });
+
+  it('waitForCompletion times out with a timeout error', async () => {
+    const id = await client.startNew('waiter');
+    await expect(client.waitForCompletion(id, { timeoutMs: 200 })).rejects.toMatchObject({ code: 'timeout' });
+    await client.terminate(id);
+  });
+});
+
+async function waitFor(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('condition not met in time');
+}
