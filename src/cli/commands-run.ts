@@ -1,0 +1,109 @@
+/**
+ * Long-running commands: `serve` (the HTTP API), `worker` (hosts definitions), `dev` (NATS if
+ * needed + worker with the examples + HTTP API, for a laptop).
+ * Invariant: on SIGINT/SIGTERM everything started here stops in reverse order (HTTP first, so
+ * no request reaches a stopped worker; the worker drains; the NATS server it started last).
+ */
+import type { Command } from 'commander';
+import { pino, type Logger } from 'pino';
+import { DurableError } from '../core/errors.js';
+import { createHttpServer } from '../http/server.js';
+import { DEFAULT_SERVERS } from '../store/connection.js';
+import { Worker } from '../worker/worker.js';
+import { globalsOf, serversOf, type GlobalOptions } from './connect.js';
+import { loadExamples, loadModule, type Definitions } from './definitions.js';
+import { note } from './io.js';
+import { ensureNats } from './nats-dev.js';
+
+interface ServeOptions {
+  systemKey?: string;
+  port?: string;
+  host?: string;
+}
+
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals) => { process.off('SIGINT', on); process.off('SIGTERM', on); resolve(s); };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+function portOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new DurableError('validation', '--port must be an integer in 0..65535');
+  return n;
+}
+
+const logger = (): Logger => pino({ level: process.env.LOG_LEVEL ?? 'info' });
+
+function serveOptions(cmd: Command): Command {
+  return cmd
+    .option('--system-key <key>', 'the system key (env DURABLE_NATS_SYSTEM_KEY; default: generated and logged)')
+    .option('--port <port>', 'HTTP port (env PORT; default 7071)')
+    .option('--host <host>', 'HTTP host (default 127.0.0.1)');
+}
+
+async function startHttp(g: GlobalOptions, o: ServeOptions, servers: string | undefined, log: Logger) {
+  const port = portOf(o.port);
+  return createHttpServer({
+    ...(servers ? { servers } : {}), hub: g.hub, logger: log,
+    ...(o.systemKey ? { systemKey: o.systemKey } : {}), ...(port !== undefined ? { port } : {}), ...(o.host ? { host: o.host } : {}),
+  });
+}
+
+async function startWorker(g: GlobalOptions, servers: string | undefined, defs: Definitions, log: Logger): Promise<Worker> {
+  return Worker.start({ ...(servers ? { servers } : {}), hub: g.hub, logger: log, ...defs });
+}
+
+function describeDefs(d: Definitions): string {
+  const names = (xs: Array<{ name: string }>) => (xs.length ? xs.map((x) => x.name).join(', ') : '-');
+  return `entities: ${names(d.entities)}; orchestrations: ${names(d.orchestrations)}; activities: ${names(d.activities)}`;
+}
+
+export function registerRunCommands(program: Command): void {
+  serveOptions(program.command('serve').description("serve Durable Functions' HTTP API for the hub"))
+    .action(async (o: ServeOptions, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const http = await startHttp(g, o, serversOf(g), logger());
+      note(`HTTP API on ${http.url} (hub ${g.hub})`);
+      await untilSignal();
+      await http.close();
+    });
+
+  program.command('worker').description('run a worker hosting the examples, or the definitions of --module')
+    .option('--module <path>', 'a module exporting entities, orchestrations and activities (arrays or single definitions)')
+    .action(async (o: { module?: string }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const defs = o.module ? await loadModule(o.module) : await loadExamples();
+      const worker = await startWorker(g, serversOf(g), defs, logger());
+      note(`worker ${worker.id} on hub ${g.hub} (${describeDefs(defs)})`);
+      await untilSignal();
+      await worker.stop();
+    });
+
+  serveOptions(program.command('dev').description('local development: NATS (started if none answers), a worker with the examples, the HTTP API'))
+    .option('--module <path>', 'host this module instead of the examples')
+    .action(async (o: ServeOptions & { module?: string }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const log = logger();
+      const url = (serversOf(g) ?? DEFAULT_SERVERS).split(',')[0]!.trim();
+      const nats = await ensureNats(url, note);
+      try {
+        const defs = o.module ? await loadModule(o.module) : await loadExamples();
+        const worker = await startWorker(g, nats.url, defs, log);
+        try {
+          const http = await startHttp(g, o, nats.url, log);
+          note(`dev: hub ${g.hub}, ${describeDefs(defs)}`);
+          note(`dev: HTTP API on ${http.url}, system key ${http.systemKey} — Ctrl-C stops everything`);
+          await untilSignal();
+          await http.close();
+        } finally {
+          await worker.stop();
+        }
+      } finally {
+        await nats.stop();
+      }
+    });
+}

@@ -1,0 +1,56 @@
+/**
+ * What every route module is given: the client, the system key, the hub, and the helpers that
+ * several route modules share (URIs of the caller's origin, waiting for an instance to finish).
+ *
+ * Invariant: URIs are built from the origin the caller used (its Host header), as DF does, so
+ * the links work behind whatever name the caller reached this server by.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { DurableClient } from '../client/client.js';
+import { isTerminal, type OrchestrationStatus } from '../client/status.js';
+import { DurableError } from '../core/errors.js';
+import type { SystemKey } from './auth.js';
+import type { UriContext } from './payloads.js';
+
+export interface RouteContext {
+  client: DurableClient;
+  key: SystemKey;
+  hub: string;
+  /** Long polls and SSE streams in progress register here so close() can end them. */
+  streams: Set<AbortController>;
+}
+
+export function uriContext(ctx: RouteContext, request: FastifyRequest): UriContext {
+  return { origin: `${request.protocol}://${request.host}`, hub: ctx.hub, key: ctx.key.value };
+}
+
+/** The body of a request: undefined when it was empty (the content-type parser maps '' to it). */
+export const bodyOf = (request: FastifyRequest): unknown => request.body ?? undefined;
+
+/** Raw request bodies are JSON whatever the content type (DF clients and `curl -d` alike). */
+export function parseJsonBody(text: string): unknown {
+  if (text.trim().length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new DurableError('validation', 'request body is not valid JSON');
+  }
+}
+
+/**
+ * Waits up to `timeoutMs` for the instance to be terminal (pushed by a KV watch), then returns
+ * its status, terminal or not; undefined if there is no such instance. Waiting is never an
+ * error: a timeout just answers with the current status (DF's long-poll behaviour).
+ */
+export async function waitForTerminal(
+  ctx: RouteContext, instanceId: string, timeoutMs: number, read: () => Promise<OrchestrationStatus | undefined>,
+): Promise<OrchestrationStatus | undefined> {
+  const first = await read();
+  if (!first || isTerminal(first.runtimeStatus) || timeoutMs <= 0) return first;
+  try {
+    await ctx.client.waitForCompletion(instanceId, { timeoutMs });
+  } catch (e) {
+    if (!DurableError.is(e, 'timeout')) throw e;
+  }
+  return read();
+}
