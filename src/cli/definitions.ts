@@ -1,6 +1,6 @@
 /**
  * What `dev` and `worker` host: the example entities (counter, aggregator) and whatever
- * orchestrations/index exports, or the arrays exported by a user's --module.
+ * orchestrations/index exports (orchestrations, activities and the entities they use), or the arrays exported by a user's --module.
  * Invariant: a missing orchestrations/index is "no orchestrations", but an index that exists
  * and fails to load is an error (never silently hosting less than the user wrote).
  */
@@ -61,5 +61,7 @@ export async function loadExamples(): Promise<Definitions> {
   const candidates = [fileURLToPath(index), fileURLToPath(index).replace(/\.js$/, '.ts')];
   if (!candidates.some((f) => existsSync(f))) return defs;
   const found = collectDefinitions(await import(index.href) as Record<string, unknown>);
-  return { ...defs, orchestrations: found.orchestrations, activities: found.activities };
+  // The index may list the entities its orchestrations use (counter again, account...).
+  const entities = [...defs.entities, ...found.entities].filter((e, i, all) => all.findIndex((x) => x.name === e.name) === i);
+  return { entities, orchestrations: found.orchestrations, activities: found.activities };
 }
