@@ -81,7 +81,7 @@ export const openApiDocument = {
     [`${B}/instances/{instanceId}/terminate`]: command('Terminate'),
     [`${B}/instances/{instanceId}/suspend`]: command('Suspend'),
     [`${B}/instances/{instanceId}/resume`]: command('Resume'),
-    [`${B}/instances/{instanceId}/rewind`]: command('Rewind a Failed instance (410 if it is not Failed)'),
+    [`${B}/instances/{instanceId}/rewind`]: { post: { ...command('Rewind a Failed instance').post, responses: { 202: resp('Accepted (durable)'), ...errors, 404: err('Unknown instance'), 412: err('The instance is not Failed') } } },
     [`${B}/instances/{instanceId}/restart`]: {
       post: { ...keyed, summary: 'Restart a finished instance with its input', parameters: [instanceId, query('restartWithNewInstanceId', 'true: under a new id')], responses: { 202: resp('Restarted', ref('CheckStatus')), ...errors, 404: err('Unknown instance'), 409: err('Not finished') } },
     },

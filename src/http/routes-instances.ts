@@ -1,17 +1,19 @@
 /**
  * DF's instance management API under `{webhooks}/instances`: status (with long poll), list,
- * raise event, terminate, suspend, resume, restart, rewind, purge.
+ * raise event, terminate, suspend, resume, restart, rewind, purge (SSE is in sse.ts).
  *
  * Invariants (what the `durable-functions` client branches on): status is 200 once terminal and
  * 202 with `Location` before (Pending right after a start, never 404); 404 for an unknown
  * instance; 410 for an event or command sent to a finished one; `x-ms-continuation-token`
- * carries list paging both ways; purge answers `{ instancesDeleted }`.
+ * carries list paging both ways; purge answers `{ instancesDeleted }`; rewinding an instance that
+ * is not Failed is 412.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DurableClient } from '../client/client.js';
 import { isTerminal, type OrchestrationStatus } from '../client/status.js';
 import { DurableError } from '../core/errors.js';
 import { bodyOf, uriContext, waitForTerminal, type RouteContext } from './context.js';
+import { sendError } from './errors.js';
 import { checkStatusPayload, dfStatus, WEBHOOK_BASE } from './payloads.js';
 import { eventParams, instanceParams, listQuery, parse, purgeQuery, reasonQuery, restartQuery, statusQuery } from './schemas.js';
 
@@ -111,10 +113,10 @@ export function registerInstanceRoutes(app: FastifyInstance, ctx: RouteContext):
     const { reason } = parse(reasonQuery, request.query, 'query');
     const s = await client.getStatus(instanceId, { showInput: false });
     if (!s) throw notFound(instanceId);
-    // DF answers 410 for a rewind of an instance that is not Failed (its client says "only
-    // supported on failed orchestration instances" on exactly that code).
+    // 412 Precondition Failed: what DF answers, and what its client turns into "The rewind
+    // operation is only supported on failed orchestration instances".
     if (s.runtimeStatus !== 'Failed') {
-      throw new DurableError('not-found', `only Failed instances can be rewound; '${instanceId}' is ${s.runtimeStatus}`, { details: { gone: true, runtimeStatus: s.runtimeStatus } });
+      return sendError(reply, 412, 'validation', `only Failed instances can be rewound; '${instanceId}' is ${s.runtimeStatus}`);
     }
     await client.rewind(instanceId, reason);
     return reply.code(202).send();

@@ -204,7 +204,7 @@ describe('instance management', () => {
     expect((await json(s)).runtimeStatus).toBe('Terminated');
   });
 
-  it('reports a failure with output = message and failureDetails; rewinds only Failed (410 otherwise)', async () => {
+  it('reports a failure with output = message and failureDetails; rewinds only Failed (412 otherwise)', async () => {
     const { id } = await json(await post('/orchestrators/httpFail', ''));
     const s = await json(await api(`/instances/${id}?waitForCompletion=20s`));
     expect(s.runtimeStatus).toBe('Failed');
@@ -213,7 +213,7 @@ describe('instance management', () => {
     expect((await post(`/instances/${id}/rewind?reason=retry`)).status).toBe(202);
     const { id: ok } = await json(await post('/orchestrators/httpEcho', '1'));
     await client.waitForCompletion(ok, { timeoutMs: 10_000 });
-    expect((await post(`/instances/${ok}/rewind`)).status).toBe(410);
+    expect((await post(`/instances/${ok}/rewind`)).status).toBe(412);
     expect((await post('/instances/nobody/rewind')).status).toBe(404);
   });
 
