@@ -16,7 +16,7 @@ export interface RouteContext {
   client: DurableClient;
   key: SystemKey;
   hub: string;
-  /** Long polls and SSE streams in progress register here so close() can end them. */
+  /** SSE streams in progress register here so close() can end them. */
   streams: Set<AbortController>;
 }
 
