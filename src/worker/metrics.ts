@@ -16,12 +16,25 @@ export interface WorkerMetrics {
   activitiesRun: Counter;
   activityRedeliveries: Counter;
   orchestrationSteps: Counter;
+  /** Activity work items not yet delivered (num_pending of each activity consumer), sampled on scrape. */
+  activityQueueDepth: Gauge;
+  /** Activity work items delivered and not yet acked (num_ack_pending), sampled on scrape. */
+  activityInFlight: Gauge;
+  /** Registers a sampler run before every scrape (e.g. consumer info for the queue gauges). */
+  onScrape(sample: () => Promise<void>): void;
 }
 
 export function createWorkerMetrics(labels: Record<string, string>): WorkerMetrics {
   const registry = new Registry();
   registry.setDefaultLabels(labels);
   const r = [registry];
+  const samplers: Array<() => Promise<void>> = [];
+  // Both queue gauges are filled by one sampler; the first gauge collected runs it.
+  let sampling: Promise<void> | undefined;
+  const sample = async () => {
+    sampling ??= Promise.allSettled(samplers.map((s) => s())).then(() => undefined).finally(() => setImmediate(() => (sampling = undefined)));
+    await sampling;
+  };
   return {
     registry,
     applied: new Counter({ name: 'durable_operations_applied_total', help: 'Entity operations applied', registers: r }),
@@ -34,5 +47,8 @@ export function createWorkerMetrics(labels: Record<string, string>): WorkerMetri
     activitiesRun: new Counter({ name: 'durable_activities_total', help: 'Activity executions', labelNames: ['outcome'], registers: r }),
     activityRedeliveries: new Counter({ name: 'durable_activity_redeliveries_total', help: 'Activity messages delivered more than once', registers: r }),
     orchestrationSteps: new Counter({ name: 'durable_orchestration_steps_total', help: 'Orchestration instance batches processed', registers: r }),
+    activityQueueDepth: new Gauge({ name: 'durable_activity_queue_depth', help: 'Activity work items waiting for a worker (consumer num_pending)', labelNames: ['activity'], registers: r, collect: sample }),
+    activityInFlight: new Gauge({ name: 'durable_activity_in_flight', help: 'Activity work items delivered and not yet acked (consumer num_ack_pending)', labelNames: ['activity'], registers: r, collect: sample }),
+    onScrape: (s) => void samplers.push(s),
   };
 }

@@ -19,6 +19,8 @@ import { entityCatalogEntry, publishCatalog, type CatalogEntry } from './catalog
 import { EntityHost } from './entity-host.js';
 import { LeaseManager } from './lease-manager.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+import { decodeToken } from '../core/encoding.js';
 import { PartitionProcessor } from './partition.js';
 import { createOrchestrationRuntime, type OrchestrationRuntime } from './orchestration-runtime.js';
 import type { ActivityDefinition, OrchestrationDefinition } from '../orchestration/definition.js';
@@ -46,6 +48,10 @@ export interface WorkerOptions {
   /** Concurrent activity executions (default 64). */
   activityConcurrency?: number;
   workerId?: string;
+  /** Serve GET /metrics (Prometheus) and GET /healthz on this port (0 = a free port); off when absent. */
+  metricsPort?: number;
+  /** Interface for the metrics server (default 0.0.0.0). */
+  metricsHost?: string;
 }
 
 export class Worker {
@@ -59,7 +65,19 @@ export class Worker {
     private readonly entityHost: EntityHost,
     readonly metrics: WorkerMetrics,
     readonly logger: Logger,
+    private readonly metricsServer: MetricsServer | undefined,
+    private readonly connection: { connected: boolean },
   ) {}
+
+  /** URL of the metrics server (`/metrics`, `/healthz`) when started with `metricsPort`. */
+  get metricsUrl(): string | undefined {
+    return this.metricsServer?.url;
+  }
+
+  /** True while the NATS connection is up (false while reconnecting or closed). */
+  get connected(): boolean {
+    return this.connection.connected && !this.nc.isClosed();
+  }
 
   /**
    * @example
@@ -111,8 +129,16 @@ export class Worker {
       });
       await leases.start();
       await orchestrationRuntime.start();
-      logger.info({ partitions: hub.config.partitions, entities: [...entities.keys()] }, 'worker started');
-      return new Worker(id, hub, nc, publisher, leases, orchestrationRuntime, entityHost, metrics, logger);
+      const connection = watchConnection(nc, logger);
+      metrics.onScrape(() => sampleActivityQueues(hub, metrics));
+      const metricsServer = options.metricsPort === undefined ? undefined : await startMetricsServer({
+        port: options.metricsPort,
+        ...(options.metricsHost ? { host: options.metricsHost } : {}),
+        registry: metrics.registry,
+        health: () => ({ ok: connection.connected && !nc.isClosed(), worker: id, partitions: leases.ownedPartitions() }),
+      });
+      logger.info({ partitions: hub.config.partitions, entities: [...entities.keys()], ...(metricsServer ? { metricsUrl: metricsServer.url } : {}) }, 'worker started');
+      return new Worker(id, hub, nc, publisher, leases, orchestrationRuntime, entityHost, metrics, logger, metricsServer, connection);
     } catch (e) {
       await nc.close().catch(() => undefined);
       throw e;
@@ -133,6 +159,40 @@ export class Worker {
     this.orchestrationRuntime.close();
     this.publisher.close();
     await this.nc.drain().catch(() => undefined);
+    await this.metricsServer?.close();
     this.logger.info('worker stopped');
+  }
+}
+
+/** Follows the connection's status events: healthz reports 503 while NATS is unreachable. */
+function watchConnection(nc: NatsConnection, logger: Logger): { connected: boolean } {
+  const state = { connected: true };
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        state.connected = false;
+        logger.warn({ server: s.server }, 'NATS connection lost; reconnecting');
+      } else if (s.type === 'reconnect') {
+        state.connected = true;
+        logger.info({ server: s.server }, 'NATS connection restored');
+      }
+    }
+  })().catch(() => undefined);
+  return state;
+}
+
+/** Activity queue gauges from the activity consumers of the hub (every activity, not only ours). */
+async function sampleActivityQueues(hub: Hub, metrics: WorkerMetrics): Promise<void> {
+  const lister = hub.jsm.consumers.list(hub.names.activityStream);
+  for await (const ci of lister) {
+    if (!ci.name.startsWith('act-')) continue;
+    let activity: string;
+    try {
+      activity = decodeToken(ci.name.slice(4));
+    } catch {
+      activity = ci.name;
+    }
+    metrics.activityQueueDepth.set({ activity }, ci.num_pending);
+    metrics.activityInFlight.set({ activity }, ci.num_ack_pending);
   }
 }
