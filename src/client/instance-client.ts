@@ -109,7 +109,7 @@ export class InstanceClient {
     const p = instancePartition(instanceId, this.hub.config.partitions);
     const subject = eventSubject(this.hub.names.hub, p, orchestrationActorToken(instanceId));
     const history: unknown[] = [];
-    await scan(this.hub.js, this.hub.names.eventStream, subject, 1, (m) => {
+    await scan(this.hub, this.hub.names.eventStream, subject, 1, (m) => {
       const ev = decodeJson<{ h?: unknown[]; reset?: boolean }>(m.data);
       if (ev.reset) history.length = 0;
       history.push(...(ev.h ?? []));

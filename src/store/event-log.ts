@@ -33,42 +33,46 @@ export async function readLast(nc: NatsConnection, stream: string, subject: stri
 }
 
 /**
- * Calls `onMessage` for every message matching `filter` with sequence >= fromSeq that exists when
- * the scan starts, in order, then returns the last sequence seen (0 if none).
+ * Calls `onMessage`, in order, for every message matching `filter` from `fromSeq` up to the last
+ * one that exists when the scan starts (or up to `untilSeq` when the caller knows it), and
+ * returns the last sequence seen (0 if none).
+ *
+ * The end is found by sequence (DIRECT.GET last_by_subj, which takes wildcards), not by the
+ * consumer's pending count: on 2.9 a filtered consumer's num_pending can overcount, and a scan
+ * waiting for "pending 0" would wait forever. A deadline bounds the scan in any case.
  */
 export async function scan(
-  js: JetStreamClient,
+  conn: { js: JetStreamClient; nc: NatsConnection },
   stream: string,
   filter: string,
   fromSeq: number,
   onMessage: (m: StoredMessage) => void | Promise<void>,
-  deadlineMs = 60_000,
+  options: { untilSeq?: number; deadlineMs?: number } = {},
 ): Promise<number> {
-  const consumer = await js.consumers.get(stream, {
+  const until = options.untilSeq ?? (await readLast(conn.nc, stream, filter))?.seq ?? 0;
+  if (until < fromSeq) return 0;
+  const consumer = await conn.js.consumers.get(stream, {
     filter_subjects: filter,
     ...(fromSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq } : { deliver_policy: DeliverPolicy.All }),
   });
-  const info = await consumer.info(true);
-  let remaining = info.num_pending;
-  let last = 0;
-  if (remaining === 0) {
-    await consumer.delete().catch(() => undefined);
-    return 0;
-  }
-  const deadline = Date.now() + deadlineMs;
+  const deadlineMs = options.deadlineMs ?? 60_000;
   const iter = await consumer.consume({ max_messages: 1000 });
+  let timedOut = false;
+  const watchdog = setTimeout(() => { timedOut = true; iter.stop(); }, deadlineMs);
+  let last = 0;
   try {
     for await (const m of iter) {
+      if (m.seq > until) break;
       const headers = m.headers ? new Map([...m.headers].map(([k, v]) => [k, v[0] ?? ''])) : undefined;
       await onMessage({ seq: m.seq, subject: m.subject, data: m.data, ...(headers ? { headers } : {}) });
       last = m.seq;
-      remaining = m.info.pending;
-      if (remaining === 0) break;
-      if (Date.now() > deadline) throw new DurableError('timeout', `scan of ${filter} did not finish in ${deadlineMs} ms`);
+      if (m.seq >= until) break;
     }
   } finally {
+    clearTimeout(watchdog);
     iter.stop();
     await consumer.delete().catch(() => undefined);
   }
+  if (timedOut && last < until) throw new DurableError('timeout', `scan of ${filter} did not reach sequence ${until} in ${deadlineMs} ms`);
   return last;
 }

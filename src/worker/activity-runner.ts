@@ -18,9 +18,9 @@ import type { ActivityDefinition } from '../orchestration/definition.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
 import type { WorkerMetrics } from './metrics.js';
+import { Semaphore } from './semaphore.js';
 import type { ActivityWorkItem } from './orchestration-host.js';
 
-const ACK_WAIT_MS = 30_000;
 const MAX_ATTEMPTS = 10;
 
 export interface ActivityRunnerOptions {
@@ -30,31 +30,37 @@ export interface ActivityRunnerOptions {
   metrics: WorkerMetrics;
   activities: ReadonlyMap<string, ActivityDefinition>;
   concurrency: number;
+  /** How long a claimed activity may go without a heartbeat before another worker re-runs it. */
+  ackWaitMs: number;
 }
 
 export class ActivityRunner {
   private readonly iterators: ConsumerMessages[] = [];
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
-  private slotFreed: (() => void) | undefined;
+  private readonly slots: Semaphore;
 
-  constructor(private readonly o: ActivityRunnerOptions) {}
+  constructor(private readonly o: ActivityRunnerOptions) {
+    this.slots = new Semaphore(o.concurrency);
+  }
 
   async start(): Promise<void> {
     const { hub } = this.o;
     for (const def of this.o.activities.values()) {
       const durable = `act-${encodeToken(def.name)}`;
-      try {
-        await hub.jsm.consumers.info(hub.names.activityStream, durable);
-      } catch {
+      const ackWait = this.o.ackWaitMs * 1_000_000;
+      const info = await hub.jsm.consumers.info(hub.names.activityStream, durable).catch(() => undefined);
+      if (!info) {
         await hub.jsm.consumers.add(hub.names.activityStream, {
           durable_name: durable,
           filter_subject: activitySubject(hub.names.hub, def.name),
           ack_policy: AckPolicy.Explicit,
           deliver_policy: DeliverPolicy.All,
-          ack_wait: ACK_WAIT_MS * 1_000_000,
+          ack_wait: ackWait,
           max_ack_pending: 20_000,
         }).catch((e) => { if (!/already in use|exists/i.test((e as Error).message)) throw e; });
+      } else if (info.config.ack_wait !== ackWait) {
+        await hub.jsm.consumers.update(hub.names.activityStream, durable, { ack_wait: ackWait });
       }
       const consumer = await hub.js.consumers.get(hub.names.activityStream, durable);
       const iter = await consumer.consume({ max_messages: Math.max(8, this.o.concurrency) });
@@ -73,11 +79,10 @@ export class ActivityRunner {
     try {
       for await (const m of iter) {
         if (this.stopped) { m.nak(); break; }
-        while (this.running.size >= this.o.concurrency) await new Promise<void>((r) => (this.slotFreed = r));
+        await this.slots.acquire();
         const p = this.run(def, m).finally(() => {
           this.running.delete(p);
-          this.slotFreed?.();
-          this.slotFreed = undefined;
+          this.slots.release();
         });
         this.running.add(p);
       }
@@ -103,7 +108,7 @@ export class ActivityRunner {
     if (deliveries > MAX_ATTEMPTS) {
       outcome = { failure: { message: `activity '${def.name}' was delivered ${deliveries} times without completing (did it crash its worker?)`, errorType: 'ActivityAbandoned' } };
     } else {
-      const heartbeat = setInterval(() => m.working(), ACK_WAIT_MS / 3);
+      const heartbeat = setInterval(() => m.working(), this.o.ackWaitMs / 3);
       try {
         outcome = { result: await def.fn(item.in, { instanceId: item.i, taskId: item.t, attempt: item.a }) };
         this.o.metrics.activitiesRun.inc({ outcome: 'completed' });

@@ -162,6 +162,7 @@ export class LeaseManager {
 
   private async acquire(p: number, seen: Seen | undefined): Promise<void> {
     this.busy.add(p);
+    let processor: PartitionProcessor;
     try {
       const previous = seen?.value as LeaseValue | undefined;
       const cp = previous?.cp ?? { in: 0, ev: 0 };
@@ -172,19 +173,18 @@ export class LeaseManager {
       } catch {
         return; // someone else moved first; the watch will tell us
       }
-      const processor = this.o.createProcessor(p, cp);
+      processor = this.o.createProcessor(p, cp);
       this.owned.set(p, { revision, renewedAt: Date.now(), processor, lastPurged: Date.now() });
       this.o.logger.info({ partition: p, from: previous?.owner ?? null, checkpoint: cp }, 'partition acquired');
       this.o.onOwnershipChange?.(this.owned.size);
-      try {
-        await processor.start();
-      } catch (err) {
-        this.o.logger.error({ err, partition: p }, 'partition failed to start; releasing');
-        await this.release(p, true);
-      }
     } finally {
       this.busy.delete(p);
     }
+    // Started in the background: recovery may take a while and renewals must go on meanwhile.
+    void processor.start().catch(async (err) => {
+      this.o.logger.error({ err, partition: p }, 'partition failed to start; releasing it');
+      if (this.owned.get(p)?.processor === processor) await this.release(p, true);
+    });
   }
 
   private async renew(p: number): Promise<void> {

@@ -144,13 +144,13 @@ export class OrchestrationHost implements ActorHost {
     const history: HistoryEvent[] = [];
     let lastIn = 0;
     let lastEventSeq = 0;
-    await scan(this.hub.js, this.hub.names.eventStream, subject, 1, (m) => {
+    await scan(this.hub, this.hub.names.eventStream, subject, 1, (m) => {
       const ev = decodeJson<InstanceEvent>(m.data);
       if (ev.reset) history.length = 0;
       history.push(...ev.h);
       lastIn = Math.max(lastIn, ev.in);
       lastEventSeq = m.seq;
-    });
+    }, { untilSeq: last.seq });
     return { runtime: InstanceRuntime.fromHistory(this.registry, instanceId, history), lastEventSeq, lastIn };
   }
 

@@ -26,6 +26,7 @@ export interface OrchestrationRuntimeOptions {
   activities: ActivityDefinition[];
   cacheSize: number;
   activityConcurrency: number;
+  activityAckWaitMs: number;
 }
 
 export interface OrchestrationRuntime {
@@ -59,7 +60,7 @@ export function createOrchestrationRuntime(o: OrchestrationRuntimeOptions): Orch
   const orchestrations = byName(o.orchestrations, 'orchestration');
   const activities = byName(o.activities, 'activity');
   const host = new OrchestrationHost(o.hub, { orchestrations }, o.logger, o.metrics, o.cacheSize);
-  const runner = new ActivityRunner({ hub: o.hub, publisher: o.publisher, logger: o.logger, metrics: o.metrics, activities, concurrency: o.activityConcurrency });
+  const runner = new ActivityRunner({ hub: o.hub, publisher: o.publisher, logger: o.logger, metrics: o.metrics, activities, concurrency: o.activityConcurrency, ackWaitMs: o.activityAckWaitMs });
   const router = new StartRouter(o.hub, o.publisher, o.logger);
   const now = () => new Date().toISOString();
   return {

@@ -76,10 +76,18 @@ export class PartitionProcessor {
   }
 
   async start(): Promise<void> {
+    const t0 = performance.now();
     const recovered = await this.recoverEffects();
-    if (recovered > 0) this.log.info({ recovered }, 'republished effects recorded after the checkpoint');
+    const t1 = performance.now();
+    if (this.stopped) return;
     await this.timers.load();
+    if (this.stopped) {
+      this.timers.stop();
+      return;
+    }
+    const t2 = performance.now();
     await this.consume();
+    this.log.info({ recovered, timers: this.timers.size, recoverMs: Math.round(t1 - t0), timersMs: Math.round(t2 - t1), consumeMs: Math.round(performance.now() - t2) }, 'partition started');
   }
 
   /** Stops reading, finishes the batch in flight (if `graceful`), and returns the final checkpoint. */
@@ -98,7 +106,7 @@ export class PartitionProcessor {
     const { hub } = this.d;
     let count = 0;
     const pending: Promise<unknown>[] = [];
-    const last = await scan(hub.js, hub.names.eventStream, eventFilter(hub.names.hub, this.partition), this.done.ev + 1, (m) => {
+    const last = await scan(hub, hub.names.eventStream, eventFilter(hub.names.hub, this.partition), this.done.ev + 1, (m) => {
       let ev: { fx?: ResolvedEffect[] };
       try {
         ev = decodeJson(m.data);
@@ -122,7 +130,12 @@ export class PartitionProcessor {
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: this.done.in + 1,
     });
+    if (this.stopped) return; // released while starting
     this.messages = await consumer.consume({ max_messages: 2_000, threshold_messages: 1_000 } as any);
+    if (this.stopped) {
+      this.messages.stop();
+      return;
+    }
     const prefixLength = `${hub.names.hub}.in.${this.partition}.`.length;
     void (async () => {
       try {

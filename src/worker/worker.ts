@@ -47,6 +47,11 @@ export interface WorkerOptions {
   cacheSize?: number;
   /** Concurrent activity executions (default 64). */
   activityConcurrency?: number;
+  /**
+   * A running activity heartbeats every third of this; one silent for this long (its worker died)
+   * is run again by another worker (default 10000).
+   */
+  activityAckWaitMs?: number;
   workerId?: string;
   /** Serve GET /metrics (Prometheus) and GET /healthz on this port (0 = a free port); off when absent. */
   metricsPort?: number;
@@ -108,6 +113,7 @@ export class Worker {
         activities: options.activities ?? [],
         cacheSize: options.cacheSize ?? 10_000,
         activityConcurrency: options.activityConcurrency ?? 64,
+        activityAckWaitMs: options.activityAckWaitMs ?? 10_000,
       });
       const entityHost = new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000);
       const hosts: { e: ActorHost; o: ActorHost } = { e: entityHost, o: orchestrationRuntime.host };
