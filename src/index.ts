@@ -13,3 +13,4 @@ export { type OrchestrationStatus, type RuntimeStatus, RUNTIME_STATUSES } from '
 export type { ListInstancesOptions, PurgeFilter } from './client/instance-client.js';
 export { orchestration, activity, type OrchestrationDefinition, type ActivityDefinition, type OrchestrationFunction, type ActivityFunction, type ActivityContext } from './orchestration/definition.js';
 export type { OrchestrationContext } from './orchestration/context.js';
+export { createHttpServer, type HttpServer, type HttpServerOptions } from './http/index.js';

@@ -26,6 +26,7 @@ export interface ListInstancesOptions {
   createdFrom?: Date;
   createdTo?: Date;
   namePrefix?: string;
+  instanceIdPrefix?: string;
   pageSize?: number;
   continuationToken?: string;
 }
@@ -118,11 +119,15 @@ export class InstanceClient {
   }
 
   /** Resolves with the terminal status (pushed by a KV watch); `timeout` error after timeoutMs. */
-  async waitForCompletion(instanceId: string, options: { timeoutMs?: number } = {}): Promise<OrchestrationStatus> {
+  async waitForCompletion(instanceId: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<OrchestrationStatus> {
     validateInstanceId(instanceId);
     const timeoutMs = options.timeoutMs ?? 60_000;
     const watcher = await this.hub.status.watch({ key: statusKey(instanceId) });
     let timer: NodeJS.Timeout | undefined;
+    // A caller that goes away (HTTP long poll) stops the watch at once.
+    const onAbort = () => watcher.stop();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) watcher.stop();
     try {
       const done = (async () => {
         for await (const e of watcher) {
@@ -138,6 +143,7 @@ export class InstanceClient {
       return await Promise.race([done, timeout]);
     } finally {
       if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
       watcher.stop();
     }
   }
@@ -146,6 +152,7 @@ export class InstanceClient {
   async watchStatus(instanceId: string, onStatus: (s: OrchestrationStatus) => void, signal: AbortSignal): Promise<void> {
     const watcher = await this.hub.status.watch({ key: statusKey(instanceId) });
     signal.addEventListener('abort', () => watcher.stop(), { once: true });
+    if (signal.aborted) watcher.stop(); // aborted while the watch was being created
     for await (const e of watcher) {
       if (e.operation === 'PUT' && e.length > 0) onStatus(decodeJson<OrchestrationStatus>(e.value));
     }
@@ -215,12 +222,28 @@ export class InstanceClient {
     }
     const prefix = options.namePrefix?.toLowerCase();
     const all = (await this.allStatuses())
-      .filter((s) => matches(s, options) && (!prefix || s.name.startsWith(prefix)))
+      .filter((s) => matches(s, options) && (!prefix || s.name.startsWith(prefix)) && (!options.instanceIdPrefix || s.instanceId.startsWith(options.instanceIdPrefix)))
       .sort((a, b) => (a.createdTime === b.createdTime ? (a.instanceId < b.instanceId ? -1 : 1) : a.createdTime < b.createdTime ? -1 : 1));
     const start = options.continuationToken ? decodeOffset(options.continuationToken) : 0;
     const instances = all.slice(start, start + pageSize);
     const next = start + pageSize;
     return { instances, ...(next < all.length ? { continuationToken: Buffer.from(String(next)).toString('base64url') } : {}) };
+  }
+
+  /** True while the connection to NATS is up. */
+  isConnected(): boolean {
+    return !this.nc.isClosed();
+  }
+
+  /** Round trip to the server; rejects with a `connection` error when it does not answer. */
+  async ping(timeoutMs = 2_000): Promise<number> {
+    const t0 = performance.now();
+    try {
+      await Promise.race([this.nc.flush(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs))]);
+    } catch (e) {
+      throw new DurableError('connection', `NATS did not answer: ${(e as Error).message}`, { cause: e });
+    }
+    return performance.now() - t0;
   }
 
   async close(): Promise<void> {

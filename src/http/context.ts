@@ -43,14 +43,22 @@ export function parseJsonBody(text: string): unknown {
  * error: a timeout just answers with the current status (DF's long-poll behaviour).
  */
 export async function waitForTerminal(
-  ctx: RouteContext, instanceId: string, timeoutMs: number, read: () => Promise<OrchestrationStatus | undefined>,
+  ctx: RouteContext, instanceId: string, timeoutMs: number, read: () => Promise<OrchestrationStatus | undefined>, signal?: AbortSignal,
 ): Promise<OrchestrationStatus | undefined> {
   const first = await read();
   if (!first || isTerminal(first.runtimeStatus) || timeoutMs <= 0) return first;
   try {
-    await ctx.client.waitForCompletion(instanceId, { timeoutMs });
+    await ctx.client.waitForCompletion(instanceId, { timeoutMs, ...(signal ? { signal } : {}) });
   } catch (e) {
-    if (!DurableError.is(e, 'timeout')) throw e;
+    if (!DurableError.is(e, 'timeout') && !signal?.aborted) throw e;
   }
   return read();
+}
+
+/** Aborts when the HTTP client goes away, so a long poll stops watching at once. */
+export function abortOnClose(request: { raw: { socket?: { once(event: 'close', fn: () => void): unknown } | null } }): AbortSignal {
+  // The socket, not the request: a request's 'close' also fires once its body has been read.
+  const controller = new AbortController();
+  request.raw.socket?.once('close', () => controller.abort());
+  return controller.signal;
 }

@@ -34,13 +34,6 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: RouteContext): v
 
 /** A flush is a round trip to the server: it only succeeds while the connection is up. */
 async function natsAnswers(ctx: RouteContext): Promise<boolean> {
-  const nc = ctx.client.hub.nc;
-  if (nc.isClosed()) return false;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), HEALTH_TIMEOUT_MS); });
-  try {
-    return await Promise.race([nc.flush().then(() => true, () => false), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  if (!ctx.client.isConnected()) return false;
+  return ctx.client.ping(HEALTH_TIMEOUT_MS).then(() => true, () => false);
 }
