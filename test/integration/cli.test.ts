@@ -31,7 +31,7 @@ afterAll(async () => {
 interface Run { code: number | null; stdout: string; stderr: string }
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, NATS_URL: server.url, DURABLE_NATS_HUB: hub, DURABLE_NATS_FROM_SOURCE: '1', LOG_LEVEL: 'warn', ...extra };
+  return { ...process.env, NATS_URL: server.url, DURABLE_NATS_HUB: hub, LOG_LEVEL: 'warn', ...extra };
 }
 
 function cli(args: string[], extra: Record<string, string> = {}, timeoutMs = 30_000): Promise<Run> {
@@ -60,9 +60,10 @@ async function daemon(args: string[], ready: RegExp, extra: Record<string, strin
       if (m) { clearTimeout(timer); res(m); }
     });
     child.on('exit', (code) => rej(new Error(`exited ${code}: ${stderr}`)));
+    child.stdout.resume();
   });
   const stop = async (signal: NodeJS.Signals = 'SIGINT') => {
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    const exited = new Promise<number | string | null>((r) => child.once('exit', (code, sig) => r(code ?? `signal ${sig}: ${stderr}`)));
     child.kill(signal);
     return Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 15_000))]);
   };
