@@ -11,6 +11,7 @@ import { startNatsServer } from '../test/helpers/nats-server.js';
 import { startWorkerProcess } from '../test/helpers/processes.js';
 import { measureBaselines } from './baseline.js';
 import { callLatency, retainedMemory, signalThroughput } from './entities.js';
+import { orchestrationFigures } from './orchestrations.js';
 import { round, summarize } from './stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -38,6 +39,20 @@ try {
   const client = await DurableClient.connect({ servers: server.url, hub: 'bench' });
   await client.callEntity(new EntityId('counter', 'warmup'), 'add', 1, { timeoutMs: 30_000 });
   const idleMem = await retainedMemory(worker);
+
+  const orch = await orchestrationFigures(client, quick);
+  results.orchestrations = orch;
+  const pub = base.publishLatencyMs.p50;
+  const ms = (x: { p50: number; p99: number }) => `${round(x.p50, 2)}/${round(x.p99, 2)} ms`;
+  rows.push({ figure: '3-activity chain p50/p99', value: ms(orch.chain3Ms), baseline: `${round(pub, 3)} ms publish p50`, ratio: round(orch.chain3Ms.p50 / pub).toFixed(1) });
+  rows.push({ figure: '5-activity chain p50/p99', value: ms(orch.chain5Ms), baseline: `${round(pub, 3)} ms publish p50`, ratio: round(orch.chain5Ms.p50 / pub).toFixed(1) });
+  rows.push({ figure: `hello-sequence throughput (${quick ? 300 : 1000} concurrent)`, value: `${Math.round(orch.helloPerSec)} orchestrations/s`, baseline: `${Math.round(base.publishPerSec)}/s publish`, ratio: round(orch.helloPerSec / base.publishPerSec, 3).toFixed(3) });
+  for (const [n, t] of Object.entries(orch.fanOutMs)) {
+    const perSec = Number(n) / (t / 1000);
+    rows.push({ figure: `fan-out/fan-in of ${n} activities`, value: `${Math.round(t)} ms (${Math.round(perSec)} activities/s)`, baseline: `${Math.round(base.consumePerSec)}/s consume`, ratio: round(perSec / base.consumePerSec, 3).toFixed(3) });
+  }
+  rows.push({ figure: 'raiseEvent to completion p50/p99', value: ms(orch.eventToResumeMs), baseline: `${round(pub, 3)} ms publish p50`, ratio: round(orch.eventToResumeMs.p50 / pub).toFixed(1) });
+  rows.push({ figure: 'durable timer lag p50/p99', value: ms(orch.timerLagMs), baseline: '0 ms ideal', ratio: '-' });
 
   const hot = await signalThroughput(client, () => 'hot', N, ['hot']);
   rows.push({ figure: `signals to 1 hot entity (${N})`, value: `${Math.round(hot)}/s`, baseline: `${Math.round(base.publishPerSec)}/s publish`, ratio: round(hot / base.publishPerSec).toFixed(2) });

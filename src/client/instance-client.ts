@@ -118,43 +118,57 @@ export class InstanceClient {
     return history;
   }
 
-  /** Resolves with the terminal status (pushed by a KV watch); `timeout` error after timeoutMs. */
+  /**
+   * Resolves with the terminal status; `timeout` error after timeoutMs. Pushed, not polled: it
+   * subscribes to the status key's subject (every status write is a publish there), then reads
+   * the current value, so a completion before the subscription is not missed. A plain
+   * subscription costs no server-side consumer, so thousands of waits are cheap.
+   */
   async waitForCompletion(instanceId: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<OrchestrationStatus> {
     validateInstanceId(instanceId);
     const timeoutMs = options.timeoutMs ?? 60_000;
-    const watcher = await this.hub.status.watch({ key: statusKey(instanceId) });
-    let timer: NodeJS.Timeout | undefined;
-    // A caller that goes away (HTTP long poll) stops the watch at once.
-    const onAbort = () => watcher.stop();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) watcher.stop();
-    try {
-      const done = (async () => {
-        for await (const e of watcher) {
-          if (e.operation !== 'PUT' || e.length === 0) continue;
-          const s = decodeJson<OrchestrationStatus>(e.value);
-          if (isTerminal(s.runtimeStatus)) return s;
-        }
-        throw new DurableError('connection', 'status watch ended');
-      })();
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new DurableError('timeout', `instance '${instanceId}' did not complete within ${timeoutMs} ms`)), timeoutMs);
-      });
-      return await Promise.race([done, timeout]);
-    } finally {
-      if (timer) clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      watcher.stop();
-    }
+    let found: OrchestrationStatus | undefined;
+    await this.followStatus(instanceId, (s) => {
+      if (!isTerminal(s.runtimeStatus)) return false;
+      found = s;
+      return true;
+    }, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+    if (!found) throw new DurableError('timeout', `instance '${instanceId}' did not complete within ${timeoutMs} ms`);
+    return found;
   }
 
-  /** Watches every status change of an instance until `signal` aborts (SSE and CLI progress). */
+  /** Calls `onStatus` with the current status and every change until `signal` aborts (SSE, CLI progress). */
   async watchStatus(instanceId: string, onStatus: (s: OrchestrationStatus) => void, signal: AbortSignal): Promise<void> {
-    const watcher = await this.hub.status.watch({ key: statusKey(instanceId) });
-    signal.addEventListener('abort', () => watcher.stop(), { once: true });
-    if (signal.aborted) watcher.stop(); // aborted while the watch was being created
-    for await (const e of watcher) {
-      if (e.operation === 'PUT' && e.length > 0) onStatus(decodeJson<OrchestrationStatus>(e.value));
+    await this.followStatus(instanceId, (s) => { onStatus(s); return false; }, { signal });
+  }
+
+  /** Feeds `visit` the current status and then every new one, until it returns true, the time is up or `signal` aborts. */
+  private async followStatus(instanceId: string, visit: (s: OrchestrationStatus) => boolean, o: { timeoutMs?: number; signal?: AbortSignal }): Promise<void> {
+    validateInstanceId(instanceId);
+    const sub = this.nc.subscribe(`$KV.${this.hub.names.statusBucket}.${statusKey(instanceId)}`);
+    const stop = () => sub.unsubscribe();
+    const timer = o.timeoutMs === undefined ? undefined : setTimeout(stop, o.timeoutMs);
+    o.signal?.addEventListener('abort', stop, { once: true });
+    try {
+      if (o.signal?.aborted) return;
+      await this.nc.flush(); // the subscription is in place before we read the current value
+      let lastUpdated = '';
+      const seen = (s: OrchestrationStatus) => {
+        if (s.lastUpdatedTime < lastUpdated) return false; // an older write arriving late
+        lastUpdated = s.lastUpdatedTime;
+        return visit(s);
+      };
+      const current = await this.getStatus(instanceId);
+      if (current && seen(current)) return;
+      for await (const m of sub) {
+        const op = m.headers?.get('KV-Operation');
+        if (op === 'DEL' || op === 'PURGE' || m.data.length === 0) continue;
+        if (seen(decodeJson<OrchestrationStatus>(m.data))) return;
+      }
+    } finally {
+      if (timer) clearTimeout(timer);
+      o.signal?.removeEventListener('abort', stop);
+      sub.unsubscribe();
     }
   }
 
