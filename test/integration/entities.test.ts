@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { DurableClient, DurableError, EntityId, Worker } from '../../src/index.js';
+import { headers } from '@nats-io/transport-node';
+import { DurableClient, DurableError, EntityId, Worker, signalSubject } from '../../src/index.js';
+import { fnv1a32 } from '../../src/core/hash.js';
 import { counter } from '../../entities/counter.js';
 import { aggregator } from '../../entities/aggregator.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
@@ -96,5 +98,34 @@ describe('entities', () => {
     const s = await client.callEntity<any>(id, 'summary');
     expect(s.count).toBe(1000);
     expect(s.last).toEqual(Array.from({ length: 10 }, (_, i) => 990 + i));
+  });
+
+  it('raw NATS producers: documented subject and hash, dedupe header, misrouted and malformed messages', async () => {
+    const nc = client.hub.nc;
+    const id = new EntityId('counter', 'raw.producer 1');
+    // The documented hash and token encoding give the same subject as signalSubject().
+    const p = fnv1a32('@counter@raw.producer 1') % 16;
+    expect(signalSubject(hub, id)).toBe(`${hub}.in.${p}.e.counter.raw=2Eproducer=201`);
+    const h = headers();
+    h.set('Nats-Msg-Id', 'evt-1');
+    const ack1 = JSON.parse((await nc.request(signalSubject(hub, id), JSON.stringify({ op: 'add', input: 5 }), { headers: h, timeout: 5000 })).string());
+    const ack2 = JSON.parse((await nc.request(signalSubject(hub, id), JSON.stringify({ op: 'add', input: 5 }), { headers: h, timeout: 5000 })).string());
+    expect(ack1.duplicate).toBeUndefined();
+    expect(ack2.duplicate).toBe(true);
+    // Published with a wrong partition count: forwarded home, applied once.
+    await nc.request(signalSubject(hub, id, 7), JSON.stringify({ op: 'add', input: 1 }), { timeout: 5000 });
+    // Malformed and unknown-operation messages are parked, and the partition goes on.
+    await nc.request(signalSubject(hub, id), 'not json', { timeout: 5000 });
+    await nc.request(signalSubject(hub, id), JSON.stringify({ op: 'explode' }), { timeout: 5000 });
+    await nc.request(signalSubject(hub, id), JSON.stringify({ op: 'add', input: 'x' }), { timeout: 5000 });
+    expect(await client.callEntity(id, 'get')).toBe(6);
+    const reasons: string[] = [];
+    const { scan } = await import('../../src/store/event-log.js');
+    await scan(client.hub, client.hub.names.deadLetterStream, `${hub}.dlq.>`, 1, (m) => { reasons.push(m.headers?.get('Dn-Reason') ?? ''); });
+    expect(reasons).toEqual(expect.arrayContaining([
+      'body is not JSON',
+      "entity 'counter' has no operation 'explode'",
+      expect.stringContaining("invalid input for 'counter.add'"),
+    ]));
   });
 });
