@@ -191,14 +191,13 @@ class BatchRun<S> {
     let result: unknown;
     let next: S;
     try {
-      const recipe = (draft: any) => {
-        const r = op.handler(draft, input, ctx);
-        if (r && typeof (r as any).then === 'function') return (r as Promise<unknown>).then((v) => { result = detach(v); });
-        result = detach(r);
-        return undefined;
-      };
-      const produced = immer.produce(this.state, recipe as any) as unknown;
-      next = (produced && typeof (produced as any).then === 'function' ? await produced : produced) as S;
+      // createDraft/finishDraft rather than produce(): immer 11 revokes a draft as soon as the
+      // recipe returns, so an async handler must own the draft until it settles.
+      const draft = immer.createDraft(this.state as any);
+      let r = op.handler(draft as S, input, ctx);
+      if (r && typeof (r as any).then === 'function') r = await r;
+      result = detach(r);
+      next = immer.finishDraft(draft) as S;
     } catch (e) {
       return this.finish(seq, body, { ok: false, error: toErrorInfo(e) });
     }

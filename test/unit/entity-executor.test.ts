@@ -1,0 +1,118 @@
+/** The pure entity executor, without a server: ordering, skipping, errors, effects, locks. */
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { EntityId } from '../../src/core/entity-id.js';
+import { entity } from '../../src/entity/definition.js';
+import { executeEntityBatch, newSnapshot, type EntitySnapshot } from '../../src/entity/executor.js';
+import type { EntityMessage, InboxEntityMessage } from '../../src/entity/messages.js';
+
+const counter = entity('Counter', {
+  state: () => ({ value: 0, log: [] as string[] }),
+  operations: {
+    add: { input: z.number(), handler: (s, n: number) => { s.value += n; } },
+    fail: (s) => { s.value = 999; throw new Error('nope'); },
+    get: (s) => s.value,
+    snapshot: (s) => s, // returns the draft itself: must be detached
+    forward: (s, target: string, ctx) => { s.log.push('fwd'); ctx.signalEntity(target, 'add', 1); ctx.signalEntity(target, 'add', 2, { delayMs: 1000 }); },
+    forwardThenFail: (_s, target: string, ctx) => { ctx.signalEntity(target, 'add', 1); throw new Error('after signal'); },
+    start: (_s, _i, ctx) => ctx.startNew('hello', { input: 1 }),
+    erase: (_s, _i, ctx) => { ctx.deleteState(); },
+    slow: async (s, n: number) => { await new Promise((r) => setTimeout(r, 5)); s.value += n; return s.value; },
+  },
+});
+
+const id = new EntityId('counter', 'k');
+let seq = 0;
+const msg = (body: EntityMessage, extra: Partial<InboxEntityMessage> = {}): InboxEntityMessage => ({ seq: ++seq, body, ...extra });
+const run = (start: EntitySnapshot<any>, messages: InboxEntityMessage[]) => executeEntityBatch(counter, id, start, messages, (s, n) => `inst-${s}-${n}`);
+
+describe('entity executor', () => {
+  it('normalizes names and applies operations in order, returning results to calls', async () => {
+    expect(counter.name).toBe('counter');
+    const r = await run(newSnapshot(counter), [msg({ op: 'add', input: 2 }), msg({ op: 'ADD', input: 3 }), msg({ op: 'get', k: 'c', reply: 'r1' })]);
+    expect(r.snapshot.state).toMatchObject({ value: 5 });
+    expect(r.snapshot.exists).toBe(true);
+    expect(r.applied).toBe(3);
+    expect(r.executed.find((e) => e.reply === 'r1')?.outcome).toEqual({ ok: true, result: 5 });
+  });
+
+  it('skips messages at or below the applied sequence and repeated idempotency keys', async () => {
+    const first = await run(newSnapshot(counter), [msg({ op: 'add', input: 1 }, { msgId: 'a' })]);
+    const again = await run(first.snapshot, [{ seq: first.snapshot.meta.in, body: { op: 'add', input: 10 } }]);
+    expect(again.applied).toBe(0);
+    const dup = await run(first.snapshot, [msg({ op: 'add', input: 1 }, { msgId: 'a' }), msg({ op: 'add', input: 10 }, { msgId: 'b' })]);
+    expect(dup.snapshot.state).toMatchObject({ value: 11 });
+    expect(dup.applied).toBe(1);
+  });
+
+  it('leaves state unchanged and drops effects when an operation throws', async () => {
+    const start = (await run(newSnapshot(counter), [msg({ op: 'add', input: 4 })])).snapshot;
+    const r = await run(start, [msg({ op: 'forwardThenFail', input: '@counter@other', k: 'c', reply: 'x' }), msg({ op: 'fail', k: 'c', reply: 'y' })]);
+    expect(r.snapshot.state).toMatchObject({ value: 4 });
+    expect(r.effects).toEqual([]);
+    expect(r.executed.map((e) => e.outcome.error?.message)).toEqual(['after signal', 'nope']);
+  });
+
+  it('dead-letters unknown operations and invalid input, answering callers with validation', async () => {
+    const r = await run(newSnapshot(counter), [msg({ op: 'nope', k: 'c', reply: 'a' }), msg({ op: 'add', input: 'x', k: 'c', reply: 'b' }), msg({ op: 'add', input: 1 })]);
+    expect(r.deadLetters.map((d) => d.reason)).toEqual([expect.stringContaining("no operation 'nope'"), expect.stringContaining("invalid input for 'counter.add'")]);
+    expect(r.executed.filter((e) => e.reply).map((e) => e.outcome.error?.code)).toEqual(['validation', 'validation']);
+    expect(r.snapshot.state).toMatchObject({ value: 1 });
+  });
+
+  it('collects signals (with delay), starts and orchestration responses as effects', async () => {
+    const r = await run(newSnapshot(counter), [
+      msg({ op: 'forward', input: '@counter@other' }),
+      msg({ op: 'start', k: 'c', from: { i: 'orch-1', r: 7 } }),
+    ]);
+    const kinds = r.effects.map((e) => e.effect.kind);
+    expect(kinds).toEqual(['signal', 'signal', 'start', 'respond']);
+    const delayed = r.effects[1]!.effect as { delayUntil?: number };
+    expect(delayed.delayUntil).toBeGreaterThan(Date.now());
+    expect(r.effects[3]!.effect).toMatchObject({ kind: 'respond', instanceId: 'orch-1', requestId: 7, outcome: { ok: true, result: expect.stringMatching(/^inst-/) } });
+  });
+
+  it('detaches results that reference the draft', async () => {
+    const r = await run(newSnapshot(counter), [msg({ op: 'add', input: 1 }), msg({ op: 'snapshot', k: 'c', reply: 'r' })]);
+    const result = r.executed[1]!.outcome.result as { value: number };
+    expect(result).toEqual({ value: 1, log: [] });
+    expect(() => JSON.stringify(result)).not.toThrow();
+  });
+
+  it('runs async handlers one at a time', async () => {
+    const r = await run(newSnapshot(counter), [msg({ op: 'slow', input: 1, k: 'c', reply: 'a' }), msg({ op: 'slow', input: 2, k: 'c', reply: 'b' })]);
+    expect(r.executed.map((e) => e.outcome.result)).toEqual([1, 3]);
+  });
+
+  it('deleteState resets to not existing', async () => {
+    const start = (await run(newSnapshot(counter), [msg({ op: 'add', input: 4 })])).snapshot;
+    const r = await run(start, [msg({ op: 'erase' })]);
+    expect(r.snapshot.exists).toBe(false);
+    expect(r.snapshot.state).toMatchObject({ value: 0 });
+  });
+
+  it('lock: queues others until unlock, forwards the lock chain, lets the owner through', async () => {
+    const lockReq = msg({ op: '__lock', k: 'lock', lock: { o: 'orch', l: 1, ids: ['@counter@k', '@counter@z'], n: 0 } });
+    const locked = await run(newSnapshot(counter), [lockReq, msg({ op: 'add', input: 5 }), msg({ op: 'add', input: 1, k: 'c', from: { i: 'orch', r: 2 } })]);
+    expect(locked.snapshot.meta.lock).toEqual({ o: 'orch', l: 1 });
+    expect(locked.snapshot.meta.q).toHaveLength(1);
+    expect(locked.snapshot.state).toMatchObject({ value: 1 }); // only the owner's call ran
+    expect(locked.effects[0]!.effect).toMatchObject({ kind: 'signal', target: '@counter@z', body: { k: 'lock', lock: { n: 1 } } });
+    const unlocked = await run(locked.snapshot, [msg({ op: '__unlock', k: 'unlock', lock: { o: 'orch', l: 1, ids: [], n: 0 } })]);
+    expect(unlocked.snapshot.meta.lock).toBeUndefined();
+    expect(unlocked.snapshot.meta.q).toBeUndefined();
+    expect(unlocked.snapshot.state).toMatchObject({ value: 6 });
+  });
+
+  it('lock: the last entity grants; an unlock that overtakes its request prevents the lock', async () => {
+    const last = await run(newSnapshot(counter), [msg({ op: '__lock', k: 'lock', lock: { o: 'orch', l: 3, ids: ['@counter@a', '@counter@k'], n: 1 } })]);
+    expect(last.effects[0]!.effect).toEqual({ kind: 'lockGranted', instanceId: 'orch', lockId: 3 });
+    const early = await run(newSnapshot(counter), [
+      msg({ op: '__unlock', k: 'unlock', lock: { o: 'orch', l: 4, ids: [], n: 0 } }),
+      msg({ op: '__lock', k: 'lock', lock: { o: 'orch', l: 4, ids: ['@counter@k'], n: 0 } }),
+      msg({ op: 'add', input: 1 }),
+    ]);
+    expect(early.snapshot.meta.lock).toBeUndefined();
+    expect(early.snapshot.state).toMatchObject({ value: 1 });
+  });
+});
