@@ -131,7 +131,11 @@ export class PartitionProcessor {
       opt_start_seq: this.done.in + 1,
     });
     if (this.stopped) return; // released while starting
-    this.messages = await consumer.consume({ max_messages: 2_000, threshold_messages: 1_000 } as any);
+    // Short pull expiry and heartbeats: when the node hosting this (R1, ephemeral) ordered consumer
+    // dies, nats.js notices only when a pull expires; with its 30 s default, consumers of an R3
+    // stream whose leader was SIGKILLed delivered nothing for 25 s or more while the partition's
+    // lease was still renewed (docs/operations.md, known limits).
+    this.messages = await consumer.consume({ max_messages: 2_000, threshold_messages: 1_000, expires: 5_000, idle_heartbeat: 1_000 } as any);
     if (this.stopped) {
       this.messages.stop();
       return;
