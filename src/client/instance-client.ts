@@ -13,6 +13,7 @@ import { DurableError } from '../core/errors.js';
 import { normalizeName, validateInstanceId } from '../core/names.js';
 import { eventSubject, instanceInboxSubject, instancePartition, orchestrationActorToken, statusKey } from '../core/topology.js';
 import { scan } from '../store/event-log.js';
+import { HistoryAssembler } from '../store/history-records.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher, PubAck } from '../store/lean-publisher.js';
 import type { CatalogCache } from './catalog-cache.js';
@@ -109,12 +110,9 @@ export class InstanceClient {
   async readHistory(instanceId: string): Promise<unknown[]> {
     const p = instancePartition(instanceId, this.hub.config.partitions);
     const subject = eventSubject(this.hub.names.hub, p, orchestrationActorToken(instanceId));
-    const history: unknown[] = [];
-    await scan(this.hub, this.hub.names.eventStream, subject, 1, (m) => {
-      const ev = decodeJson<{ h?: unknown[]; reset?: boolean }>(m.data);
-      if (ev.reset) history.length = 0;
-      history.push(...(ev.h ?? []));
-    });
+    const records = new HistoryAssembler<unknown>();
+    await scan(this.hub, this.hub.names.eventStream, subject, 1, (m) => records.add(decodeJson(m.data)));
+    const history = records.history;
     return history;
   }
 
@@ -201,9 +199,17 @@ export class InstanceClient {
 
   /** Retries a Failed instance from its failed steps. */
   async rewind(instanceId: string, reason?: string): Promise<void> {
+    const entry = await this.hub.status.get(statusKey(instanceId));
     const s = await this.requireStatus(instanceId);
     if (s.runtimeStatus !== 'Failed') throw new DurableError('validation', `only Failed instances can be rewound; '${instanceId}' is ${s.runtimeStatus}`);
     await this.send(instanceId, { type: 'ExecutionRewound', ...(reason === undefined ? {} : { reason }) });
+    // Not terminal any more from now on (a wait right after must not see the old failure);
+    // CAS so that a newer status from the worker wins.
+    if (entry) {
+      const pending: OrchestrationStatus = { ...s, runtimeStatus: 'Pending', lastUpdatedTime: new Date().toISOString() };
+      delete pending.failureDetails;
+      await this.hub.status.update(statusKey(instanceId), encodeJson(pending), entry.revision).catch(() => undefined);
+    }
   }
 
   /** Deletes a terminal instance's history and status. */

@@ -123,7 +123,8 @@ export class ActivityRunner {
     const base = { taskId: item.t, ...(item.r ? { runId: item.r } : {}) };
     const event = outcome.failure ? { type: 'TaskFailed', ...base, failure: outcome.failure } : { type: 'TaskCompleted', ...base, ...(outcome.result === undefined ? {} : { result: outcome.result }) };
     const subject = instanceInboxSubject(this.o.hub.names.hub, item.i, this.o.hub.config.partitions);
-    const msgId = `res:${item.i}:${item.r ?? ''}:${item.t}:${item.a}`;
+    // Per work item (its stream sequence), not per task: a rewound task is a new item whose result must not be deduped away.
+    const msgId = `res:${item.i}:${m.seq}`;
     try {
       let data = encodeJson(event);
       if (data.length > (this.o.hub.nc.info?.max_payload ?? 1 << 20) - 4096) {

@@ -38,13 +38,17 @@ export interface DeadLetterRecord {
 }
 
 export interface CommitPlan {
-  /** The event to append; absent when nothing durable changed. */
-  append?: { subject: string; expectedLastSeq: number; data: Uint8Array };
+  /**
+   * The event to append, as one or more parts (a record larger than a message is split; every
+   * part but the last says `more: true`, and readers ignore an unfinished group). Parts are
+   * appended in order, each fenced on the one before. Absent when nothing durable changed.
+   */
+  append?: { subject: string; expectedLastSeq: number; parts: Uint8Array[] };
   effects: ResolvedEffect[];
   replies: Reply[];
   deadLetters: DeadLetterRecord[];
-  /** Called with the event's stream sequence once appended (or 0 when there was nothing to append). */
-  committed(eventSeq: number): void;
+  /** Called with the last part's stream sequence once appended (0 when there was nothing to append) and the first part's. */
+  committed(eventSeq: number, firstSeq: number): void;
   /** Runs after effects are durable (e.g. trimming history after continueAsNew). */
   afterCommit?: () => Promise<void>;
   /** Applied operations, for metrics. */
@@ -55,4 +59,47 @@ export interface ActorHost {
   prepare(partition: number, actorToken: string, messages: InboxMessage[]): Promise<CommitPlan>;
   /** Forget cached state of an actor (fence failure) or of everything (lease loss). */
   invalidate(actorToken?: string): void;
+}
+
+/** Room under max_payload for headers and the record's own fields. */
+const PART_HEADROOM = 16 * 1024;
+
+/**
+ * Encodes a record of `h` (history events) and `fx` (effects) plus small `fields`, split into
+ * parts that each fit in one message. Every part but the last carries `more: true`; `first`
+ * fields go on the first part only, `fields` on every part.
+ */
+export function encodeRecordParts(
+  items: { h?: unknown[]; fx?: ResolvedEffect[] },
+  fields: Record<string, unknown>,
+  first: Record<string, unknown>,
+  maxPayload: number,
+  encode: (v: unknown) => Uint8Array,
+): Uint8Array[] {
+  const whole = encode({ ...fields, ...first, ...(items.h ? { h: items.h } : {}), ...(items.fx?.length ? { fx: items.fx } : {}) });
+  const budget = Math.max(64 * 1024, maxPayload - PART_HEADROOM);
+  if (whole.length <= budget) return [whole];
+  const parts: Array<{ h: unknown[]; fx: ResolvedEffect[] }> = [];
+  let current = { h: [] as unknown[], fx: [] as ResolvedEffect[] };
+  let size = 0;
+  const add = (kind: 'h' | 'fx', item: unknown) => {
+    const n = JSON.stringify(item).length + 1;
+    if (size + n > budget && (current.h.length || current.fx.length)) {
+      parts.push(current);
+      current = { h: [], fx: [] };
+      size = 0;
+    }
+    (current[kind] as unknown[]).push(item);
+    size += n;
+  };
+  for (const e of items.h ?? []) add('h', e);
+  for (const f of items.fx ?? []) add('fx', f);
+  parts.push(current);
+  return parts.map((p, i) => encode({
+    ...fields,
+    ...(i === 0 ? first : {}),
+    ...(items.h ? { h: p.h } : {}),
+    ...(p.fx.length ? { fx: p.fx } : {}),
+    ...(i < parts.length - 1 ? { more: true } : {}),
+  }));
 }

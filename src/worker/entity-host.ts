@@ -118,13 +118,45 @@ export class EntityHost implements ActorHost {
       m: result.snapshot.meta,
       ...(effects.length ? { fx: effects } : {}),
     };
+    const data = encodeJson(event);
+    if (data.length > this.maxEventBytes) return this.refuseOversized(partition, actorToken, subject, cached, parsed, messages, data.length);
     return {
-      append: { subject, expectedLastSeq: cached.lastEventSeq, data: encodeJson(event) },
+      append: { subject, expectedLastSeq: cached.lastEventSeq, parts: [data] },
       effects,
       replies,
       deadLetters,
       applied: result.applied,
       committed: (eventSeq) => this.cache.set(actorToken, { snapshot: result.snapshot, lastEventSeq: eventSeq }),
+    };
+  }
+
+  /** An entity's event must fit in one message: its state (plus bookkeeping) is bounded by max_payload. */
+  private get maxEventBytes(): number {
+    return (this.hub.nc.info?.max_payload ?? 1024 * 1024) - 16 * 1024;
+  }
+
+  /**
+   * The batch would make the state too large to store: refuse its operations (state unchanged,
+   * callers get a validation error, messages parked with the reason) and consume the messages.
+   */
+  private refuseOversized(partition: number, actorToken: string, subject: string, cached: CachedEntity, parsed: InboxEntityMessage[], messages: InboxMessage[], bytes: number): CommitPlan {
+    const reason = `operation refused: the entity's state would be ${bytes} bytes, over the ${this.maxEventBytes}-byte limit of one message`;
+    const error = { message: reason, errorType: 'DurableError', code: 'validation' as const };
+    const replies: Reply[] = [];
+    const effects: ResolvedEffect[] = [];
+    for (const m of parsed) {
+      if (m.body.reply) replies.push({ subject: m.body.reply, data: encodeJson({ ok: false, error }) });
+      if (m.body.from) effects.push(this.resolve({ kind: 'respond', instanceId: m.body.from.i, requestId: m.body.from.r, outcome: { ok: false, error }, ...(m.body.from.u ? { runId: m.body.from.u } : {}) }, `fx:${partition}.${actorToken}:${m.seq}:refused`));
+    }
+    const meta = { ...cached.snapshot.meta, in: parsed[parsed.length - 1]!.seq };
+    const event: EntityEvent = { ex: cached.snapshot.exists ? 1 : 0, ...(cached.snapshot.exists ? { st: cached.snapshot.state } : {}), m: meta, ...(effects.length ? { fx: effects } : {}) };
+    return {
+      append: { subject, expectedLastSeq: cached.lastEventSeq, parts: [encodeJson(event)] },
+      effects,
+      replies,
+      deadLetters: messages.filter((m) => parsed.some((p) => p.seq === m.seq)).map((m) => ({ ...m, reason })),
+      applied: 0,
+      committed: (eventSeq) => this.cache.set(actorToken, { snapshot: { ...cached.snapshot, meta }, lastEventSeq: eventSeq }),
     };
   }
 

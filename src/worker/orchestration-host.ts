@@ -19,9 +19,10 @@ import type { OrchestratorAction } from '../orchestration/actions.js';
 import type { HistoryEvent } from '../orchestration/history.js';
 import { InstanceRuntime, type OrchestrationRegistry } from '../orchestration/instance.js';
 import { DirectReader } from '../store/direct-reader.js';
+import { HistoryAssembler } from '../store/history-records.js';
 import { scan } from '../store/event-log.js';
 import type { Hub } from '../store/hub.js';
-import type { ActorHost, CommitPlan, DeadLetterRecord, InboxMessage, ResolvedEffect } from './actor-host.js';
+import { encodeRecordParts, type ActorHost, type CommitPlan, type DeadLetterRecord, type InboxMessage, type ResolvedEffect } from './actor-host.js';
 import { LruCache } from './lru.js';
 import type { WorkerMetrics } from './metrics.js';
 
@@ -31,6 +32,8 @@ export interface InstanceEvent {
   h: HistoryEvent[];
   /** The new run starts here: ignore earlier messages of this subject. */
   reset?: true;
+  /** More parts of this record follow (a record too big for one message). */
+  more?: true;
   /** Highest inbox sequence applied. */
   in: number;
   fx?: ResolvedEffect[];
@@ -69,6 +72,10 @@ export class OrchestrationHost implements ActorHost {
 
   close(): void {
     this.reader.close();
+  }
+
+  private get maxPayload(): number {
+    return this.hub.nc.info?.max_payload ?? 1024 * 1024;
   }
 
   invalidate(actorToken?: string): void {
@@ -114,16 +121,16 @@ export class OrchestrationHost implements ActorHost {
     if (result.status) {
       effects.push({ s: `$KV.${this.hub.names.statusBucket}.${statusKey(instanceId)}`, d: result.status });
     }
-    const event: InstanceEvent = { h: result.appended, in: lastSeq, ...(result.reset ? { reset: true as const } : {}), ...(effects.length ? { fx: effects } : {}) };
+    const parts = encodeRecordParts({ h: result.appended, fx: effects }, { in: lastSeq }, result.reset ? { reset: true } : {}, this.maxPayload, encodeJson);
     let committedSeq = 0;
     return {
-      append: { subject, expectedLastSeq: cached.lastEventSeq, data: encodeJson(event) },
+      append: { subject, expectedLastSeq: cached.lastEventSeq, parts },
       effects,
       replies: [],
       deadLetters,
       applied: events.length - result.dropped.length,
-      committed: (seq) => {
-        committedSeq = seq;
+      committed: (seq, firstSeq) => {
+        committedSeq = firstSeq;
         this.cache.set(actorToken, { runtime: cached.runtime, lastEventSeq: seq, lastIn: lastSeq });
       },
       ...(result.reset && cached.lastEventSeq > 0
@@ -141,16 +148,14 @@ export class OrchestrationHost implements ActorHost {
   private async load(instanceId: string, subject: string): Promise<CachedInstance> {
     const last = await this.reader.readLast(subject);
     if (!last) return { runtime: InstanceRuntime.fromHistory(this.registry, instanceId, []), lastEventSeq: 0, lastIn: 0 };
-    const history: HistoryEvent[] = [];
-    let lastIn = 0;
+    const records = new HistoryAssembler<HistoryEvent>();
     let lastEventSeq = 0;
     await scan(this.hub, this.hub.names.eventStream, subject, 1, (m) => {
-      const ev = decodeJson<InstanceEvent>(m.data);
-      if (ev.reset) history.length = 0;
-      history.push(...ev.h);
-      lastIn = Math.max(lastIn, ev.in);
-      lastEventSeq = m.seq;
+      records.add(decodeJson<InstanceEvent>(m.data));
+      lastEventSeq = m.seq; // the fence is the subject's last message, finished or not
     }, { untilSeq: last.seq });
+    const history = records.history;
+    const lastIn = records.lastIn;
     return { runtime: InstanceRuntime.fromHistory(this.registry, instanceId, history), lastEventSeq, lastIn };
   }
 

@@ -106,14 +106,23 @@ export class PartitionProcessor {
     const { hub } = this.d;
     let count = 0;
     const pending: Promise<unknown>[] = [];
+    // Parts of a record that was not finished (no last part) are never acted on.
+    const unfinished = new Map<string, ResolvedEffect[]>();
     const last = await scan(hub, hub.names.eventStream, eventFilter(hub.names.hub, this.partition), this.done.ev + 1, (m) => {
-      let ev: { fx?: ResolvedEffect[] };
+      let ev: { fx?: ResolvedEffect[]; more?: boolean; reset?: boolean };
       try {
         ev = decodeJson(m.data);
       } catch {
         return;
       }
-      for (const fx of ev.fx ?? []) {
+      const group = ev.reset ? [] : (unfinished.get(m.subject) ?? []);
+      group.push(...(ev.fx ?? []));
+      if (ev.more) {
+        unfinished.set(m.subject, group);
+        return;
+      }
+      unfinished.delete(m.subject);
+      for (const fx of group) {
         pending.push(this.publishEffect(fx));
         count++;
       }
@@ -229,9 +238,7 @@ export class PartitionProcessor {
       if (attempt > MAX_FENCE_RETRIES) throw new DurableError('fenced', `partition ${this.partition}: actors kept being written by another owner`);
       const plans = await Promise.all(pending.map(([token, msgs]) => this.host(token).prepare(this.partition, token, msgs)));
       if (!this.d.leaseValid()) throw new DurableError('fenced', `partition ${this.partition}: lease lost before commit`);
-      const appends = await Promise.allSettled(plans.map((p) => p.append
-        ? this.d.publisher.publish(p.append.subject, p.append.data, { expectedLastSubjectSequence: p.append.expectedLastSeq })
-        : Promise.resolve(undefined)));
+      const appends = await Promise.allSettled(plans.map((p) => this.append(p)));
       const retry: typeof pending = [];
       appends.forEach((r, i) => {
         const plan = plans[i]!;
@@ -245,9 +252,9 @@ export class PartitionProcessor {
           }
           throw r.reason;
         }
-        const seq = r.value?.seq ?? 0;
+        const [firstSeq, seq] = r.value;
         if (seq > maxEventSeq) maxEventSeq = seq;
-        plan.committed(seq);
+        plan.committed(seq, firstSeq);
         effects.push(...plan.effects);
         replies.push(...plan.replies);
         deadLetters.push(...plan.deadLetters);
@@ -264,6 +271,20 @@ export class PartitionProcessor {
     this.d.metrics.batchSize.observe(batch.length);
     this.d.metrics.commitLatency.observe((performance.now() - started) / 1000);
     this.d.metrics.applied.inc(applied);
+  }
+
+  /** Appends a plan's parts in order, each fenced on the previous; resolves [first, last] sequence. */
+  private async append(plan: CommitPlan): Promise<[number, number]> {
+    if (!plan.append) return [0, 0];
+    const { subject, parts } = plan.append;
+    let expected = plan.append.expectedLastSeq;
+    let first = 0;
+    for (const data of parts) {
+      const ack = await this.d.publisher.publish(subject, data, { expectedLastSubjectSequence: expected });
+      if (!first) first = ack.seq;
+      expected = ack.seq;
+    }
+    return [first, expected];
   }
 
   private host(actorToken: string): ActorHost {

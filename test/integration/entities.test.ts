@@ -5,6 +5,9 @@ import { DurableClient, DurableError, EntityId, Worker, signalSubject } from '..
 import { fnv1a32 } from '../../src/core/hash.js';
 import { counter } from '../../entities/counter.js';
 import { aggregator } from '../../entities/aggregator.js';
+import { entity } from '../../src/index.js';
+
+const blob = entity('blob', { state: () => ({ items: [] as string[] }), operations: { push: (s, x: string) => { s.items.push(x); }, count: (s) => s.items.length } });
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
 
 let server: TestServer;
@@ -14,7 +17,7 @@ const hub = 'entities-test';
 
 beforeAll(async () => {
   server = await startNatsServer();
-  worker = await Worker.start({ servers: server.url, hub, entities: [counter, aggregator], logger: pino({ level: 'warn' }), leaseMs: 2000 });
+  worker = await Worker.start({ servers: server.url, hub, entities: [counter, aggregator, blob], logger: pino({ level: 'warn' }), leaseMs: 2000 });
   client = await DurableClient.connect({ servers: server.url, hub });
 });
 
@@ -127,5 +130,14 @@ describe('entities', () => {
       "entity 'counter' has no operation 'explode'",
       expect.stringContaining("invalid input for 'counter.add'"),
     ]));
+  });
+
+  it('refuses operations that would grow the state past one message, keeping the state', async () => {
+    const id = new EntityId('blob', 'big');
+    const chunk = 'x'.repeat(400_000);
+    await client.callEntity(id, 'push', chunk);
+    await client.callEntity(id, 'push', chunk);
+    await expect(client.callEntity(id, 'push', chunk)).rejects.toMatchObject({ code: 'validation', message: expect.stringContaining('over the') });
+    expect(await client.callEntity(id, 'count')).toBe(2);
   });
 });

@@ -1,7 +1,7 @@
 /** Every Durable Functions pattern sample, end to end on a real server and worker. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { DurableClient, EntityId, Worker, orchestration, activity } from '../../src/index.js';
+import { DurableClient, EntityId, Worker, entity, orchestration, activity } from '../../src/index.js';
 import { activities, entities, orchestrations } from '../../orchestrations/index.js';
 import { expectedTotalBytes } from '../../orchestrations/fan-out-fan-in.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
@@ -37,6 +37,25 @@ const waiter = orchestration('waiter', function* (ctx) {
   ctx.setCustomStatus('got it');
   return v;
 });
+const attemptsByKey = new Map<string, number>();
+const failOnce = activity('failOnce', async (key: string) => {
+  const n = (attemptsByKey.get(key) ?? 0) + 1;
+  attemptsByKey.set(key, n);
+  if (n === 1) throw new Error(`first attempt of ${key} fails`);
+  return `${key} ok on attempt ${n}`;
+});
+const rewindable = orchestration('rewindable', function* (ctx) {
+  const a = yield ctx.callActivity('sayHello', 'before');
+  const b = yield ctx.callActivity('failOnce', ctx.instanceId);
+  return [a, b];
+});
+const starter = entity('starter', {
+  state: () => ({ started: [] as string[] }),
+  operations: {
+    kickOff: (s, _i, ctx) => { s.started.push(ctx.startNew('helloSequence', { instanceId: `from-entity-${ctx.id.key}` })); },
+    later: (_s, target: string, ctx) => { ctx.signalEntity(target, 'add', 3, { delayMs: 300 }); },
+  },
+});
 const guids = orchestration('guids', function* (ctx) {
   const a = ctx.newGuid();
   yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 10));
@@ -47,12 +66,13 @@ beforeAll(async () => {
   server = await startNatsServer();
   worker = await Worker.start({
     servers: server.url, hub, leaseMs: 2000, logger: pino({ level: 'warn' }),
-    entities, orchestrations: [...orchestrations, withRetry, failing, parent, waiter, guids], activities: [...activities, flaky, boom],
+    entities: [...entities, starter], orchestrations: [...orchestrations, withRetry, failing, parent, waiter, guids, rewindable], activities: [...activities, flaky, boom, failOnce],
   });
   client = await DurableClient.connect({ servers: server.url, hub });
 });
 
 afterAll(async () => {
+  await versionedWorker?.stop();
   await client?.close();
   await worker?.stop();
   await server?.stop();
@@ -202,11 +222,63 @@ describe('orchestration ctx and management', () => {
     expect((await client.getStatus(id))?.runtimeStatus).toMatch(/Pending|Running|Completed/);
   });
 
+  it('rewind retries the failed step of a Failed instance; restart runs it again', async () => {
+    const failed = await run('rewindable', undefined, 'rw-1');
+    expect(failed.runtimeStatus).toBe('Failed');
+    await expect(client.rewind('list-2-not-failed-or-missing')).rejects.toMatchObject({ code: 'not-found' });
+    await client.rewind('rw-1', 'try again');
+    const s = await client.waitForCompletion('rw-1', { timeoutMs: 10_000 });
+    expect(s.runtimeStatus).toBe('Completed');
+    expect(s.output).toEqual(['Hello before!', 'rw-1 ok on attempt 2']);
+    await client.restart('rw-1');
+    const again = await client.waitForCompletion('rw-1', { timeoutMs: 10_000 });
+    expect(again.output).toEqual(['Hello before!', 'rw-1 ok on attempt 3']);
+  });
+
+  it('entities start orchestrations and send delayed signals (ctx.startNew, ctx.signalEntity with delayMs)', async () => {
+    await client.callEntity(new EntityId('starter', 's1'), 'kickOff');
+    const s = await client.waitForCompletion('from-entity-s1', { timeoutMs: 10_000 });
+    expect(s.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
+    const t0 = Date.now();
+    await client.callEntity(new EntityId('starter', 's1'), 'later', '@counter@delayed');
+    await waitFor(async () => (await client.readEntityState<{ value: number }>(new EntityId('counter', 'delayed'))).state?.value === 3);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+  });
+
   it('waitForCompletion times out with a timeout error', async () => {
     const id = await client.startNew('waiter');
     await expect(client.waitForCompletion(id, { timeoutMs: 200 })).rejects.toMatchObject({ code: 'timeout' });
     await client.terminate(id);
   });
+});
+
+let versionedWorker: Worker | undefined;
+
+describe('nondeterminism', () => {
+  it('code that no longer matches a running instance fails it with nondeterminism, naming both steps', async () => {
+    const vhub = 'orch-versions';
+    const v1 = orchestration('versioned', function* (ctx) {
+      yield ctx.callActivity('sayHello', 'one');
+      return yield ctx.waitForExternalEvent('go');
+    });
+    const v2 = orchestration('versioned', function* (ctx) {
+      yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 10));
+      return yield ctx.waitForExternalEvent('go');
+    });
+    const opts = { servers: server.url, hub: vhub, leaseMs: 1000, logger: pino({ level: 'silent' }), activities };
+    versionedWorker = await Worker.start({ ...opts, orchestrations: [v1] });
+    const vclient = await DurableClient.connect({ servers: server.url, hub: vhub });
+    const id = await vclient.startNew('versioned');
+    await waitFor(async () => ((await vclient.readHistory(id)) as Array<{ type: string }>).some((e) => e.type === 'TaskCompleted'));
+    await versionedWorker.stop();
+    versionedWorker = await Worker.start({ ...opts, orchestrations: [v2] });
+    await vclient.raiseEvent(id, 'go', 1);
+    const s = await vclient.waitForCompletion(id, { timeoutMs: 15_000 });
+    expect(s.runtimeStatus).toBe('Failed');
+    expect(s.failureDetails?.message).toMatch(/callActivity\('sayhello'\)/);
+    expect(s.failureDetails?.message).toMatch(/createTimer/);
+    await vclient.close();
+  }, 30_000);
 });
 
 async function waitFor(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
