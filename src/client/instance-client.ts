@@ -67,7 +67,8 @@ export class InstanceClient {
     const orchestration = normalizeName(name, 'orchestration');
     await this.catalog.requireOrchestration(orchestration);
     const instanceId = options.instanceId === undefined ? randomUUID().replaceAll('-', '') : validateInstanceId(options.instanceId);
-    const existing = await this.hub.status.get(statusKey(instanceId));
+    // A generated id is new by construction: no need to read a status first.
+    const existing = options.instanceId === undefined ? null : await this.hub.status.get(statusKey(instanceId));
     let revision = 0;
     if (existing && existing.operation === 'PUT' && existing.length > 0) {
       const status = decodeJson<OrchestrationStatus>(existing.value);
@@ -80,18 +81,20 @@ export class InstanceClient {
     }
     const runId = randomUUID();
     const now = new Date().toISOString();
-    await this.publish(this.instanceSubject(instanceId), {
-      type: 'ExecutionStarted', eventId: -1, timestamp: now, name: orchestration, instanceId, runId, mode: 'replaceTerminal',
-      ...(options.input === undefined ? {} : { input: options.input }),
-    }, `start:${instanceId}:${runId}`);
-    // Visible as Pending at once (never 404 right after a start). CAS: if the worker has already
-    // written a newer status, keep it.
+    // Visible as Pending at once (never 404 right after a start), written alongside the start.
+    // CAS: if the worker has already written a newer status, that one stays.
     const pending: OrchestrationStatus = {
       instanceId, name: orchestration, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now,
       ...(options.input === undefined ? {} : { input: options.input }),
     };
     const data = encodeJson(pending);
-    await (revision ? this.hub.status.update(statusKey(instanceId), data, revision) : this.hub.status.create(statusKey(instanceId), data)).catch(() => undefined);
+    await Promise.all([
+      this.publish(this.instanceSubject(instanceId), {
+        type: 'ExecutionStarted', eventId: -1, timestamp: now, name: orchestration, instanceId, runId, mode: 'replaceTerminal',
+        ...(options.input === undefined ? {} : { input: options.input }),
+      }, `start:${instanceId}:${runId}`),
+      (revision ? this.hub.status.update(statusKey(instanceId), data, revision) : this.hub.status.create(statusKey(instanceId), data)).catch(() => undefined),
+    ]);
     return instanceId;
   }
 

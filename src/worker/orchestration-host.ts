@@ -53,7 +53,12 @@ interface CachedInstance {
   runtime: InstanceRuntime;
   lastEventSeq: number;
   lastIn: number;
+  /** The status last written (without lastUpdatedTime) and when: unchanged ones are not rewritten often. */
+  status?: { key: string; at: number };
 }
+
+/** A Running instance whose status did not change gets lastUpdatedTime refreshed at most this often. */
+const STATUS_REFRESH_MS = 1_000;
 
 export class OrchestrationHost implements ActorHost {
   private readonly cache: LruCache<string, CachedInstance>;
@@ -118,8 +123,18 @@ export class OrchestrationHost implements ActorHost {
       return nothing;
     }
     const effects = result.actions.map((a, i) => this.resolve(instanceId, partition, a, `ofx:${partition}.${actorToken}:${lastSeq}:${i}`));
+    // The status record is rewritten when something a reader can see changed (runtime status,
+    // custom status, output, failure), and otherwise at most once a second: a fan-in of 10,000
+    // results need not write 10,000 identical statuses.
+    let status = cached.status;
     if (result.status) {
-      effects.push({ s: `$KV.${this.hub.names.statusBucket}.${statusKey(instanceId)}`, d: result.status });
+      const { lastUpdatedTime: _ignored, ...visible } = result.status;
+      const key = JSON.stringify(visible);
+      const now = Date.now();
+      if (!status || status.key !== key || now - status.at >= STATUS_REFRESH_MS || result.reset) {
+        effects.push({ s: `$KV.${this.hub.names.statusBucket}.${statusKey(instanceId)}`, d: result.status });
+        status = { key, at: now };
+      }
     }
     const parts = encodeRecordParts({ h: result.appended, fx: effects }, { in: lastSeq }, result.reset ? { reset: true } : {}, this.maxPayload, encodeJson);
     let committedSeq = 0;
@@ -131,7 +146,7 @@ export class OrchestrationHost implements ActorHost {
       applied: events.length - result.dropped.length,
       committed: (seq, firstSeq) => {
         committedSeq = firstSeq;
-        this.cache.set(actorToken, { runtime: cached.runtime, lastEventSeq: seq, lastIn: lastSeq });
+        this.cache.set(actorToken, { runtime: cached.runtime, lastEventSeq: seq, lastIn: lastSeq, ...(status ? { status } : {}) });
       },
       ...(result.reset && cached.lastEventSeq > 0
         ? {
