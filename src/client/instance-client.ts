@@ -17,7 +17,7 @@ import { HistoryAssembler } from '../store/history-records.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher, PubAck } from '../store/lean-publisher.js';
 import type { CatalogCache } from './catalog-cache.js';
-import { isTerminal, RUNTIME_STATUSES, type OrchestrationStatus, type RuntimeStatus } from './status.js';
+import { decodeStatusRecord, isTerminal, RUNTIME_STATUSES, type OrchestrationStatus, type RuntimeStatus } from './status.js';
 
 /** Room left under max_payload for headers and envelope fields. */
 const PAYLOAD_HEADROOM = 4_096;
@@ -71,7 +71,7 @@ export class InstanceClient {
     const existing = options.instanceId === undefined ? null : await this.hub.status.get(statusKey(instanceId));
     let revision = 0;
     if (existing && existing.operation === 'PUT' && existing.length > 0) {
-      const status = decodeJson<OrchestrationStatus>(existing.value);
+      const status = decodeStatusRecord(existing.value);
       if (!isTerminal(status.runtimeStatus)) {
         throw new DurableError('instance-exists', `instance '${instanceId}' already exists and is ${status.runtimeStatus}`);
       }
@@ -103,7 +103,7 @@ export class InstanceClient {
     validateInstanceId(instanceId);
     const e = await this.hub.status.get(statusKey(instanceId));
     if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
-    const status = decodeJson<OrchestrationStatus>(e.value);
+    const status = decodeStatusRecord(e.value);
     if (options.showInput === false) delete status.input;
     if (options.showHistory) status.history = await this.readHistory(instanceId);
     return status;
@@ -164,7 +164,7 @@ export class InstanceClient {
       for await (const m of sub) {
         const op = m.headers?.get('KV-Operation');
         if (op === 'DEL' || op === 'PURGE' || m.data.length === 0) continue;
-        if (seen(decodeJson<OrchestrationStatus>(m.data))) return;
+        if (seen(decodeStatusRecord(m.data))) return;
       }
     } finally {
       if (timer) clearTimeout(timer);
@@ -302,7 +302,7 @@ export class InstanceClient {
     const iter = await this.hub.status.keys();
     for await (const k of iter) keys.push(k);
     const entries = await Promise.all(keys.map((k) => this.hub.status.get(k)));
-    return entries.filter((e) => e && e.operation === 'PUT' && e.length > 0).map((e) => decodeJson<OrchestrationStatus>(e!.value));
+    return entries.filter((e) => e && e.operation === 'PUT' && e.length > 0).map((e) => decodeStatusRecord(e!.value));
   }
 }
 

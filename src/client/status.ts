@@ -29,3 +29,9 @@ export function failureDetails(f: ErrorInfo | undefined): OrchestrationStatus['f
   if (!f) return undefined;
   return { message: f.message, errorType: f.errorType, ...(f.stack ? { stack: f.stack } : {}) };
 }
+
+/** Parses a stored status record, dropping internal bookkeeping (`_v`: the history position it reflects). */
+export function decodeStatusRecord(value: Uint8Array): OrchestrationStatus {
+  const { _v, ...status } = JSON.parse(new TextDecoder().decode(value)) as OrchestrationStatus & { _v?: number };
+  return status;
+}

@@ -71,9 +71,11 @@ export async function openHub(nc: NatsConnection, options: HubOptions): Promise<
   const js = jetstream(nc, { timeout: 10_000 });
   for (const cfg of streamConfigs(names, replicas)) await ensureStream(jsm, cfg);
   const kvm = new Kvm(js);
-  const bucket = (name: string, history = 1) => kvm.create(name, { history, replicas, allow_direct: true } as any);
+  // The lease bucket answers quickly or not at all: a lost request (server restarting) must not
+  // hold up renewals for the default 10 s, longer than a lease.
+  const bucket = (name: string, timeout = 10_000) => kvm.create(name, { history: 1, replicas, allow_direct: true, timeout } as any);
   const [leases, status, timers, catalog, entityIndex] = await Promise.all([
-    bucket(names.leaseBucket), bucket(names.statusBucket), bucket(names.timerBucket), bucket(names.catalogBucket), bucket(names.entityIndexBucket),
+    bucket(names.leaseBucket, 2_000), bucket(names.statusBucket), bucket(names.timerBucket), bucket(names.catalogBucket), bucket(names.entityIndexBucket),
   ]);
   const config = await fixHubConfig(leases, options.partitions);
   return { names, config, nc, js, jsm, leases, status, timers, catalog, entityIndex };

@@ -63,7 +63,9 @@ export class ActivityRunner {
         await hub.jsm.consumers.update(hub.names.activityStream, durable, { ack_wait: ackWait });
       }
       const consumer = await hub.js.consumers.get(hub.names.activityStream, durable);
-      const iter = await consumer.consume({ max_messages: Math.max(8, this.o.concurrency) });
+      // Short pull expiry: after a NATS node or cluster restart a pull is only re-issued when the old
+      // one expires (30 s by default), which left activities idle that long.
+      const iter = await consumer.consume({ max_messages: Math.max(8, this.o.concurrency), expires: 5_000, idle_heartbeat: 1_000 } as any);
       this.iterators.push(iter);
       void this.loop(def, iter);
     }

@@ -23,6 +23,11 @@ export interface ResolvedEffect {
   d?: unknown;
   id?: string;
   h?: Record<string, string>;
+  /**
+   * Set on status writes: the position in the actor's history it reflects (also stored in the
+   * record as `_v`), so that a writer that lost its lease never overwrites a later status.
+   */
+  v?: number;
 }
 
 export interface Reply {

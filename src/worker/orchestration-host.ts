@@ -132,7 +132,8 @@ export class OrchestrationHost implements ActorHost {
       const key = JSON.stringify(visible);
       const now = Date.now();
       if (!status || status.key !== key || now - status.at >= STATUS_REFRESH_MS || result.reset) {
-        effects.push({ s: `$KV.${this.hub.names.statusBucket}.${statusKey(instanceId)}`, d: result.status });
+        // _v: the history position this status reflects (the append's fence grows with every commit).
+        effects.push({ s: `$KV.${this.hub.names.statusBucket}.${statusKey(instanceId)}`, d: { ...result.status, _v: cached.lastEventSeq + 1 }, v: cached.lastEventSeq + 1 });
         status = { key, at: now };
       }
     }

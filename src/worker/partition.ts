@@ -20,7 +20,7 @@ import { DurableError } from '../core/errors.js';
 import { deadLetterSubject, eventFilter, inboxFilter, inboxSubject, entityPartition, instancePartition } from '../core/topology.js';
 import { EntityId } from '../core/entity-id.js';
 import { decodeToken } from '../core/encoding.js';
-import { scan } from '../store/event-log.js';
+import { readLast, scan } from '../store/event-log.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
 import type { ActorHost, CommitPlan, DeadLetterRecord, InboxMessage, ResolvedEffect } from './actor-host.js';
@@ -46,6 +46,7 @@ export interface PartitionDeps {
 }
 
 const MAX_BUFFER = 20_000;
+const READER_STALL_MS = 3_000;
 const MAX_FENCE_RETRIES = 5;
 
 export class PartitionProcessor {
@@ -57,6 +58,12 @@ export class PartitionProcessor {
   private readonly timers: TimerIndex;
   private bufferDrained: (() => void) | undefined;
   private readonly log: Logger;
+  private readerGeneration = 0;
+  /** Highest inbox sequence the reader delivered, and when it last delivered anything. */
+  private lastRead = 0;
+  private lastReadAt = Date.now();
+  private checkingReader = false;
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(readonly partition: number, start: Checkpoint, private readonly d: PartitionDeps) {
     this.done = { ...start };
@@ -86,13 +93,17 @@ export class PartitionProcessor {
       return;
     }
     const t2 = performance.now();
+    this.lastRead = this.done.in;
     await this.consume();
+    this.watchdog = setInterval(() => void this.checkReader(), 1_000);
+    this.watchdog.unref();
     this.log.info({ recovered, timers: this.timers.size, recoverMs: Math.round(t1 - t0), timersMs: Math.round(t2 - t1), consumeMs: Math.round(performance.now() - t2) }, 'partition started');
   }
 
   /** Stops reading, finishes the batch in flight (if `graceful`), and returns the final checkpoint. */
   async stop(graceful: boolean): Promise<Checkpoint> {
     this.stopped = true;
+    if (this.watchdog) clearInterval(this.watchdog);
     this.timers.stop();
     this.messages?.stop();
     this.bufferDrained?.();
@@ -132,28 +143,38 @@ export class PartitionProcessor {
     return count;
   }
 
-  private async consume(): Promise<void> {
+  /**
+   * Reads the inbox from `fromSeq` with a fresh ordered consumer. A reader is replaced (see the
+   * watchdog) by bumping `readerGeneration`; an old reader's late messages are dropped.
+   */
+  private async consume(fromSeq = this.done.in + 1): Promise<void> {
     const { hub } = this.d;
+    const generation = ++this.readerGeneration;
     const consumer = await hub.js.consumers.get(hub.names.inboxStream, {
       filter_subjects: inboxFilter(hub.names.hub, this.partition),
       deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: this.done.in + 1,
+      opt_start_seq: fromSeq,
     });
-    if (this.stopped) return; // released while starting
+    if (this.stopped || generation !== this.readerGeneration) return; // released or replaced while starting
     // Short pull expiry and heartbeats: when the node hosting this (R1, ephemeral) ordered consumer
     // dies, nats.js notices only when a pull expires; with its 30 s default, consumers of an R3
     // stream whose leader was SIGKILLed delivered nothing for 25 s or more while the partition's
     // lease was still renewed (docs/operations.md, known limits).
-    this.messages = await consumer.consume({ max_messages: 2_000, threshold_messages: 1_000, expires: 5_000, idle_heartbeat: 1_000 } as any);
-    if (this.stopped) {
-      this.messages.stop();
+    const messages = await consumer.consume({ max_messages: 2_000, threshold_messages: 1_000, expires: 5_000, idle_heartbeat: 1_000 } as any);
+    if (this.stopped || generation !== this.readerGeneration) {
+      messages.stop();
       return;
     }
+    this.messages = messages;
+    this.lastReadAt = Date.now();
     const prefixLength = `${hub.names.hub}.in.${this.partition}.`.length;
     void (async () => {
       try {
-        for await (const m of this.messages!) {
-          if (this.stopped) break;
+        for await (const m of messages) {
+          if (this.stopped || generation !== this.readerGeneration) break;
+          if (m.seq <= this.lastRead) continue; // a replacement reader starts where the old one was
+          this.lastRead = m.seq;
+          this.lastReadAt = Date.now();
           const msgId = m.headers?.get('Nats-Msg-Id');
           this.buffer.push({ seq: m.seq, subject: m.subject, actorToken: m.subject.slice(prefixLength), data: m.data, ...(msgId ? { msgId } : {}) });
           this.kick();
@@ -163,6 +184,28 @@ export class PartitionProcessor {
         if (!this.stopped) this.log.error({ err: e }, 'inbox consumer failed');
       }
     })();
+  }
+
+  /**
+   * The reader must not go quiet while the inbox has more: after a NATS node loss an ordered
+   * consumer can stall while the lease is still renewed (nobody else would take over). When the
+   * reader has been silent for READER_STALL_MS and the inbox holds a newer message, start a new
+   * reader where the old one stopped.
+   */
+  private async checkReader(): Promise<void> {
+    if (this.stopped || this.checkingReader || Date.now() - this.lastReadAt < READER_STALL_MS) return;
+    this.checkingReader = true;
+    try {
+      const newest = await readLast(this.d.hub.nc, this.d.hub.names.inboxStream, inboxFilter(this.d.hub.names.hub, this.partition), 2_000);
+      if (this.stopped || !newest || newest.seq <= this.lastRead || Date.now() - this.lastReadAt < READER_STALL_MS) return;
+      this.log.warn({ lastRead: this.lastRead, newest: newest.seq }, 'inbox reader stalled; starting a new one');
+      this.messages?.stop();
+      await this.consume(Math.max(this.lastRead, this.done.in) + 1);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'inbox reader check failed');
+    } finally {
+      this.checkingReader = false;
+    }
   }
 
   private kick(): void {
@@ -316,8 +359,24 @@ export class PartitionProcessor {
   }
 
   private publishEffect(fx: ResolvedEffect): Promise<unknown> {
+    // A worker that was paused past its lease may reach this after the new owner moved on:
+    // a status write must then not go backwards (see guardedStatusWrite).
+    if (fx.v !== undefined && !this.d.leaseValid()) return this.guardedStatusWrite(fx);
     const data = fx.d === undefined ? new Uint8Array(0) : encodeJson(fx.d);
     return this.d.publisher.publish(fx.s, data, { ...(fx.id ? { msgId: fx.id } : {}), ...(fx.h ? { headers: fx.h } : {}) });
+  }
+
+  /** Writes a status record only if the stored one is not from a later position of history. */
+  private async guardedStatusWrite(fx: ResolvedEffect): Promise<unknown> {
+    const key = fx.s.slice(`$KV.${this.d.hub.names.statusBucket}.`.length);
+    const current = await this.d.hub.status.get(key);
+    const stored = current && current.length > 0 ? (decodeJson<{ _v?: number }>(current.value)._v ?? 0) : -1;
+    if (stored > fx.v!) {
+      this.log.warn({ key, stale: fx.v, stored }, 'stale status write from a lost lease dropped');
+      return undefined;
+    }
+    const data = encodeJson(fx.d);
+    return current ? this.d.hub.status.update(key, data, current.revision).catch(() => undefined) : this.d.hub.status.create(key, data).catch(() => undefined);
   }
 
   private deadLetter(dl: DeadLetterRecord): Promise<unknown> {

@@ -22,7 +22,7 @@ import { entityActorToken, entityPartition, eventSubject } from '../../src/core/
 import { counter } from '../../entities/counter.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/processes.js';
-import { countOwners, leaseOwners, sendSignals, waitFor, wrongTotals } from '../helpers/nats-cluster.js';
+import { countOwners, leaseOwners, sendSignals, startOrchestrations, waitFor, wrongOrchestrations, wrongTotals } from '../helpers/nats-cluster.js';
 
 let server: TestServer;
 const procs: WorkerProcess[] = [];
@@ -78,7 +78,10 @@ describe('fencing', () => {
     await waitFor('an 8/8 spread', async () => JSON.stringify(countOwners(await leaseOwners(client))) === '{"a":8,"b":8}', 10_000);
 
     let pausedFor = 0;
+    let instances: Awaited<ReturnType<typeof startOrchestrations>> | undefined;
     const expected = await sendSignals(client, 'pause', 500, 24_000, async (sent) => {
+      // Orchestrations in flight too: a paused owner's late status writes must not win.
+      if (sent === 4_000) instances = await startOrchestrations(client, 'pause', 30, 4);
       if (sent === 5_000) {
         // Paused in the middle of the stream: b has batches and activities in flight.
         process.kill(b.pid, 'SIGSTOP');
@@ -96,6 +99,7 @@ describe('fencing', () => {
     expect(b.output()).toMatch(/lease renewal failed; stopping the partition/);
 
     expect(await wrongTotals(client, expected)).toEqual([]);
+    expect(await wrongOrchestrations(client, instances!)).toEqual([]);
     await a.kill('SIGTERM');
     await b.kill('SIGTERM');
     await client.close();
