@@ -14,6 +14,12 @@ import { DEFAULT_PARTITIONS, hubNames, type HubNames } from '../core/topology.js
 
 const NS_PER_MS = 1_000_000;
 const MINUTE = 60_000;
+/**
+ * Dedupe window of the inbox, start and activity streams. It must outlast a crash recovery or a
+ * paused worker's late publishes (seconds); every effect carries a message id, so a longer window
+ * costs server memory in proportion to throughput (2 min at 7k ids/s is ~1M entries).
+ */
+export const DEDUPE_WINDOW_MS = 2 * MINUTE;
 
 export interface HubOptions {
   hub: string;
@@ -45,14 +51,14 @@ function streamConfigs(n: HubNames, replicas: number): Array<Partial<StreamConfi
   const h = n.hub;
   return [
     // Inbox: everything sent to an actor. Read by partition owners from their checkpoint; purged
-    // behind the checkpoint. The long duplicate window is the first line of exactly-once.
-    { ...base, name: n.inboxStream, subjects: [`${h}.in.>`], duplicate_window: 10 * MINUTE * NS_PER_MS },
+    // behind the checkpoint. The duplicate window is the first line of exactly-once.
+    { ...base, name: n.inboxStream, subjects: [`${h}.in.>`], duplicate_window: DEDUPE_WINDOW_MS * NS_PER_MS },
     // Events: one message per actor per committed batch; the last one holds the entity's state.
     { ...base, name: n.eventStream, subjects: [`${h}.ev.>`], duplicate_window: 2 * MINUTE * NS_PER_MS },
     // Starts from raw producers (instance id chosen by the producer), routed to partitions.
-    { ...base, name: n.startStream, subjects: [`${h}.start.>`], duplicate_window: 10 * MINUTE * NS_PER_MS },
+    { ...base, name: n.startStream, subjects: [`${h}.start.>`], duplicate_window: DEDUPE_WINDOW_MS * NS_PER_MS },
     // Activity work queue: any worker pulls; a message leaves when its result is durable.
-    { ...base, name: n.activityStream, subjects: [`${h}.act.>`], retention: 'workqueue' as any, duplicate_window: 10 * MINUTE * NS_PER_MS },
+    { ...base, name: n.activityStream, subjects: [`${h}.act.>`], retention: 'workqueue' as any, duplicate_window: DEDUPE_WINDOW_MS * NS_PER_MS },
     // Parked messages that could not be applied, with the reason in headers.
     { ...base, name: n.deadLetterStream, subjects: [`${h}.dlq.>`], max_age: 30 * 24 * 60 * MINUTE * NS_PER_MS },
   ];
