@@ -12,10 +12,12 @@ import { startWorkerProcess } from '../test/helpers/processes.js';
 import { measureBaselines } from './baseline.js';
 import { callLatency, retainedMemory, signalThroughput } from './entities.js';
 import { orchestrationFigures } from './orchestrations.js';
+import { scaleFigures } from './scale.js';
 import { round, summarize } from './stats.js';
 
 const quick = process.argv.includes('--quick');
 const skipMillion = process.argv.includes('--skip-million');
+const skipScale = process.argv.includes('--skip-scale');
 const N = quick ? 10_000 : 30_000;
 const MILLION = quick ? 100_000 : 1_000_000;
 const IDLE = quick ? 20_000 : 100_000;
@@ -105,6 +107,22 @@ try {
 
   await client.close();
   await worker.kill('SIGTERM');
+
+  if (!skipScale) {
+    const scale = (await scaleFigures(server.url)) as {
+      workers: Record<string, { signalsPerSec: number; helloPerSec: number; callP50Ms: number }>;
+      recoveryAfterWorkerKill: { leaseMs: number; firstProgressMs: number };
+      r1VsR3: { r1: { signalsPerSec: number; helloPerSec: number; callP50Ms: number }; r3ThreeNodeCluster: { signalsPerSec: number; helloPerSec: number; callP50Ms: number } };
+    };
+    results.scale = scale;
+    for (const [n, f] of Object.entries(scale.workers)) {
+      rows.push({ figure: `${n} worker process(es): signals / hello / call p50`, value: `${f.signalsPerSec}/s, ${f.helloPerSec}/s, ${f.callP50Ms} ms`, baseline: `${Math.round(base.publishPerSec)}/s publish`, ratio: round(f.signalsPerSec / base.publishPerSec).toFixed(2) });
+    }
+    const r = scale.recoveryAfterWorkerKill;
+    rows.push({ figure: 'recovery after SIGKILL of 1 of 2 workers', value: `${r.firstProgressMs} ms to progress`, baseline: `lease ${r.leaseMs} ms`, ratio: round(r.firstProgressMs / r.leaseMs).toFixed(2) });
+    const { r1, r3ThreeNodeCluster: r3 } = scale.r1VsR3;
+    rows.push({ figure: 'R3 (3-node cluster) vs R1: signals / hello / call p50', value: `${r3.signalsPerSec}/s, ${r3.helloPerSec}/s, ${r3.callP50Ms} ms`, baseline: `R1 ${r1.signalsPerSec}/s, ${r1.helloPerSec}/s, ${r1.callP50Ms} ms`, ratio: round(r3.signalsPerSec / r1.signalsPerSec).toFixed(2) });
+  }
 } finally {
   await nc.close();
   await server.stop();
