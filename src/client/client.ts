@@ -125,6 +125,9 @@ export class DurableClient extends InstanceClient {
       }, timeoutMs);
       this.calls.set(token, { resolve, reject, timer });
     });
+    // The answer may time out while the publish is still waiting for its PubAck: observe the
+    // rejection now so that it is never reported as unhandled.
+    outcome.catch(() => undefined);
     const body: EntityMessage = { op: opName, k: 'c', reply, ...(input === undefined ? {} : { input }) };
     try {
       await this.publish(this.signalSubject(id), body);

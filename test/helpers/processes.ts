@@ -41,3 +41,4 @@ export async function startWorkerProcess(env: Record<string, string>, script = '
     },
   };
 }
+

@@ -12,30 +12,15 @@
  *    (the fan-out byte sums are exact); in every history one completion per scheduled task (each
  *    activity result applied once, even when the activity ran twice).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DurableClient } from '../../src/index.js';
-import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/processes.js';
+import type { WorkerProcess } from '../helpers/processes.js';
+import { useServerAndWorkers } from '../helpers/worker-env.js';
 import { countOwners, leaseOwners, sendSignals, startOrchestrations, waitFor, wrongOrchestrations, wrongTotals } from '../helpers/nats-cluster.js';
 
 const LEASE_MS = 1_500;
-let server: TestServer;
-const procs: WorkerProcess[] = [];
-
-beforeAll(async () => {
-  server = await startNatsServer();
-});
-
-afterAll(async () => {
-  for (const p of procs) await p.kill('SIGKILL');
-  await server?.stop();
-});
-
-async function spawnWorker(hub: string, id: string): Promise<WorkerProcess> {
-  const p = await startWorkerProcess({ NATS_URL: server.url, HUB: hub, LEASE_MS: String(LEASE_MS), WORKER_ID: id });
-  procs.push(p);
-  return p;
-}
+const env = useServerAndWorkers(LEASE_MS);
+const spawnWorker = (hub: string, id: string) => env.spawn(hub, id);
 
 /** The owner counts expected when `workers` share 16 partitions by p % n. */
 function evenSpread(workers: string[]): Record<string, number> {
@@ -50,7 +35,7 @@ const sameCounts = (a: Record<string, number>, b: Record<string, number>) => JSO
 describe('many workers', () => {
   it('spreads partitions evenly as workers join, and moves a dead worker\'s share to the survivors', async () => {
     const hub = 'scale-out';
-    const client = await DurableClient.connect({ servers: server.url, hub });
+    const client = await DurableClient.connect({ servers: env.server().url, hub });
     const workers: Record<string, WorkerProcess> = {};
     workers.a = await spawnWorker(hub, 'a');
     await waitFor('a to own all 16', async () => sameCounts(countOwners(await leaseOwners(client)), { a: 16 }), 10_000);
@@ -91,7 +76,7 @@ describe('many workers', () => {
   it('chaos: a random worker of three SIGKILLed every 3 s while signals and orchestrations flow', async () => {
     const hub = 'chaos';
     const live = [await spawnWorker(hub, 'w0'), await spawnWorker(hub, 'w1'), await spawnWorker(hub, 'w2')];
-    const client = await DurableClient.connect({ servers: server.url, hub });
+    const client = await DurableClient.connect({ servers: env.server().url, hub });
 
     let kills = 0;
     let chaos = true;

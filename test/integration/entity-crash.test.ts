@@ -3,28 +3,12 @@
  * Every entity's final value must equal exactly the sum of what was sent to it: nothing lost,
  * nothing applied twice.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DurableClient, EntityId } from '../../src/index.js';
-import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/processes.js';
+import { useServerAndWorkers } from '../helpers/worker-env.js';
 
-let server: TestServer;
-const procs: WorkerProcess[] = [];
-
-beforeAll(async () => {
-  server = await startNatsServer();
-});
-
-afterAll(async () => {
-  for (const p of procs) await p.kill('SIGKILL');
-  await server?.stop();
-});
-
-async function spawnWorker(hub: string, id: string) {
-  const p = await startWorkerProcess({ NATS_URL: server.url, HUB: hub, LEASE_MS: '1500', WORKER_ID: id });
-  procs.push(p);
-  return p;
-}
+const env = useServerAndWorkers(1500);
+const spawnWorker = env.spawn;
 
 /** Sends `total` signals over `entities` counters, `amount(i)` each; returns the expected sums. */
 async function sendSignals(client: DurableClient, entities: number, total: number, onProgress: (sent: number) => Promise<void>) {
@@ -53,7 +37,7 @@ describe('crash survival', () => {
   it('SIGKILL of the only worker mid-stream: a new worker finishes with exact totals', async () => {
     const hub = 'crash-one';
     let worker = await spawnWorker(hub, 'a');
-    const client = await DurableClient.connect({ servers: server.url, hub });
+    const client = await DurableClient.connect({ servers: env.server().url, hub });
     let kills = 0;
     const expected = await sendSignals(client, 500, 30_000, async (sent) => {
       if (sent === 8_000 || sent === 20_000) {
@@ -71,7 +55,7 @@ describe('crash survival', () => {
     const hub = 'crash-two';
     const a = await spawnWorker(hub, 'a');
     let b = await spawnWorker(hub, 'b');
-    const client = await DurableClient.connect({ servers: server.url, hub });
+    const client = await DurableClient.connect({ servers: env.server().url, hub });
     let kills = 0;
     const expected = await sendSignals(client, 1_000, 30_000, async (sent) => {
       if (sent % 6_000 === 0) {
@@ -89,14 +73,14 @@ describe('crash survival', () => {
   it('full restart of everything (workers and NATS server) keeps all state', async () => {
     const hub = 'crash-full';
     let worker = await spawnWorker(hub, 'a');
-    let client = await DurableClient.connect({ servers: server.url, hub });
+    let client = await DurableClient.connect({ servers: env.server().url, hub });
     const expected = await sendSignals(client, 100, 5_000, async () => undefined);
     await expectTotals(client, expected);
     await client.close();
     await worker.kill('SIGKILL');
-    await server.restart();
+    await env.server().restart();
     worker = await spawnWorker(hub, 'after-restart');
-    client = await DurableClient.connect({ servers: server.url, hub });
+    client = await DurableClient.connect({ servers: env.server().url, hub });
     for (const [k, v] of expected) expect((await client.readEntityState<{ value: number }>(new EntityId('counter', k))).state?.value).toBe(v);
     await client.signalEntity(new EntityId('counter', 'k0'), 'add', 1);
     expect(await client.callEntity(new EntityId('counter', 'k0'), 'get')).toBe(expected.get('k0')! + 1);

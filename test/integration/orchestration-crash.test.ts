@@ -3,35 +3,19 @@
  * fan-outs, durable timers) are in flight. Every instance must complete with the right output,
  * and no task may have its result applied twice (at most one completion per task id in history).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DurableClient } from '../../src/index.js';
 import { expectedTotalBytes } from '../../orchestrations/fan-out-fan-in.js';
-import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/processes.js';
+import { useServerAndWorkers } from '../helpers/worker-env.js';
 
-let server: TestServer;
-const procs: WorkerProcess[] = [];
-
-beforeAll(async () => {
-  server = await startNatsServer();
-});
-
-afterAll(async () => {
-  for (const p of procs) await p.kill('SIGKILL');
-  await server?.stop();
-});
-
-const spawnWorker = async (hub: string, id: string) => {
-  const p = await startWorkerProcess({ NATS_URL: server.url, HUB: hub, LEASE_MS: '1500', WORKER_ID: id });
-  procs.push(p);
-  return p;
-};
+const env = useServerAndWorkers(1500);
+const spawnWorker = env.spawn;
 
 describe('orchestrations survive worker crashes', () => {
   it('chains, fan-outs and timers all complete exactly once across two SIGKILLs', async () => {
     const hub = 'orch-crash';
     let worker = await spawnWorker(hub, 'a');
-    const client = await DurableClient.connect({ servers: server.url, hub });
+    const client = await DurableClient.connect({ servers: env.server().url, hub });
     const chains = await Promise.all(Array.from({ length: 200 }, (_, i) => client.startNew('helloSequence', { instanceId: `chain-${i}` })));
     const fans = await Promise.all(Array.from({ length: 20 }, (_, i) => client.startNew('fanOutFanIn', { instanceId: `fan-${i}`, input: { count: 100 + i } })));
     const timers = await Promise.all(Array.from({ length: 20 }, (_, i) => client.startNew('approvalWorkflow', { instanceId: `timer-${i}`, input: { requestId: `r${i}`, timeoutMs: 1500 + i * 50 } })));
