@@ -11,6 +11,7 @@ import { startNatsServer } from '../test/helpers/nats-server.js';
 import { startWorkerProcess } from '../test/helpers/processes.js';
 import { measureBaselines } from './baseline.js';
 import { callLatency, retainedMemory, signalThroughput } from './entities.js';
+import { httpFigures } from './http.js';
 import { orchestrationFigures } from './orchestrations.js';
 import { scaleFigures } from './scale.js';
 import { round, summarize } from './stats.js';
@@ -55,6 +56,11 @@ try {
   }
   rows.push({ figure: 'raiseEvent to completion p50/p99', value: ms(orch.eventToResumeMs), baseline: `${round(pub, 3)} ms publish p50`, ratio: round(orch.eventToResumeMs.p50 / pub).toFixed(1) });
   rows.push({ figure: 'durable timer lag p50/p99', value: ms(orch.timerLagMs), baseline: '0 ms ideal', ratio: '-' });
+
+  const web = await httpFigures(client, quick ? 50 : 200);
+  results.http = web;
+  rows.push({ figure: 'HTTP start + complete (hello) p50/p99', value: ms(web.httpStartCompleteMs), baseline: `client ${ms(web.clientStartCompleteMs)}`, ratio: round(web.httpStartCompleteMs.p50 / web.clientStartCompleteMs.p50).toFixed(2) });
+  rows.push({ figure: 'HTTP status reads (32 concurrent)', value: `${Math.round(web.statusReadsPerSec)}/s`, baseline: `${Math.round(base.publishPerSec)}/s publish`, ratio: round(web.statusReadsPerSec / base.publishPerSec).toFixed(2) });
 
   const hot = await signalThroughput(client, () => 'hot', N, ['hot']);
   rows.push({ figure: `signals to 1 hot entity (${N})`, value: `${Math.round(hot)}/s`, baseline: `${Math.round(base.publishPerSec)}/s publish`, ratio: round(hot / base.publishPerSec).toFixed(2) });

@@ -1,0 +1,59 @@
+/**
+ * HTTP benchmarks: start + complete of a hello orchestration through the HTTP API (POST start,
+ * then GET status with waitForCompletion long poll) beside the same through the client, and
+ * status reads per second.
+ */
+import { pino } from 'pino';
+import { createHttpServer, type DurableClient } from '../src/index.js';
+import { pipelined, summarize } from './stats.js';
+
+export interface HttpFigures {
+  httpStartCompleteMs: { p50: number; p99: number };
+  clientStartCompleteMs: { p50: number; p99: number };
+  statusReadsPerSec: number;
+}
+
+export async function httpFigures(client: DurableClient, rounds: number): Promise<HttpFigures> {
+  const http = await createHttpServer({ client, port: 0, systemKey: 'bench-key', logger: pino({ level: 'error' }) });
+  const headers = { 'x-functions-key': 'bench-key', 'content-type': 'application/json' };
+  const base = `${http.url}/runtime/webhooks/durabletask`;
+  try {
+    const viaHttp = async () => {
+      const start = await fetch(`${base}/orchestrators/helloSequence`, { method: 'POST', headers, body: '{}' });
+      const { id } = (await start.json()) as { id: string };
+      const done = await fetch(`${base}/instances/${id}?waitForCompletion=30s`, { headers });
+      if (done.status !== 200) throw new Error(`status ${done.status}`);
+      return id;
+    };
+    const viaClient = async () => {
+      const id = await client.startNew('helloSequence');
+      await client.waitForCompletion(id, { timeoutMs: 30_000 });
+      return id;
+    };
+    const time = async (fn: () => Promise<unknown>) => {
+      const xs: number[] = [];
+      for (let i = 0; i < rounds; i++) {
+        const t = performance.now();
+        await fn();
+        xs.push(performance.now() - t);
+      }
+      const s = summarize(xs);
+      return { p50: s.p50, p99: s.p99 };
+    };
+    await viaHttp();
+    const httpStartCompleteMs = await time(viaHttp);
+    const clientStartCompleteMs = await time(viaClient);
+    const id = await viaHttp();
+    const reads = rounds * 20;
+    const t0 = performance.now();
+    await pipelined(reads, 32, async () => {
+      const res = await fetch(`${base}/instances/${id}`, { headers });
+      if (res.status !== 200) throw new Error(`status ${res.status}`);
+      await res.arrayBuffer();
+    });
+    const statusReadsPerSec = reads / ((performance.now() - t0) / 1000);
+    return { httpStartCompleteMs, clientStartCompleteMs, statusReadsPerSec };
+  } finally {
+    await http.close();
+  }
+}
