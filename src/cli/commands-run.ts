@@ -21,9 +21,19 @@ interface ServeOptions {
   host?: string;
 }
 
+/**
+ * Resolves on the first SIGINT/SIGTERM; a second one exits at once. The handlers stay installed:
+ * tsx (which loads .ts modules given to --module) re-raises a signal when it sees no other
+ * listener, which killed the process in the middle of its graceful stop.
+ */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    const on = (s: NodeJS.Signals) => { process.off('SIGINT', on); process.off('SIGTERM', on); resolve(s); };
+    let received = false;
+    const on = (s: NodeJS.Signals) => {
+      if (received) process.exit(130);
+      received = true;
+      resolve(s);
+    };
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
   });

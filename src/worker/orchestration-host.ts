@@ -118,9 +118,16 @@ export class OrchestrationHost implements ActorHost {
     const result = cached.runtime.process(events, now);
     this.metrics.orchestrationSteps.inc();
     if (result.appended.length === 0 && !result.reset) {
-      // Every message was a no-op for this instance (duplicates, late results): nothing to write.
+      // Every message was a no-op for this instance (duplicates, late results). Still record that
+      // they were consumed, with a fenced append: if our view of the history was stale (a read
+      // answered by a lagging replica, another writer), the fence says so and we reload, instead
+      // of silently dropping messages that the real history would have used.
       if (result.dropped.length) this.logger.debug({ instanceId, dropped: result.dropped.map((d) => d.type) }, 'messages had no effect');
-      return nothing;
+      return {
+        append: { subject, expectedLastSeq: cached.lastEventSeq, parts: [encodeJson({ h: [], in: lastSeq })] },
+        effects: [], replies: [], deadLetters, applied: 0,
+        committed: (seq) => this.cache.set(actorToken, { ...cached, lastEventSeq: seq, lastIn: lastSeq }),
+      };
     }
     const effects = result.actions.map((a, i) => this.resolve(instanceId, partition, a, `ofx:${partition}.${actorToken}:${lastSeq}:${i}`));
     // The status record is rewritten when something a reader can see changed (runtime status,

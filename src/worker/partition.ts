@@ -20,7 +20,7 @@ import { DurableError } from '../core/errors.js';
 import { deadLetterSubject, eventFilter, inboxFilter, inboxSubject, entityPartition, instancePartition } from '../core/topology.js';
 import { EntityId } from '../core/entity-id.js';
 import { decodeToken } from '../core/encoding.js';
-import { readLast, scan } from '../store/event-log.js';
+import { scan } from '../store/event-log.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
 import type { ActorHost, CommitPlan, DeadLetterRecord, InboxMessage, ResolvedEffect } from './actor-host.js';
@@ -196,7 +196,8 @@ export class PartitionProcessor {
     if (this.stopped || this.checkingReader || Date.now() - this.lastReadAt < READER_STALL_MS) return;
     this.checkingReader = true;
     try {
-      const newest = await readLast(this.d.hub.nc, this.d.hub.names.inboxStream, inboxFilter(this.d.hub.names.hub, this.partition), 2_000);
+      // Asked of the stream leader (not DIRECT.GET, which a lagging replica may answer).
+      const newest = await this.d.hub.jsm.streams.getMessage(this.d.hub.names.inboxStream, { last_by_subj: inboxFilter(this.d.hub.names.hub, this.partition) }).catch(() => null);
       if (this.stopped || !newest || newest.seq <= this.lastRead || Date.now() - this.lastReadAt < READER_STALL_MS) return;
       this.log.warn({ lastRead: this.lastRead, newest: newest.seq }, 'inbox reader stalled; starting a new one');
       this.messages?.stop();
