@@ -5,7 +5,7 @@
  *
  * Invariant: reads never create durable server state (direct get, ephemeral ordered consumers).
  */
-import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
@@ -37,19 +37,24 @@ export async function readLast(nc: NatsConnection, stream: string, subject: stri
  * one that exists when the scan starts (or up to `untilSeq` when the caller knows it), and
  * returns the last sequence seen (0 if none).
  *
- * The end is found by sequence (DIRECT.GET last_by_subj, which takes wildcards), not by the
+ * The end is found by sequence (the leader's last message for the filter; wildcards work), not by the
  * consumer's pending count: on 2.9 a filtered consumer's num_pending can overcount, and a scan
  * waiting for "pending 0" would wait forever. A deadline bounds the scan in any case.
  */
 export async function scan(
-  conn: { js: JetStreamClient; nc: NatsConnection },
+  conn: { js: JetStreamClient; jsm: JetStreamManager },
   stream: string,
   filter: string,
   fromSeq: number,
   onMessage: (m: StoredMessage) => void | Promise<void>,
   options: { untilSeq?: number; deadlineMs?: number } = {},
 ): Promise<number> {
-  const until = options.untilSeq ?? (await readLast(conn.nc, stream, filter))?.seq ?? 0;
+  // The end is asked of the stream leader: on a replicated stream DIRECT.GET may be answered by a
+  // replica that is behind, and a scan ending there would return a truncated history.
+  const until = options.untilSeq ?? (await conn.jsm.streams.getMessage(stream, { last_by_subj: filter }).catch((e) => {
+    if (/no message found|not found/i.test((e as Error).message)) return null;
+    throw new DurableError('connection', `reading ${filter}: ${(e as Error).message}`, { cause: e });
+  }))?.seq ?? 0;
   if (until < fromSeq) return 0;
   const consumer = await conn.js.consumers.get(stream, {
     filter_subjects: filter,

@@ -176,7 +176,7 @@ export class OrchestrationHost implements ActorHost {
     await scan(this.hub, this.hub.names.eventStream, subject, 1, (m) => {
       records.add(decodeJson<InstanceEvent>(m.data));
       lastEventSeq = m.seq; // the fence is the subject's last message, finished or not
-    }, { untilSeq: last.seq });
+    }); // to the leader's last message, not `last` (a DIRECT.GET may come from a lagging replica)
     const history = records.history;
     const lastIn = records.lastIn;
     return { runtime: InstanceRuntime.fromHistory(this.registry, instanceId, history), lastEventSeq, lastIn };
