@@ -22,9 +22,9 @@ interface ServeOptions {
 }
 
 /**
- * Resolves on the first SIGINT/SIGTERM; a second one exits at once. The handlers stay installed:
- * tsx (which loads .ts modules given to --module) re-raises a signal when it sees no other
- * listener, which killed the process in the middle of its graceful stop.
+ * Resolves on the first SIGINT/SIGTERM; a second one exits at once. Call it before printing the
+ * ready line: a supervisor that reads the line may signal before the next statement runs (seen
+ * under load: the process was preempted between the write and the registration, and died).
  */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -32,6 +32,7 @@ function untilSignal(): Promise<NodeJS.Signals> {
     const on = (s: NodeJS.Signals) => {
       if (received) process.exit(130);
       received = true;
+      note(`${s}: stopping (a second signal exits at once)`);
       resolve(s);
     };
     process.on('SIGINT', on);
@@ -77,8 +78,9 @@ export function registerRunCommands(program: Command): void {
     .action(async (o: ServeOptions, cmd: Command) => {
       const g = globalsOf(cmd);
       const http = await startHttp(g, o, serversOf(g), logger());
+      const signalled = untilSignal(); // before the ready line: whoever reads it may signal at once
       note(`HTTP API on ${http.url} (hub ${g.hub})`);
-      await untilSignal();
+      await signalled;
       await http.close();
     });
 
@@ -88,8 +90,9 @@ export function registerRunCommands(program: Command): void {
       const g = globalsOf(cmd);
       const defs = o.module ? await loadModule(o.module) : await loadExamples();
       const worker = await startWorker(g, serversOf(g), defs, logger());
+      const signalled = untilSignal(); // before the ready line: whoever reads it may signal at once
       note(`worker ${worker.id} on hub ${g.hub} (${describeDefs(defs)})`);
-      await untilSignal();
+      await signalled;
       await worker.stop();
     });
 
@@ -105,9 +108,10 @@ export function registerRunCommands(program: Command): void {
         const worker = await startWorker(g, nats.url, defs, log);
         try {
           const http = await startHttp(g, o, nats.url, log);
+          const signalled = untilSignal(); // before the ready lines: whoever reads them may signal at once
           note(`dev: hub ${g.hub}, ${describeDefs(defs)}`);
           note(`dev: HTTP API on ${http.url}, system key ${http.systemKey} — Ctrl-C stops everything`);
-          await untilSignal();
+          await signalled;
           await http.close();
         } finally {
           await worker.stop();
