@@ -13,6 +13,7 @@
  *    it is acknowledged). Checked: exact totals (nothing lost, no duplicate from the retries),
  *    every instance started before the crash Completed with the right output.
  */
+import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DurableClient } from '../../src/index.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/processes.js';
@@ -28,6 +29,9 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  // Worker logs (warnings and errors) go to a file for diagnosing a failed run.
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(`${tmpdir()}/durable-nats-cluster-nats-workers.log`, procs.map((p, i) => `--- worker ${i}\n${p.output()}`).join('\n'));
   for (const p of procs) await p.kill('SIGKILL');
   await cluster?.stop();
 });
@@ -35,7 +39,7 @@ afterAll(async () => {
 async function startWorkers(hub: string, ids: string[]): Promise<WorkerProcess[]> {
   const started: WorkerProcess[] = [];
   for (const id of ids) {
-    const p = await startWorkerProcess({ NATS_URL: cluster.servers, HUB: hub, LEASE_MS: '2000', WORKER_ID: id, REPLICAS: '3' });
+    const p = await startWorkerProcess({ NATS_URL: cluster.servers, HUB: hub, LEASE_MS: '2000', WORKER_ID: id, REPLICAS: '3', LOG_LEVEL: 'info' });
     procs.push(p);
     started.push(p);
   }
