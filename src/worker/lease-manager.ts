@@ -58,6 +58,7 @@ export class LeaseManager {
   private ticking = false;
   private stopping = false;
   private readonly startedAt = new Date().toISOString();
+  private lastWatchEventAt = Date.now();
 
   constructor(private readonly o: LeaseManagerOptions) {}
 
@@ -66,10 +67,7 @@ export class LeaseManager {
   }
 
   async start(): Promise<void> {
-    this.watcher = await this.kv.watch();
-    void (async () => {
-      for await (const e of this.watcher!) this.observe(e);
-    })().catch((err) => this.o.logger.warn({ err }, 'lease watch ended'));
+    await this.watch();
     await this.heartbeat();
     this.tickTimer = setInterval(() => void this.tick(), this.o.heartbeatMs);
     await this.tick();
@@ -104,6 +102,32 @@ export class LeaseManager {
     this.watcher?.stop();
   }
 
+  /** (Re)starts the bucket watch: the view of workers and leases comes from it. */
+  private async watch(): Promise<void> {
+    const watcher = await this.kv.watch();
+    this.watcher = watcher;
+    this.lastWatchEventAt = Date.now();
+    void (async () => {
+      for await (const e of watcher) {
+        if (this.watcher !== watcher) break;
+        this.lastWatchEventAt = Date.now();
+        this.observe(e);
+      }
+    })().catch((err) => this.o.logger.warn({ err }, 'lease watch ended'));
+  }
+
+  /**
+   * Our own heartbeat is written every tick, so a healthy watch delivers something every tick. A
+   * silent one (its consumer was on a NATS node that died) would leave us blind to other workers
+   * and to lease revisions, and a partition whose desired owner is blind stays unowned: restart it.
+   */
+  private async checkWatch(): Promise<void> {
+    if (Date.now() - this.lastWatchEventAt < Math.max(3 * this.o.heartbeatMs, 1_500)) return;
+    this.o.logger.warn('lease watch silent; restarting it');
+    this.watcher?.stop();
+    await this.watch();
+  }
+
   private observe(e: KvWatchEntry): void {
     if (e.operation !== 'PUT') {
       this.view.delete(e.key);
@@ -136,6 +160,7 @@ export class LeaseManager {
     this.ticking = true;
     try {
       await this.heartbeat();
+      await this.checkWatch();
       const live = this.liveWorkers();
       const partitions = this.o.hub.config.partitions;
       const work: Promise<void>[] = [];
@@ -171,7 +196,15 @@ export class LeaseManager {
       try {
         revision = seen ? await this.kv.update(`p.${p}`, value, seen.revision) : await this.kv.create(`p.${p}`, value);
       } catch {
-        return; // someone else moved first; the watch will tell us
+        // Someone else moved first, or our view is stale: read the key so the next tick decides
+        // on its current revision (the watch will also tell us, unless it is the thing that failed).
+        const fresh = await this.kv.get(`p.${p}`).catch(() => null);
+        if (fresh && fresh.operation === 'PUT' && fresh.revision !== seen?.revision) {
+          try {
+            this.view.set(`p.${p}`, { value: decodeJson(fresh.value), revision: fresh.revision, seenAt: Date.now() }); // a write we had missed: its owner was alive then
+          } catch { /* not ours to parse */ }
+        }
+        return;
       }
       processor = this.o.createProcessor(p, cp);
       this.owned.set(p, { revision, renewedAt: Date.now(), processor, lastPurged: Date.now() });
