@@ -43,22 +43,28 @@ export function parseJsonBody(text: string): unknown {
  * error: a timeout just answers with the current status (DF's long-poll behaviour).
  */
 export async function waitForTerminal(
-  ctx: RouteContext, instanceId: string, timeoutMs: number, read: () => Promise<OrchestrationStatus | undefined>, signal?: AbortSignal,
+  ctx: RouteContext, instanceId: string, timeoutMs: number, read: () => Promise<OrchestrationStatus | undefined>, request?: ClosableRequest,
 ): Promise<OrchestrationStatus | undefined> {
   const first = await read();
   if (!first || isTerminal(first.runtimeStatus) || timeoutMs <= 0) return first;
+  // Stop watching at once when the HTTP client goes away: the socket's 'close' (a request's own
+  // 'close' also fires once its body has been read). The listener is removed after the wait, so
+  // long polls on a keep-alive connection do not pile listeners up.
+  const controller = new AbortController();
+  const socket = request?.raw.socket;
+  const onClose = () => controller.abort();
+  socket?.once('close', onClose);
   try {
-    await ctx.client.waitForCompletion(instanceId, { timeoutMs, ...(signal ? { signal } : {}) });
+    await ctx.client.waitForCompletion(instanceId, { timeoutMs, signal: controller.signal });
   } catch (e) {
-    if (!DurableError.is(e, 'timeout') && !signal?.aborted) throw e;
+    if (!DurableError.is(e, 'timeout') && !controller.signal.aborted) throw e;
+  } finally {
+    socket?.off('close', onClose);
   }
   return read();
 }
 
-/** Aborts when the HTTP client goes away, so a long poll stops watching at once. */
-export function abortOnClose(request: { raw: { socket?: { once(event: 'close', fn: () => void): unknown } | null } }): AbortSignal {
-  // The socket, not the request: a request's 'close' also fires once its body has been read.
-  const controller = new AbortController();
-  request.raw.socket?.once('close', () => controller.abort());
-  return controller.signal;
+/** What waitForTerminal needs of a request: its socket, to notice a client that went away. */
+export interface ClosableRequest {
+  raw: { socket?: { once(event: 'close', fn: () => void): unknown; off(event: 'close', fn: () => void): unknown } | null };
 }

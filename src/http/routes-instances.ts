@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DurableClient } from '../client/client.js';
 import { isTerminal, type OrchestrationStatus } from '../client/status.js';
 import { DurableError } from '../core/errors.js';
-import { bodyOf, uriContext, waitForTerminal, abortOnClose, type RouteContext } from './context.js';
+import { bodyOf, uriContext, waitForTerminal, type RouteContext } from './context.js';
 import { sendError } from './errors.js';
 import { checkStatusPayload, dfStatus, WEBHOOK_BASE } from './payloads.js';
 import { eventParams, instanceParams, listQuery, parse, purgeQuery, reasonQuery, restartQuery, statusQuery } from './schemas.js';
@@ -53,7 +53,7 @@ export function registerInstanceRoutes(app: FastifyInstance, ctx: RouteContext):
     const { instanceId } = parse(instanceParams, request.params, 'path');
     const q = parse(statusQuery, request.query, 'query');
     const read = () => client.getStatus(instanceId, { showHistory: q.showHistory ?? false });
-    const s = q.waitForCompletion === undefined ? await read() : await waitForTerminal(ctx, instanceId, q.waitForCompletion, read, abortOnClose(request));
+    const s = q.waitForCompletion === undefined ? await read() : await waitForTerminal(ctx, instanceId, q.waitForCompletion, read, request);
     if (!s) throw notFound(instanceId);
     return sendStatus(ctx, request, reply, s, dfStatus(s, { showInput: q.showInput ?? true, showHistoryOutput: q.showHistoryOutput ?? false }));
   });

@@ -13,7 +13,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isTerminal } from '../client/status.js';
-import { bodyOf, uriContext, waitForTerminal, abortOnClose, type RouteContext } from './context.js';
+import { bodyOf, uriContext, waitForTerminal, type RouteContext } from './context.js';
 import { checkStatusPayload, clientData, dfStatus, WEBHOOK_BASE } from './payloads.js';
 import { parse, startParams, startQuery } from './schemas.js';
 
@@ -36,7 +36,7 @@ function handler(ctx: RouteContext, view: View) {
     const payload = checkStatusPayload(uriContext(ctx, request), id);
     if (timeout !== undefined) {
       // DF's start-and-wait: the result at once if it finishes in time, else the usual 202.
-      const s = await waitForTerminal(ctx, id, timeout, () => ctx.client.getStatus(id), abortOnClose(request));
+      const s = await waitForTerminal(ctx, id, timeout, () => ctx.client.getStatus(id), request);
       if (s && isTerminal(s.runtimeStatus)) return reply.code(200).send(dfStatus(s));
     }
     return reply.code(202).header('location', payload.statusQueryGetUri).header('retry-after', '1').send(payload);
