@@ -176,7 +176,7 @@ export async function retrying<T>(fn: () => Promise<T>, timeoutMs = 120_000): Pr
  * `onProgress` runs every `every` signals (fault injection happens there). Returns expected sums.
  */
 export async function sendSignals(
-  client: DurableClient, prefix: string, entities: number, total: number,
+  client: DurableClient, prefix: string | null, entities: number, total: number,
   onProgress: (sent: number) => Promise<void> = async () => undefined, every = 1_000, window = 256,
 ): Promise<Map<string, number>> {
   const expected = new Map<string, number>();
@@ -185,7 +185,11 @@ export async function sendSignals(
     const key = `k${i % entities}`;
     const amount = (i % 7) + 1;
     expected.set(key, (expected.get(key) ?? 0) + amount);
-    const p = retrying(() => client.signalEntity(new EntityId('counter', key), 'add', amount, { idempotencyKey: `${prefix}:${i}` })).finally(() => inFlight.delete(p));
+    // prefix null: plain signals, no key and no retry (exactly-once must then come from the runtime alone).
+    const send = prefix === null
+      ? client.signalEntity(new EntityId('counter', key), 'add', amount)
+      : retrying(() => client.signalEntity(new EntityId('counter', key), 'add', amount, { idempotencyKey: `${prefix}:${i}` }));
+    const p = send.finally(() => inFlight.delete(p));
     inFlight.add(p);
     if (inFlight.size >= window) await Promise.race(inFlight);
     if (i % every === every - 1) await onProgress(i + 1);

@@ -6,31 +6,17 @@
 import { describe, expect, it } from 'vitest';
 import { DurableClient, EntityId } from '../../src/index.js';
 import { useServerAndWorkers } from '../helpers/worker-env.js';
+import { sendSignals, wrongTotals } from '../helpers/nats-cluster.js';
 
 const env = useServerAndWorkers(1500);
 const spawnWorker = env.spawn;
 
-/** Sends `total` signals over `entities` counters, `amount(i)` each; returns the expected sums. */
-async function sendSignals(client: DurableClient, entities: number, total: number, onProgress: (sent: number) => Promise<void>) {
-  const expected = new Map<string, number>();
-  const inFlight = new Set<Promise<void>>();
-  for (let i = 0; i < total; i++) {
-    const key = `k${i % entities}`;
-    const amount = (i % 7) + 1;
-    expected.set(key, (expected.get(key) ?? 0) + amount);
-    const p = client.signalEntity(new EntityId('counter', key), 'add', amount).finally(() => inFlight.delete(p));
-    inFlight.add(p);
-    if (inFlight.size >= 256) await Promise.race(inFlight);
-    if (i % 1000 === 999) await onProgress(i + 1);
-  }
-  await Promise.all(inFlight);
-  return expected;
-}
+/** Plain signals (no idempotency key): exactly-once must come from the runtime alone. */
+const send = (client: DurableClient, entities: number, total: number, onProgress: (sent: number) => Promise<void> = async () => undefined) =>
+  sendSignals(client, null, entities, total, onProgress);
 
 async function expectTotals(client: DurableClient, expected: Map<string, number>) {
-  const actual = await Promise.all([...expected.keys()].map((k) => client.callEntity<number>(new EntityId('counter', k), 'get', undefined, { timeoutMs: 60_000 })));
-  const wrong = [...expected.entries()].filter(([, v], i) => actual[i] !== v).map(([k, v]) => ({ key: k, expected: v, actual: actual[[...expected.keys()].indexOf(k)] }));
-  expect(wrong).toEqual([]);
+  expect(await wrongTotals(client, expected)).toEqual([]);
 }
 
 describe('crash survival', () => {
@@ -39,7 +25,7 @@ describe('crash survival', () => {
     let worker = await spawnWorker(hub, 'a');
     const client = await DurableClient.connect({ servers: env.server().url, hub });
     let kills = 0;
-    const expected = await sendSignals(client, 500, 30_000, async (sent) => {
+    const expected = await send(client, 500, 30_000, async (sent) => {
       if (sent === 8_000 || sent === 20_000) {
         await worker.kill('SIGKILL');
         kills++;
@@ -57,7 +43,7 @@ describe('crash survival', () => {
     let b = await spawnWorker(hub, 'b');
     const client = await DurableClient.connect({ servers: env.server().url, hub });
     let kills = 0;
-    const expected = await sendSignals(client, 1_000, 30_000, async (sent) => {
+    const expected = await send(client, 1_000, 30_000, async (sent) => {
       if (sent % 6_000 === 0) {
         await b.kill('SIGKILL');
         kills++;
@@ -74,7 +60,7 @@ describe('crash survival', () => {
     const hub = 'crash-full';
     let worker = await spawnWorker(hub, 'a');
     let client = await DurableClient.connect({ servers: env.server().url, hub });
-    const expected = await sendSignals(client, 100, 5_000, async () => undefined);
+    const expected = await send(client, 100, 5_000, async () => undefined);
     await expectTotals(client, expected);
     await client.close();
     await worker.kill('SIGKILL');
