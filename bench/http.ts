@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { pino } from 'pino';
 import { createHttpServer, type DurableClient } from '../src/index.js';
-import { pipelined, summarize } from './stats.js';
+import { pipelined, sequentialLatency } from './stats.js';
 
 export interface HttpFigures {
   httpStartCompleteMs: { p50: number; p99: number };
@@ -46,19 +46,9 @@ export async function httpFigures(client: DurableClient, rounds: number): Promis
       await client.waitForCompletion(id, { timeoutMs: 30_000 });
       return id;
     };
-    const time = async (fn: () => Promise<unknown>) => {
-      const xs: number[] = [];
-      for (let i = 0; i < rounds; i++) {
-        const t = performance.now();
-        await fn();
-        xs.push(performance.now() - t);
-      }
-      const s = summarize(xs);
-      return { p50: s.p50, p99: s.p99 };
-    };
     await viaHttp();
-    const httpStartCompleteMs = await time(viaHttp);
-    const clientStartCompleteMs = await time(viaClient);
+    const httpStartCompleteMs = await sequentialLatency(rounds, viaHttp);
+    const clientStartCompleteMs = await sequentialLatency(rounds, viaClient);
     const id = await viaHttp();
     // Load from a separate process when wrk is installed (apt-get install wrk): an in-process
     // fetch loop measures itself (it saturated at ~2,000/s with the server 84% idle).

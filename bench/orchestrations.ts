@@ -3,7 +3,7 @@
  * resume latency, timer lag. Run against a worker process hosting test/fixtures orchestrations.
  */
 import { DurableClient } from '../src/index.js';
-import { pipelined, summarize } from './stats.js';
+import { pipelined, sequentialLatency, summarize } from './stats.js';
 
 export interface OrchestrationFigures {
   chain3Ms: { p50: number; p99: number };
@@ -19,21 +19,10 @@ const run = async (client: DurableClient, name: string, input?: unknown) => {
   return client.waitForCompletion(id, { timeoutMs: 300_000 });
 };
 
-async function latency(client: DurableClient, n: number, fn: () => Promise<unknown>) {
-  const samples: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    samples.push(performance.now() - t);
-  }
-  const s = summarize(samples);
-  return { p50: s.p50, p99: s.p99 };
-}
-
 export async function orchestrationFigures(client: DurableClient, quick: boolean): Promise<OrchestrationFigures> {
   await run(client, 'chain', { n: 3 }); // warm up
-  const chain3Ms = await latency(client, quick ? 50 : 200, () => run(client, 'chain', { n: 3 }));
-  const chain5Ms = await latency(client, quick ? 50 : 200, () => run(client, 'chain', { n: 5 }));
+  const chain3Ms = await sequentialLatency(quick ? 50 : 200, () => run(client, 'chain', { n: 3 }));
+  const chain5Ms = await sequentialLatency(quick ? 50 : 200, () => run(client, 'chain', { n: 5 }));
 
   const count = quick ? 300 : 1000;
   let t0 = performance.now();

@@ -23,3 +23,15 @@ export async function pipelined(total: number, concurrency: number, fn: (i: numb
 }
 
 export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** p50/p99 of `n` sequential runs of `fn`, in ms. */
+export async function sequentialLatency(n: number, fn: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    samples.push(performance.now() - t);
+  }
+  const s = summarize(samples);
+  return { p50: s.p50, p99: s.p99 };
+}
