@@ -12,9 +12,3 @@ export function encodeJson(value: unknown): Uint8Array {
 export function decodeJson<T = unknown>(data: Uint8Array): T {
   return JSON.parse(decoder.decode(data)) as T;
 }
-
-export function decodeText(data: Uint8Array): string {
-  return decoder.decode(data);
-}
-
-export const encodeText = (s: string) => encoder.encode(s);

@@ -44,9 +44,6 @@ export class DurableError extends Error {
   }
 }
 
-export const validationError = (message: string, details?: Record<string, unknown>) =>
-  new DurableError('validation', message, details ? { details } : {});
-
 /** Serializable form of an error, as it travels in events and replies. */
 export interface ErrorInfo {
   message: string;

@@ -16,7 +16,7 @@ import {
 import type { EntityDefinition } from '../entity/definition.js';
 import { executeEntityBatch, newSnapshot, type EntityEffect, type EntitySnapshot } from '../entity/executor.js';
 import { entityMessageSchema, type CallOutcome, type InboxEntityMessage } from '../entity/messages.js';
-import { DirectReader } from '../store/direct-reader.js';
+import type { DirectReader } from '../store/direct-reader.js';
 import type { Hub } from '../store/hub.js';
 import type { ActorHost, CommitPlan, DeadLetterRecord, InboxMessage, Reply, ResolvedEffect } from './actor-host.js';
 import { LruCache } from './lru.js';
@@ -45,20 +45,16 @@ export interface OrchestrationMessageFactory {
 
 export class EntityHost implements ActorHost {
   private readonly cache: LruCache<string, CachedEntity>;
-  private readonly reader: DirectReader;
 
   constructor(
     private readonly hub: Hub,
     private readonly definitions: ReadonlyMap<string, EntityDefinition>,
     private readonly orchestrationMessages: OrchestrationMessageFactory,
     cacheSize: number,
+    /** Last-event reads, shared by the worker's hosts (one reply subscription). */
+    private readonly reader: DirectReader,
   ) {
     this.cache = new LruCache(cacheSize);
-    this.reader = new DirectReader(hub.nc, hub.names.eventStream);
-  }
-
-  close(): void {
-    this.reader.close();
   }
 
   invalidate(actorToken?: string): void {
@@ -199,4 +195,3 @@ function failure(code: 'validation', message: string): CallOutcome {
   return { ok: false, error: { ...toErrorInfo(new Error(message)), errorType: 'DurableError', code } };
 }
 
-export { entityActorToken };

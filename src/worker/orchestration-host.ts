@@ -18,7 +18,7 @@ import type { EntityMessage } from '../entity/messages.js';
 import type { OrchestratorAction } from '../orchestration/actions.js';
 import type { HistoryEvent } from '../orchestration/history.js';
 import { InstanceRuntime, type OrchestrationRegistry } from '../orchestration/instance.js';
-import { DirectReader } from '../store/direct-reader.js';
+import type { DirectReader } from '../store/direct-reader.js';
 import { HistoryAssembler } from '../store/history-records.js';
 import { scan } from '../store/event-log.js';
 import type { Hub } from '../store/hub.js';
@@ -62,7 +62,6 @@ const STATUS_REFRESH_MS = 1_000;
 
 export class OrchestrationHost implements ActorHost {
   private readonly cache: LruCache<string, CachedInstance>;
-  private readonly reader: DirectReader;
 
   constructor(
     private readonly hub: Hub,
@@ -70,13 +69,10 @@ export class OrchestrationHost implements ActorHost {
     private readonly logger: Logger,
     private readonly metrics: WorkerMetrics,
     cacheSize: number,
+    /** Last-event reads, shared by the worker's hosts (one reply subscription). */
+    private readonly reader: DirectReader,
   ) {
     this.cache = new LruCache(cacheSize);
-    this.reader = new DirectReader(hub.nc, hub.names.eventStream);
-  }
-
-  close(): void {
-    this.reader.close();
   }
 
   private get maxPayload(): number {
@@ -235,4 +231,3 @@ function entityMessage(instanceId: string, a: Extract<OrchestratorAction, { type
   }
 }
 
-export { instancePartition };

@@ -8,6 +8,7 @@ import { DurableError } from '../core/errors.js';
 import type { CallOutcome } from '../entity/messages.js';
 import type { ActivityDefinition, OrchestrationDefinition } from '../orchestration/definition.js';
 import type { Hub } from '../store/hub.js';
+import type { DirectReader } from '../store/direct-reader.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
 import type { ActorHost } from './actor-host.js';
 import { ActivityRunner } from './activity-runner.js';
@@ -20,6 +21,7 @@ import { StartRouter } from './start-router.js';
 export interface OrchestrationRuntimeOptions {
   hub: Hub;
   publisher: LeanPublisher;
+  reader: DirectReader;
   logger: Logger;
   metrics: WorkerMetrics;
   orchestrations: OrchestrationDefinition[];
@@ -36,7 +38,6 @@ export interface OrchestrationRuntime {
   start(): Promise<void>;
   /** Stops taking new activities and starts; running activities finish. */
   stopIntake(): Promise<void>;
-  close(): void;
 }
 
 export const orchestrationMessages: OrchestrationMessageFactory = {
@@ -59,7 +60,7 @@ function byName<T extends { name: string }>(defs: T[], kind: string): Map<string
 export function createOrchestrationRuntime(o: OrchestrationRuntimeOptions): OrchestrationRuntime {
   const orchestrations = byName(o.orchestrations, 'orchestration');
   const activities = byName(o.activities, 'activity');
-  const host = new OrchestrationHost(o.hub, { orchestrations }, o.logger, o.metrics, o.cacheSize);
+  const host = new OrchestrationHost(o.hub, { orchestrations }, o.logger, o.metrics, o.cacheSize, o.reader);
   const runner = new ActivityRunner({ hub: o.hub, publisher: o.publisher, logger: o.logger, metrics: o.metrics, activities, concurrency: o.activityConcurrency, ackWaitMs: o.activityAckWaitMs });
   const router = new StartRouter(o.hub, o.publisher, o.logger);
   const now = () => new Date().toISOString();
@@ -77,9 +78,6 @@ export function createOrchestrationRuntime(o: OrchestrationRuntimeOptions): Orch
     async stopIntake() {
       await router.stop();
       await runner.stop();
-    },
-    close() {
-      host.close();
-    },
+    }
   };
 }

@@ -247,10 +247,12 @@ export class PartitionProcessor {
     const groups = new Map<string, InboxMessage[]>();
     const deadLetters: DeadLetterRecord[] = [];
     const forwards: Promise<unknown>[] = [];
+    // Timer registrations go to the bucket in parallel; all are durable before the batch ends.
+    const timerRegistrations: Promise<void>[] = [];
     for (const m of batch) {
       const kind = m.actorToken.charCodeAt(0);
       if (m.actorToken === 't') {
-        await this.registerTimer(m, deadLetters);
+        timerRegistrations.push(this.registerTimer(m, deadLetters));
         continue;
       }
       if ((kind !== 101 /* e */ && kind !== 111 /* o */) || m.actorToken[1] !== '.') {
@@ -307,6 +309,7 @@ export class PartitionProcessor {
       });
       pending = retry;
     }
+    await Promise.all(timerRegistrations); // may add dead letters (malformed registrations)
     await Promise.all([...effects.map((fx) => this.publishEffect(fx)), ...deadLetters.map((dl) => this.deadLetter(dl)), ...forwards]);
     for (const r of replies) this.d.hub.nc.publish(r.subject, r.data);
     for (const fn of after) await fn();

@@ -13,6 +13,7 @@ import { DEFAULT_HUB } from '../core/topology.js';
 import type { EntityDefinition } from '../entity/definition.js';
 import { connectNats } from '../store/connection.js';
 import { openHub, type Hub } from '../store/hub.js';
+import { DirectReader } from '../store/direct-reader.js';
 import { LeanPublisher } from '../store/lean-publisher.js';
 import type { ActorHost } from './actor-host.js';
 import { entityCatalogEntry, publishCatalog, type CatalogEntry } from './catalog.js';
@@ -67,7 +68,7 @@ export class Worker {
     private readonly publisher: LeanPublisher,
     private readonly leases: LeaseManager,
     private readonly orchestrationRuntime: OrchestrationRuntime,
-    private readonly entityHost: EntityHost,
+    private readonly reader: DirectReader,
     readonly metrics: WorkerMetrics,
     readonly logger: Logger,
     private readonly metricsServer: MetricsServer | undefined,
@@ -107,16 +108,19 @@ export class Worker {
       }
       const metrics = createWorkerMetrics({ worker: id, hub: hubName });
       const publisher = new LeanPublisher(nc);
+      const reader = new DirectReader(nc, hub.names.eventStream);
       const orchestrationRuntime = createOrchestrationRuntime({
-        hub, publisher, logger, metrics,
+        hub, publisher, reader, logger, metrics,
         orchestrations: options.orchestrations ?? [],
         activities: options.activities ?? [],
         cacheSize: options.cacheSize ?? 10_000,
         activityConcurrency: options.activityConcurrency ?? 64,
         activityAckWaitMs: options.activityAckWaitMs ?? 10_000,
       });
-      const entityHost = new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000);
-      const hosts: { e: ActorHost; o: ActorHost } = { e: entityHost, o: orchestrationRuntime.host };
+      const hosts: { e: ActorHost; o: ActorHost } = {
+        e: new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000, reader),
+        o: orchestrationRuntime.host,
+      };
       const catalog: CatalogEntry[] = [...[...entities.values()].map(entityCatalogEntry), ...orchestrationRuntime.catalog()];
       await publishCatalog(hub.catalog, catalog);
       let leases!: LeaseManager;
@@ -144,7 +148,7 @@ export class Worker {
         health: () => ({ ok: connection.connected && !nc.isClosed(), worker: id, partitions: leases.ownedPartitions() }),
       });
       logger.info({ partitions: hub.config.partitions, entities: [...entities.keys()], ...(metricsServer ? { metricsUrl: metricsServer.url } : {}) }, 'worker started');
-      return new Worker(id, hub, nc, publisher, leases, orchestrationRuntime, entityHost, metrics, logger, metricsServer, connection);
+      return new Worker(id, hub, nc, publisher, leases, orchestrationRuntime, reader, metrics, logger, metricsServer, connection);
     } catch (e) {
       await nc.close().catch(() => undefined);
       throw e;
@@ -161,8 +165,7 @@ export class Worker {
     // Activities first: their results go to inboxes that the partitions below still process.
     await this.orchestrationRuntime.stopIntake();
     await this.leases.stop();
-    this.entityHost.close();
-    this.orchestrationRuntime.close();
+    this.reader.close();
     this.publisher.close();
     await this.nc.drain().catch(() => undefined);
     await this.metricsServer?.close();

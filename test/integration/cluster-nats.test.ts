@@ -46,6 +46,14 @@ async function startWorkers(hub: string, ids: string[]): Promise<WorkerProcess[]
   return started;
 }
 
+/** Two workers and a client on a fresh hub, with 30 chains and 3 fan-outs started. */
+async function twoWorkersWithOrchestrations(hub: string, prefix: string) {
+  await startWorkers(hub, ['a', 'b']);
+  const client = await DurableClient.connect({ servers: cluster.urls, hub, replicas: 3 });
+  const t0 = Date.now();
+  return { client, t0, orchestrations: await startOrchestrations(client, prefix, 30, 3) };
+}
+
 describe('NATS cluster, replicas 3', () => {
   it('creates every stream and bucket of the hub with 3 replicas', async () => {
     const hub = 'r3-topology';
@@ -63,11 +71,7 @@ describe('NATS cluster, replicas 3', () => {
   }, 60_000);
 
   it('loses one node of three under traffic and gets it back: exact totals, all instances complete', async () => {
-    const hub = 'r3-node-loss';
-    await startWorkers(hub, ['a', 'b']);
-    const client = await DurableClient.connect({ servers: cluster.urls, hub, replicas: 3 });
-    const t0 = Date.now();
-    const orchestrations = await startOrchestrations(client, 'loss', 30, 3);
+    const { client, t0, orchestrations } = await twoWorkersWithOrchestrations('r3-node-loss', 'loss');
     let killed = -1;
     const expected = await sendSignals(client, 'loss', 300, 12_000, async (sent) => {
       if (sent === 4_000) {
@@ -92,11 +96,7 @@ describe('NATS cluster, replicas 3', () => {
   }, 150_000);
 
   it('survives a crash of the whole cluster: workers reconnect, exact totals', async () => {
-    const hub = 'r3-full-restart';
-    await startWorkers(hub, ['a', 'b']);
-    const client = await DurableClient.connect({ servers: cluster.urls, hub, replicas: 3 });
-    const t0 = Date.now();
-    const orchestrations = await startOrchestrations(client, 'full', 30, 3);
+    const { client, t0, orchestrations } = await twoWorkersWithOrchestrations('r3-full-restart', 'full');
     let restarted = false;
     const expected = await sendSignals(client, 'full', 300, 10_000, async (sent) => {
       if (sent === 4_000) {
