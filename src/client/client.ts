@@ -109,13 +109,23 @@ export class DurableClient extends InstanceClient {
 
   /**
    * Runs an operation and returns its result (or rejects with its error).
+   *
+   * Every call carries an id (`idempotencyKey`, or a generated one) as its message id: when a
+   * publish gets no PubAck (a NATS node lost, an election), it is sent again with the same id and
+   * the same reply subject until the call's deadline, so the server keeps one copy and the one
+   * outcome reaches this caller; a call is never applied twice because its first PubAck was lost.
    * @example const value = await client.callEntity('@counter@u1', 'get');
    */
-  async callEntity<T = unknown>(idLike: EntityIdLike, op: string, input?: unknown, options: { timeoutMs?: number } = {}): Promise<T> {
+  async callEntity<T = unknown>(idLike: EntityIdLike, op: string, input?: unknown, options: { timeoutMs?: number; idempotencyKey?: string } = {}): Promise<T> {
     const id = EntityId.from(idLike);
     const opName = normalizeName(op, 'operation');
     await this.catalog.validateOperation(id.name, opName, input);
+    const callId = options.idempotencyKey ?? randomUUID();
+    if (typeof callId !== 'string' || callId.length === 0 || callId.length > 256) {
+      throw new DurableError('validation', 'idempotencyKey must be a string of 1..256 characters');
+    }
     const timeoutMs = options.timeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
     const token = String(this.nextCall++);
     const reply = `${this.replyPrefix}${token}`;
     const outcome = new Promise<CallOutcome>((resolve, reject) => {
@@ -129,12 +139,20 @@ export class DurableClient extends InstanceClient {
     // rejection now so that it is never reported as unhandled.
     outcome.catch(() => undefined);
     const body: EntityMessage = { op: opName, k: 'c', reply, ...(input === undefined ? {} : { input }) };
-    try {
-      await this.publish(this.signalSubject(id), body);
-    } catch (e) {
-      const pending = this.calls.get(token);
-      if (pending) { clearTimeout(pending.timer); this.calls.delete(token); }
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.publish(this.signalSubject(id), body, `call:${callId}`);
+        break;
+      } catch (e) {
+        const backoff = Math.min(1_000, 50 * 2 ** attempt);
+        const transient = DurableError.is(e, 'timeout') || DurableError.is(e, 'connection');
+        if (!transient || Date.now() + backoff >= deadline) {
+          const pending = this.calls.get(token);
+          if (pending) { clearTimeout(pending.timer); this.calls.delete(token); }
+          throw e;
+        }
+        await new Promise((r) => setTimeout(r, backoff));
+      }
     }
     const result = await outcome;
     if (!result.ok) throw fromErrorInfo(result.error ?? { message: 'operation failed', errorType: 'Error' });

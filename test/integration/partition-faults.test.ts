@@ -14,36 +14,18 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJson, encodeJson } from '../../src/core/codec.js';
 import { EntityId } from '../../src/core/entity-id.js';
-import { DurableError } from '../../src/core/errors.js';
 import { entityActorToken, entityInboxSubject, entityPartition, eventSubject, inboxSubject } from '../../src/core/topology.js';
 import { entity } from '../../src/entity/definition.js';
 import type { EntityDefinition } from '../../src/entity/definition.js';
 import { DirectReader } from '../../src/store/direct-reader.js';
 import { openHub, type Hub } from '../../src/store/hub.js';
-import { LeanPublisher, type LeanPublishOptions, type PubAck } from '../../src/store/lean-publisher.js';
+import { LeanPublisher, type LeanPublishOptions } from '../../src/store/lean-publisher.js';
 import type { ActorHost } from '../../src/worker/actor-host.js';
 import { EntityHost } from '../../src/worker/entity-host.js';
 import { createWorkerMetrics } from '../../src/worker/metrics.js';
 import { PartitionProcessor } from '../../src/worker/partition.js';
+import { FaultyPublisher } from '../helpers/faulty-publisher.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
-
-type Fault = { match: (subject: string, options: LeanPublishOptions) => boolean; mode: 'no-ack' | 'lost-ack'; remaining: number };
-
-/** A LeanPublisher that fails matching publishes: before storing (`no-ack`) or after (`lost-ack`). */
-class FaultyPublisher extends LeanPublisher {
-  readonly faults: Fault[] = [];
-  override publish(subject: string, data: Uint8Array, options: LeanPublishOptions = {}): Promise<PubAck> {
-    const fault = this.faults.find((f) => f.remaining > 0 && f.match(subject, options));
-    if (!fault) return super.publish(subject, data, options);
-    fault.remaining--;
-    if (fault.mode === 'no-ack') {
-      return new Promise((_, reject) => setTimeout(() => reject(new DurableError('timeout', `injected: no PubAck for ${subject}`)), 30));
-    }
-    return super.publish(subject, data, options).then(() => {
-      throw new DurableError('timeout', `injected: PubAck lost for ${subject}`);
-    });
-  }
-}
 
 const tally = entity('tally', {
   state: () => ({ value: 0 }),
