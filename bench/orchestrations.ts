@@ -2,7 +2,7 @@
  * Orchestration benchmarks: chain latency, hello-sequence throughput, fan-out/fan-in, event-to-
  * resume latency, timer lag. Run against a worker process hosting test/fixtures orchestrations.
  */
-import { DurableClient } from '../src/index.js';
+import type { DurableClient } from '../src/index.js';
 import { pipelined, sequentialLatency, summarize } from './stats.js';
 
 export interface OrchestrationFigures {

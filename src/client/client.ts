@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { decodeJson, encodeJson } from '../core/codec.js';
+import { decodeJson } from '../core/codec.js';
 import { EntityId } from '../core/entity-id.js';
 import { DurableError, fromErrorInfo } from '../core/errors.js';
 import { normalizeName } from '../core/names.js';
@@ -15,7 +15,7 @@ import { decodeToken, encodeToken } from '../core/encoding.js';
 import { DEFAULT_HUB, entityActorToken, entityInboxSubject, entityPartition, eventSubject, inboxSubject } from '../core/topology.js';
 import type { CallOutcome, EntityMessage } from '../entity/messages.js';
 import { connectNats } from '../store/connection.js';
-import { readLast } from '../store/event-log.js';
+import { DirectReader } from '../store/direct-reader.js';
 import { openHub, type Hub } from '../store/hub.js';
 import { LeanPublisher } from '../store/lean-publisher.js';
 import type { EntityEvent } from '../worker/entity-host.js';
@@ -52,8 +52,12 @@ export class DurableClient extends InstanceClient {
   private readonly calls = new Map<string, { resolve: (o: CallOutcome) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextCall = 1;
 
+  /** Last-event reads (DIRECT.GET) over one reply subscription. */
+  private readonly reader: DirectReader;
+
   private constructor(hub: Hub, nc: NatsConnection, publisher: LeanPublisher, catalog: CatalogCache) {
     super(hub, nc, publisher, catalog);
+    this.reader = new DirectReader(nc, hub.names.eventStream);
     this.replyPrefix = `${createInbox()}.`;
     this.replySub = nc.subscribe(`${this.replyPrefix}*`, { callback: (err, msg) => this.onReply(err, msg) });
   }
@@ -163,7 +167,7 @@ export class DurableClient extends InstanceClient {
   async readEntityState<S = unknown>(idLike: EntityIdLike): Promise<EntityState<S>> {
     const id = EntityId.from(idLike);
     const subject = eventSubject(this.hub.names.hub, entityPartition(id, this.hub.config.partitions), entityActorToken(id));
-    const last = await readLast(this.nc, this.hub.names.eventStream, subject);
+    const last = await this.reader.readLast(subject);
     if (!last) return { exists: false };
     const ev = decodeJson<EntityEvent>(last.data);
     return ev.ex === 1 ? { exists: true, state: ev.st as S, version: last.seq } : { exists: false, version: last.seq };
@@ -197,6 +201,7 @@ export class DurableClient extends InstanceClient {
     this.replySub.unsubscribe();
     for (const c of this.calls.values()) { clearTimeout(c.timer); c.reject(new DurableError('connection', 'client closed')); }
     this.calls.clear();
+    this.reader.close();
     await super.close();
   }
 

@@ -16,12 +16,12 @@ import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { encodeToken } from '../core/encoding.js';
 import { toErrorInfo } from '../core/errors.js';
-import { activitySubject, instanceInboxSubject } from '../core/topology.js';
+import { activitySubject, deadLetterSubject, instanceInboxSubject } from '../core/topology.js';
 import type { ActivityDefinition } from '../orchestration/definition.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
 import type { WorkerMetrics } from './metrics.js';
-import type { ActivityWorkItem } from './orchestration-host.js';
+import { activityWorkItemSchema, instanceMessages, type ActivityWorkItem } from '../orchestration/messages.js';
 
 const MAX_ATTEMPTS = 10;
 
@@ -141,11 +141,11 @@ export class ActivityRunner {
   private async run(def: ActivityDefinition, m: JsMsg): Promise<void> {
     let item: ActivityWorkItem;
     try {
-      item = decodeJson<ActivityWorkItem>(m.data);
-      if (typeof item.i !== 'string' || typeof item.t !== 'number') throw new Error('bad shape');
-    } catch {
-      this.o.logger.warn({ subject: m.subject, seq: m.seq }, 'malformed activity work item dropped');
-      m.term();
+      const check = activityWorkItemSchema.safeParse(decodeJson(m.data));
+      if (!check.success) throw new Error(check.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+      item = check.data;
+    } catch (e) {
+      await this.park(m, `malformed activity work item: ${(e as Error).message}`);
       return;
     }
     const log = this.o.logger.child({ instanceId: item.i, activity: def.name, taskId: item.t });
@@ -167,20 +167,33 @@ export class ActivityRunner {
         clearInterval(heartbeat);
       }
     }
-    const base = { taskId: item.t, ...(item.r ? { runId: item.r } : {}) };
-    const event = outcome.failure ? { type: 'TaskFailed', ...base, failure: outcome.failure } : { type: 'TaskCompleted', ...base, ...(outcome.result === undefined ? {} : { result: outcome.result }) };
+    const event = outcome.failure ? instanceMessages.taskFailed(item.t, outcome.failure, item.r) : instanceMessages.taskCompleted(item.t, outcome.result, item.r);
     const subject = instanceInboxSubject(this.o.hub.names.hub, item.i, this.o.hub.config.partitions);
     // Per work item (its stream sequence), not per task: a rewound task is a new item whose result must not be deduped away.
     const msgId = `res:${item.i}:${m.seq}`;
     try {
       let data = encodeJson(event);
       if (data.length > (this.o.hub.nc.info?.max_payload ?? 1 << 20) - 4096) {
-        data = encodeJson({ type: 'TaskFailed', ...base, failure: { message: `activity '${def.name}' returned ${data.length} bytes, more than the message limit`, errorType: 'DurableError', code: 'validation' } });
+        data = encodeJson(instanceMessages.taskFailed(item.t, { message: `activity '${def.name}' returned ${data.length} bytes, more than the message limit`, errorType: 'DurableError', code: 'validation' }, item.r));
       }
       await this.o.publisher.publish(subject, data, { msgId });
       m.ack();
     } catch (err) {
       log.warn({ err }, 'could not deliver activity result; it will run again');
+      m.nak(1_000);
+    }
+  }
+
+  /** Parks an item that can never run (dead-letter stream, with the reason), then removes it. */
+  private async park(m: JsMsg, reason: string): Promise<void> {
+    this.o.logger.warn({ subject: m.subject, seq: m.seq, reason }, 'activity work item dead-lettered');
+    try {
+      await this.o.publisher.publish(deadLetterSubject(this.o.hub.names.hub, 'act'), m.data, {
+        msgId: `dlq-act:${m.seq}`, headers: { 'Dn-Reason': reason.slice(0, 1000), 'Dn-Subject': m.subject, 'Dn-Seq': String(m.seq) },
+      });
+      m.term();
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message, seq: m.seq }, 'dead-lettering an activity item failed; will retry');
       m.nak(1_000);
     }
   }

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { deadLetterSubject, eventFilter, inboxSubject } from '../core/topology.js';
 import { scan } from '../store/event-log.js';
+import { RecordParts, type EventRecord } from '../store/history-records.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
 import type { DeadLetterRecord, InboxMessage, ResolvedEffect } from './actor-host.js';
@@ -67,23 +68,18 @@ export class EffectPublisher {
     let count = 0;
     const pending: Promise<unknown>[] = [];
     // Parts of a record that was not finished (no last part) are never acted on.
-    const unfinished = new Map<string, ResolvedEffect[]>();
+    const records = new RecordParts<unknown, ResolvedEffect>();
     const last = await scan(hub, hub.names.eventStream, eventFilter(hub.names.hub, this.d.partition), afterEventSeq + 1, (m) => {
-      let ev: { fx?: ResolvedEffect[]; more?: boolean; reset?: boolean };
+      let record: EventRecord<unknown, ResolvedEffect>;
       try {
-        ev = decodeJson(m.data);
+        record = decodeJson(m.data);
       } catch (err) {
         this.d.logger.error({ err, seq: m.seq, subject: m.subject }, 'unreadable event skipped by effect recovery');
         return;
       }
-      const group = ev.reset ? [] : (unfinished.get(m.subject) ?? []);
-      group.push(...(ev.fx ?? []));
-      if (ev.more) {
-        unfinished.set(m.subject, group);
-        return;
-      }
-      unfinished.delete(m.subject);
-      for (const fx of group) {
+      const finished = records.add(m.subject, record);
+      if (!finished) return;
+      for (const fx of finished.fx) {
         pending.push(this.publish(fx));
         count++;
       }
