@@ -7,6 +7,7 @@
  * never polled.
  */
 import { randomUUID } from 'node:crypto';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
@@ -17,7 +18,7 @@ import { HistoryAssembler } from '../store/history-records.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher, PubAck } from '../store/lean-publisher.js';
 import type { CatalogCache } from './catalog-cache.js';
-import { decodeStatusRecord, isTerminal, RUNTIME_STATUSES, type OrchestrationStatus, type RuntimeStatus } from './status.js';
+import { decodeStatusEntry, decodeStatusRecord, isTerminal, RUNTIME_STATUSES, StatusOrder, type OrchestrationStatus, type RuntimeStatus } from './status.js';
 
 /** Room left under max_payload for headers and envelope fields. */
 const PAYLOAD_HEADROOM = 4_096;
@@ -70,12 +71,14 @@ export class InstanceClient {
     // A generated id is new by construction: no need to read a status first.
     const existing = options.instanceId === undefined ? null : await this.hub.status.get(statusKey(instanceId));
     let revision = 0;
+    let position = 0;
     if (existing && existing.operation === 'PUT' && existing.length > 0) {
-      const status = decodeStatusRecord(existing.value);
+      const { status, position: p } = decodeStatusEntry(existing.value);
       if (!isTerminal(status.runtimeStatus)) {
         throw new DurableError('instance-exists', `instance '${instanceId}' already exists and is ${status.runtimeStatus}`);
       }
       revision = existing.revision;
+      position = p;
     } else if (existing) {
       revision = existing.revision;
     }
@@ -87,26 +90,54 @@ export class InstanceClient {
       instanceId, name: orchestration, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now,
       ...(options.input === undefined ? {} : { input: options.input }),
     };
-    const data = encodeJson(pending);
     await Promise.all([
       this.publish(this.instanceSubject(instanceId), {
         type: 'ExecutionStarted', eventId: -1, timestamp: now, name: orchestration, instanceId, runId, mode: 'replaceTerminal',
         ...(options.input === undefined ? {} : { input: options.input }),
       }, `start:${instanceId}:${runId}`),
-      (revision ? this.hub.status.update(statusKey(instanceId), data, revision) : this.hub.status.create(statusKey(instanceId), data)).catch(() => undefined),
+      this.writeStatusIfUnchanged(pending, position, revision, 'start'),
     ]);
     return instanceId;
   }
 
   /** The instance's status, or undefined if there is none. */
   async getStatus(instanceId: string, options: { showHistory?: boolean; showInput?: boolean } = {}): Promise<OrchestrationStatus | undefined> {
-    validateInstanceId(instanceId);
-    const e = await this.hub.status.get(statusKey(instanceId));
-    if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
-    const status = decodeStatusRecord(e.value);
+    const entry = await this.readStatusEntry(instanceId);
+    if (!entry) return undefined;
+    const { status } = entry;
     if (options.showInput === false) delete status.input;
     if (options.showHistory) status.history = await this.readHistory(instanceId);
     return status;
+  }
+
+  /** The stored status with its history position and KV revision. */
+  private async readStatusEntry(instanceId: string): Promise<{ status: OrchestrationStatus; position: number; revision: number } | undefined> {
+    validateInstanceId(instanceId);
+    const e = await this.hub.status.get(statusKey(instanceId));
+    if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
+    return { ...decodeStatusEntry(e.value), revision: e.revision };
+  }
+
+  /**
+   * Writes a status on the client's side (Pending after a start or a rewind) only if the stored
+   * record is still the one read (`revision`; 0: none). It carries the position of the record it
+   * replaces: it reflects at least that much history, so a stale write from a worker that lost
+   * its lease (lower position) cannot overwrite it, and a follower does not take the replaced
+   * record, arriving late, for news. Losing the CAS is expected (the worker already wrote a
+   * newer status, which must stay) and ignored; any other failure does not undo the durable
+   * command, so it is reported as a process warning with its context rather than thrown.
+   */
+  private async writeStatusIfUnchanged(status: OrchestrationStatus, position: number, revision: number, what: string): Promise<void> {
+    const key = statusKey(status.instanceId);
+    const data = encodeJson({ ...status, ...(position > 0 ? { _v: position } : {}) });
+    try {
+      await (revision ? this.hub.status.update(key, data, revision) : this.hub.status.create(key, data));
+    } catch (e) {
+      if (isCasConflict(e)) return;
+      process.emitWarning(`durable-nats: the Pending status after ${what} of instance '${status.instanceId}' was not written: ${(e as Error).message}`, {
+        code: 'DURABLE_NATS_STATUS_WRITE', detail: 'the command itself is durable; the status shows the previous state until the worker writes the next one',
+      });
+    }
   }
 
   /** The persisted history events of the instance's current run. */
@@ -153,18 +184,16 @@ export class InstanceClient {
     try {
       if (o.signal?.aborted) return;
       await this.nc.flush(); // the subscription is in place before we read the current value
-      let lastUpdated = '';
-      const seen = (s: OrchestrationStatus) => {
-        if (s.lastUpdatedTime < lastUpdated) return false; // an older write arriving late
-        lastUpdated = s.lastUpdatedTime;
-        return visit(s);
-      };
-      const current = await this.getStatus(instanceId);
+      // An older write arriving late is skipped by its history position, never by its
+      // lastUpdatedTime: the client and each worker stamp times with their own clocks.
+      const order = new StatusOrder();
+      const seen = (e: { status: OrchestrationStatus; position: number }) => order.accept(e.position) && visit(e.status);
+      const current = await this.readStatusEntry(instanceId);
       if (current && seen(current)) return;
       for await (const m of sub) {
         const op = m.headers?.get('KV-Operation');
         if (op === 'DEL' || op === 'PURGE' || m.data.length === 0) continue;
-        if (seen(decodeStatusRecord(m.data))) return;
+        if (seen(decodeStatusEntry(m.data))) return;
       }
     } finally {
       if (timer) clearTimeout(timer);
@@ -202,17 +231,16 @@ export class InstanceClient {
 
   /** Retries a Failed instance from its failed steps. */
   async rewind(instanceId: string, reason?: string): Promise<void> {
-    const entry = await this.hub.status.get(statusKey(instanceId));
-    const s = await this.requireStatus(instanceId);
+    const entry = await this.readStatusEntry(instanceId);
+    if (!entry) throw new DurableError('not-found', `no instance '${instanceId}'`);
+    const s = entry.status;
     if (s.runtimeStatus !== 'Failed') throw new DurableError('validation', `only Failed instances can be rewound; '${instanceId}' is ${s.runtimeStatus}`);
     await this.send(instanceId, { type: 'ExecutionRewound', ...(reason === undefined ? {} : { reason }) });
     // Not terminal any more from now on (a wait right after must not see the old failure);
     // CAS so that a newer status from the worker wins.
-    if (entry) {
-      const pending: OrchestrationStatus = { ...s, runtimeStatus: 'Pending', lastUpdatedTime: new Date().toISOString() };
-      delete pending.failureDetails;
-      await this.hub.status.update(statusKey(instanceId), encodeJson(pending), entry.revision).catch(() => undefined);
-    }
+    const pending: OrchestrationStatus = { ...s, runtimeStatus: 'Pending', lastUpdatedTime: new Date().toISOString() };
+    delete pending.failureDetails;
+    await this.writeStatusIfUnchanged(pending, entry.position, entry.revision, 'rewind');
   }
 
   /** Deletes a terminal instance's history and status. */
@@ -304,6 +332,12 @@ export class InstanceClient {
     const entries = await Promise.all(keys.map((k) => this.hub.status.get(k)));
     return entries.filter((e) => e && e.operation === 'PUT' && e.length > 0).map((e) => decodeStatusRecord(e!.value));
   }
+}
+
+/** A KV create/update that lost its compare-and-set (the key moved on since it was read). */
+function isCasConflict(e: unknown): boolean {
+  return e instanceof JetStreamApiError
+    && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
 
 function matches(s: OrchestrationStatus, f: PurgeFilter): boolean {

@@ -32,6 +32,32 @@ export function failureDetails(f: ErrorInfo | undefined): OrchestrationStatus['f
 
 /** Parses a stored status record, dropping internal bookkeeping (`_v`: the history position it reflects). */
 export function decodeStatusRecord(value: Uint8Array): OrchestrationStatus {
-  const { _v, ...status } = JSON.parse(new TextDecoder().decode(value)) as OrchestrationStatus & { _v?: number };
-  return status;
+  return decodeStatusEntry(value).status;
+}
+
+/**
+ * A stored status record with its history position `_v` (0 when it carries none: a record
+ * written before the worker's first step). Statuses are ordered by position, never by their
+ * timestamps: those come from the clocks of different machines (client and workers).
+ */
+export function decodeStatusEntry(value: Uint8Array): { status: OrchestrationStatus; position: number } {
+  const { _v, ...status } = JSON.parse(new TextDecoder().decode(value)) as OrchestrationStatus & { _v?: unknown };
+  return { status, position: typeof _v === 'number' && Number.isFinite(_v) ? _v : 0 };
+}
+
+/**
+ * Keeps a follower from going backwards when a write older than the one it has seen arrives
+ * late (the subscription is in place before the current value is read, so both can deliver).
+ * A record is newer only at a strictly higher position: each committed step moves the position,
+ * and a rewrite at the same position changes nothing but the time. Records without a position
+ * (0) are taken in arrival order, since nothing better is known about them.
+ */
+export class StatusOrder {
+  private last = -1;
+
+  accept(position: number): boolean {
+    if (position < this.last || (position === this.last && position !== 0)) return false;
+    this.last = position;
+    return true;
+  }
 }

@@ -5,6 +5,7 @@ import { DurableClient, EntityId, Worker, entity, orchestration, activity } from
 import { activities, entities, orchestrations } from '../../orchestrations/index.js';
 import { expectedTotalBytes } from '../../orchestrations/fan-out-fan-in.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
+import { statusKey } from '../../src/core/topology.js';
 
 let server: TestServer;
 let worker: Worker;
@@ -245,6 +246,36 @@ describe('orchestration ctx and management', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
   });
 
+  /** Starts a waiter, waits for its Running record (with its position), and writes raw records as a worker would. */
+  const runningWaiter = async () => {
+    const id = await client.startNew('waiter');
+    let running: { _v?: number } & Record<string, unknown> = {};
+    await waitFor(async () => {
+      const e = await client.hub.status.get(statusKey(id));
+      running = e ? JSON.parse(new TextDecoder().decode(e.value)) : {};
+      return running.runtimeStatus === 'Running' && typeof running._v === 'number';
+    });
+    const write = (record: Record<string, unknown>) => client.hub.status.put(statusKey(id), new TextEncoder().encode(JSON.stringify(record)));
+    return { id, running, position: running._v!, write };
+  };
+
+  it('a worker whose clock is far behind still wakes waiters: statuses are ordered by history position', async () => {
+    const { id, running, position, write } = await runningWaiter();
+    await write({ ...running, lastUpdatedTime: '2999-01-01T00:00:00.000Z' }); // seen first: a clock far ahead
+    const waiting = client.waitForCompletion(id, { timeoutMs: 5_000 });
+    await sleep(200);
+    await write({ ...running, runtimeStatus: 'Completed', output: 'skewed', lastUpdatedTime: '2000-01-01T00:00:00.000Z', _v: position + 1 });
+    expect(await waiting).toMatchObject({ runtimeStatus: 'Completed', output: 'skewed' });
+  });
+
+  it('a write from an earlier history position arriving late is not news, whatever its time', async () => {
+    const { id, running, position, write } = await runningWaiter();
+    const waiting = client.waitForCompletion(id, { timeoutMs: 600 });
+    await sleep(200);
+    await write({ ...running, runtimeStatus: 'Completed', output: 'stale', lastUpdatedTime: '2999-01-01T00:00:00.000Z', _v: position - 1 });
+    await expect(waiting).rejects.toMatchObject({ code: 'timeout' });
+  });
+
   it('waitForCompletion times out with a timeout error', async () => {
     const id = await client.startNew('waiter');
     await expect(client.waitForCompletion(id, { timeoutMs: 200 })).rejects.toMatchObject({ code: 'timeout' });
@@ -289,3 +320,5 @@ async function waitFor(cond: () => Promise<boolean>, timeoutMs = 10_000): Promis
   }
   throw new Error('condition not met in time');
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
