@@ -23,6 +23,13 @@ const waitForGo = orchestration('httpWait', function* (ctx, input: unknown) {
 });
 const fail = orchestration('httpFail', function* (ctx) { return yield ctx.callActivity('httpBoom'); });
 const boom = activity('httpBoom', async () => { throw new Error('boom on purpose'); });
+const hello = activity('httpHello', async (city: string) => `Hello ${city}!`);
+const steps = orchestration('httpSteps', function* (ctx) {
+  const greeting: string = yield ctx.callActivity('httpHello', 'Tokyo');
+  try { yield ctx.callActivity('httpBoom'); } catch { /* caught on purpose: a TaskFailed entry */ }
+  yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 10));
+  return greeting;
+});
 
 let server: TestServer;
 let worker: Worker;
@@ -33,7 +40,7 @@ let B: string;
 beforeAll(async () => {
   server = await startNatsServer();
   worker = await Worker.start({
-    servers: server.url, hub, entities: [counter, aggregator], orchestrations: [echo, waitForGo, fail], activities: [boom],
+    servers: server.url, hub, entities: [counter, aggregator], orchestrations: [echo, waitForGo, fail, steps], activities: [boom, hello],
     logger: pino({ level: 'warn' }),
   });
   client = await DurableClient.connect({ servers: server.url, hub });
@@ -229,6 +236,26 @@ describe('instance management', () => {
     const running = await startWaiting();
     expect((await post(`/instances/${running}/restart`)).status).toBe(409);
     expect((await post('/instances/nobody/restart')).status).toBe(404);
+  });
+
+  it('history on the wire is DF\'s documented shape (historyEvents, EventType, ScheduledTime, results only with showHistoryOutput)', async () => {
+    const { id } = await json(await post('/orchestrators/httpSteps'));
+    await client.waitForCompletion(id, { timeoutMs: 10_000 });
+    const full = await json(await api(`/instances/${id}?showHistory=true&showHistoryOutput=true`));
+    const events = full.historyEvents as Array<Record<string, unknown>>;
+    expect(events.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'TaskCompleted', 'TaskFailed', 'TimerCreated', 'TimerFired', 'ExecutionCompleted']);
+    const time = expect.stringMatching(/^\d{4}-\d\d-\d\dT/);
+    expect(events[0]).toEqual({ EventType: 'ExecutionStarted', FunctionName: 'httpsteps', Timestamp: time });
+    expect(events[1]).toEqual({ EventType: 'TaskCompleted', FunctionName: 'httphello', Result: 'Hello Tokyo!', ScheduledTime: time, Timestamp: time });
+    expect(events[1]!.ScheduledTime! <= events[1]!.Timestamp!).toBe(true);
+    expect(events[2]).toMatchObject({ EventType: 'TaskFailed', FunctionName: 'httpboom', ScheduledTime: time, Reason: 'boom on purpose', Details: expect.any(String) });
+    expect(events[4]).toEqual({ EventType: 'TimerFired', FireAt: time, Timestamp: time });
+    expect(events[5]).toEqual({ EventType: 'ExecutionCompleted', OrchestrationStatus: 'Completed', Result: 'Hello Tokyo!', Timestamp: time });
+    const quiet = (await json(await api(`/instances/${id}?showHistory=true`))).historyEvents as Array<Record<string, unknown>>;
+    expect(quiet.map((e) => e.EventType)).toEqual(events.map((e) => e.EventType));
+    expect(quiet.some((e) => 'Result' in e)).toBe(false);
+    // The client's own history keeps the internal events.
+    expect(((await client.getStatus(id, { showHistory: true }))!.history as Array<{ type: string }>).map((e) => e.type)).toContain('TaskScheduled');
   });
 
   it('shows history on request, and 404 for an unknown instance', async () => {
