@@ -141,7 +141,7 @@ export function registerInstanceCommands(program: Command): void {
       if (id !== undefined && deleted === 0) throw new CliExit(EXIT.notFound);
     }));
 
-  program.command('list').description('list instances, oldest first, a page at a time')
+  program.command('list').description('list instances, least recently changed first, a page at a time')
     .option('--status <list>', 'runtime statuses, comma-separated')
     .option('--prefix <prefix>', 'instance id prefix')
     .option('--name <prefix>', 'orchestration name prefix')

@@ -18,6 +18,7 @@ import { HistoryAssembler } from '../store/history-records.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher, PubAck } from '../store/lean-publisher.js';
 import type { CatalogCache } from './catalog-cache.js';
+import { decodeCursor, encodeCursor, scanStatuses } from './status-scan.js';
 import { decodeStatusEntry, decodeStatusRecord, isTerminal, RUNTIME_STATUSES, StatusOrder, type OrchestrationStatus, type RuntimeStatus } from './status.js';
 
 /** Room left under max_payload for headers and envelope fields. */
@@ -255,16 +256,20 @@ export class InstanceClient {
     return { deleted: 1 };
   }
 
+  /** Purges the terminal instances matching the filter: one pass over the statuses, then a purge each. */
   async purgeInstances(filter: PurgeFilter = {}): Promise<{ deleted: number }> {
+    const { statuses } = await scanStatuses(this.hub, 0, Infinity, (s) => isTerminal(s.runtimeStatus) && matches(s, filter), { deadlineMs: 120_000 });
     let deleted = 0;
-    for (const s of await this.allStatuses()) {
-      if (!isTerminal(s.runtimeStatus) || !matches(s, filter)) continue;
-      deleted += (await this.purge(s.instanceId)).deleted;
-    }
+    for (const s of statuses) deleted += (await this.purge(s.instanceId)).deleted;
     return { deleted };
   }
 
-  /** Instances matching the filters, oldest first, a page at a time. */
+  /**
+   * Instances matching the filters, a page at a time, in the order their statuses were last
+   * written (least recently changed first). One pass over the status stream per page, whatever
+   * the number of instances in the hub; the continuation token is a cursor into that stream
+   * (see status-scan.ts for what paging guarantees while statuses change).
+   */
   async listInstances(options: ListInstancesOptions = {}): Promise<{ instances: OrchestrationStatus[]; continuationToken?: string }> {
     const pageSize = options.pageSize ?? 100;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) throw new DurableError('validation', 'pageSize must be an integer in 1..10000');
@@ -272,13 +277,10 @@ export class InstanceClient {
       if (!RUNTIME_STATUSES.includes(s)) throw new DurableError('validation', `unknown runtimeStatus '${s}' (one of ${RUNTIME_STATUSES.join(', ')})`);
     }
     const prefix = options.namePrefix?.toLowerCase();
-    const all = (await this.allStatuses())
-      .filter((s) => matches(s, options) && (!prefix || s.name.startsWith(prefix)) && (!options.instanceIdPrefix || s.instanceId.startsWith(options.instanceIdPrefix)))
-      .sort((a, b) => (a.createdTime === b.createdTime ? (a.instanceId < b.instanceId ? -1 : 1) : a.createdTime < b.createdTime ? -1 : 1));
-    const start = options.continuationToken ? decodeOffset(options.continuationToken) : 0;
-    const instances = all.slice(start, start + pageSize);
-    const next = start + pageSize;
-    return { instances, ...(next < all.length ? { continuationToken: Buffer.from(String(next)).toString('base64url') } : {}) };
+    const after = options.continuationToken ? decodeCursor(options.continuationToken) : 0;
+    const page = await scanStatuses(this.hub, after, pageSize, (s) => matches(s, options)
+      && (!prefix || s.name.startsWith(prefix)) && (!options.instanceIdPrefix || s.instanceId.startsWith(options.instanceIdPrefix)));
+    return { instances: page.statuses, ...(page.more ? { continuationToken: encodeCursor(page.cursor) } : {}) };
   }
 
   /** True while the connection to NATS is up. */
@@ -324,14 +326,6 @@ export class InstanceClient {
     }
     return s;
   }
-
-  private async allStatuses(): Promise<OrchestrationStatus[]> {
-    const keys: string[] = [];
-    const iter = await this.hub.status.keys();
-    for await (const k of iter) keys.push(k);
-    const entries = await Promise.all(keys.map((k) => this.hub.status.get(k)));
-    return entries.filter((e) => e && e.operation === 'PUT' && e.length > 0).map((e) => decodeStatusRecord(e!.value));
-  }
 }
 
 /** A KV create/update that lost its compare-and-set (the key moved on since it was read). */
@@ -347,8 +341,3 @@ function matches(s: OrchestrationStatus, f: PurgeFilter): boolean {
   return true;
 }
 
-function decodeOffset(token: string): number {
-  const n = Number(Buffer.from(token, 'base64url').toString('utf8'));
-  if (!Number.isInteger(n) || n < 0) throw new DurableError('validation', 'malformed continuationToken');
-  return n;
-}

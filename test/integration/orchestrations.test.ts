@@ -276,6 +276,53 @@ describe('orchestration ctx and management', () => {
     await expect(waiting).rejects.toMatchObject({ code: 'timeout' });
   });
 
+  it('lists instances in one pass while statuses are rewritten all the time: bounded time, each instance once per page', async () => {
+    const lclient = await DurableClient.connect({ servers: server.url, hub: 'orch-list-scan' });
+    const N = 300;
+    const idOf = (i: number) => `scan-${String(i).padStart(4, '0')}`;
+    const record = (i: number, runtimeStatus: string) => new TextEncoder().encode(JSON.stringify({
+      instanceId: idOf(i), name: i % 2 ? 'odd' : 'even', runtimeStatus, createdTime: new Date(1_700_000_000_000 + i).toISOString(), lastUpdatedTime: new Date().toISOString(), _v: 1,
+    }));
+    await Promise.all(Array.from({ length: N }, (_, i) => lclient.hub.status.put(statusKey(idOf(i)), record(i, 'Running'))));
+    let writing = true;
+    let rewrites = 0;
+    const writer = (async () => {
+      for (let n = 0; writing && n < 200_000; n++) { // a status rewritten continuously, as busy workers do
+        await lclient.hub.status.put(statusKey(idOf(n % N)), record(n % N, 'Running'));
+        rewrites++;
+      }
+    })();
+    try {
+      await sleep(100);
+      const before = rewrites;
+      const t0 = Date.now();
+      const all = await lclient.listInstances({ pageSize: 10_000 });
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect(all.instances).toHaveLength(N);
+      expect(new Set(all.instances.map((s) => s.instanceId)).size).toBe(N);
+      expect(all.continuationToken).toBeUndefined();
+      // Paged: full pages of matching instances; the listing ends; none is missing.
+      const seen = new Set<string>();
+      let token: string | undefined;
+      let pages = 0;
+      const t1 = Date.now();
+      do {
+        const page = await lclient.listInstances({ namePrefix: 'odd', pageSize: 40, ...(token ? { continuationToken: token } : {}) });
+        if (page.continuationToken) expect(page.instances).toHaveLength(40);
+        expect(new Set(page.instances.map((s) => s.instanceId)).size).toBe(page.instances.length);
+        for (const s of page.instances) { expect(s.name).toBe('odd'); seen.add(s.instanceId); }
+        token = page.continuationToken;
+      } while (token && ++pages < 1_000);
+      expect(Date.now() - t1).toBeLessThan(10_000);
+      expect(seen.size).toBe(N / 2);
+      expect(rewrites - before).toBeGreaterThan(10); // the statuses really were moving during the listing
+    } finally {
+      writing = false;
+      await writer;
+      await lclient.close();
+    }
+  });
+
   it('waitForCompletion times out with a timeout error', async () => {
     const id = await client.startNew('waiter');
     await expect(client.waitForCompletion(id, { timeoutMs: 200 })).rejects.toMatchObject({ code: 'timeout' });
