@@ -11,6 +11,7 @@ import { createHttpServer, type HttpServer } from '../../src/http/index.js';
 import { counter } from '../../entities/counter.js';
 import { aggregator } from '../../entities/aggregator.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
+import { statusKey } from '../../src/core/topology.js';
 
 const hub = 'http-test';
 const KEY = 'test-system-key';
@@ -193,6 +194,22 @@ describe('instance management', () => {
     expect((await post(`/instances/${id}/suspend`)).status).toBe(410);
     expect((await post('/instances/nobody/raiseEvent/go', '1')).status).toBe(404);
     expect((await post('/instances/nobody/terminate')).status).toBe(404);
+  });
+
+  it('long poll and SSE wake on a completion from a worker whose clock is behind (ordered by history position)', async () => {
+    const id = await startWaiting();
+    await untilStatus(id, 'Running');
+    const running = JSON.parse(new TextDecoder().decode((await client.hub.status.get(statusKey(id)))!.value));
+    expect(running._v).toEqual(expect.any(Number));
+    const poll = api(`/instances/${id}?waitForCompletion=5s`);
+    const sse = api(`/instances/${id}/events`, { signal: AbortSignal.timeout(6_000) }).then((r) => r.text());
+    await new Promise((r) => setTimeout(r, 300));
+    const skewed = { ...running, runtimeStatus: 'Completed', output: 'skewed', lastUpdatedTime: '2000-01-01T00:00:00.000Z', _v: running._v + 1 };
+    await client.hub.status.put(statusKey(id), new TextEncoder().encode(JSON.stringify(skewed)));
+    const r = await poll;
+    expect(r.status).toBe(200);
+    expect(await json(r)).toMatchObject({ runtimeStatus: 'Completed', output: 'skewed' });
+    expect(await sse).toContain('"output":"skewed"');
   });
 
   it('suspends, resumes and terminates with empty JSON bodies (DF client style)', async () => {
