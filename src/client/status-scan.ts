@@ -71,13 +71,12 @@ export async function scanStatuses(
         if (m.seq > until) break;
       }
       cursor = m.seq;
+      // Keyed by subject (one per instance): a record met again (rewritten during the pass)
+      // replaces the first; a purge met later removes it.
       const op = m.headers?.get('KV-Operation');
-      if (op !== 'DEL' && op !== 'PURGE' && m.data.length > 0) {
-        const { status } = decodeStatusEntry(m.data);
-        // Keyed by instance: a record met again (rewritten during the pass) replaces the first.
-        if (accept(status)) found.set(status.instanceId, status);
-        else found.delete(status.instanceId);
-      }
+      const status = op === 'DEL' || op === 'PURGE' || m.data.length === 0 ? undefined : decodeStatusEntry(m.data).status;
+      if (status && accept(status)) found.set(m.subject, status);
+      else found.delete(m.subject);
       if (found.size >= limit) { more = true; break; }
       if (m.info.pending === 0) break; // nothing more in the stream right now
     }
