@@ -19,7 +19,7 @@ import type { Hub } from '../store/hub.js';
 import type { LeanPublisher, PubAck } from '../store/lean-publisher.js';
 import type { CatalogCache } from './catalog-cache.js';
 import { decodeCursor, encodeCursor, scanStatuses } from './status-scan.js';
-import { decodeStatusEntry, decodeStatusRecord, isTerminal, RUNTIME_STATUSES, StatusOrder, type OrchestrationStatus, type RuntimeStatus } from './status.js';
+import { decodeStatusEntry, isTerminal, RUNTIME_STATUSES, StatusOrder, type OrchestrationStatus, type RuntimeStatus } from './status.js';
 
 /** Room left under max_payload for headers and envelope fields. */
 const PAYLOAD_HEADROOM = 4_096;
