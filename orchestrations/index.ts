@@ -9,7 +9,8 @@ import { transferFunds } from './bank-transfer.js';
 import { account } from '../entities/account.js';
 import { aggregator } from '../entities/aggregator.js';
 import { counter } from '../entities/counter.js';
+import { tally } from '../entities/tally.js';
 
 export const orchestrations = [helloSequence, fanOutFanIn, longJob, monitorJob, approvalWorkflow, fleetReport, transferFunds];
 export const activities = [sayHello, fileSize, processChunk, checkJobStatus, sendAlert, escalate];
-export const entities = [counter, aggregator, account];
+export const entities = [counter, aggregator, account, tally];

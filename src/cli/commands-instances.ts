@@ -141,7 +141,7 @@ export function registerInstanceCommands(program: Command): void {
       if (id !== undefined && deleted === 0) throw new CliExit(EXIT.notFound);
     }));
 
-  program.command('list').description('list instances, oldest first, a page at a time')
+  program.command('list').description('list instances, least recently changed first, a page at a time')
     .option('--status <list>', 'runtime statuses, comma-separated')
     .option('--prefix <prefix>', 'instance id prefix')
     .option('--name <prefix>', 'orchestration name prefix')
@@ -152,9 +152,12 @@ export function registerInstanceCommands(program: Command): void {
       const runtimeStatus = statusListOption(o.status);
       const page = await client.listInstances({
         ...(runtimeStatus ? { runtimeStatus } : {}), ...(o.name ? { namePrefix: o.name } : {}), ...(o.token ? { continuationToken: o.token } : {}),
+        // Filtered by the client before paging: filtering a page afterwards would print short
+        // (even empty) pages while matching instances wait on later ones.
+        ...(o.prefix ? { instanceIdPrefix: o.prefix } : {}),
         pageSize: intOption(o.pageSize, '--page-size') ?? 100,
       });
-      const instances = o.prefix ? page.instances.filter((s) => s.instanceId.startsWith(o.prefix!)) : page.instances;
+      const instances = page.instances;
       print(o.json, { instances, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) }, () =>
         table(['INSTANCE', 'NAME', 'STATUS', 'CREATED', 'OUTPUT'], instances.map((s) => [s.instanceId, s.name, s.runtimeStatus, s.createdTime, brief(s.output, 40)])));
       if (!o.json && page.continuationToken) note(`more: --token ${page.continuationToken}`);

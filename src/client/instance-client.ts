@@ -8,6 +8,7 @@
  */
 import { instanceMessages } from '../orchestration/messages.js';
 import { randomUUID } from 'node:crypto';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
@@ -18,7 +19,8 @@ import { HistoryAssembler } from '../store/history-records.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher, PubAck } from '../store/lean-publisher.js';
 import type { CatalogCache } from './catalog-cache.js';
-import { decodeStatusRecord, isTerminal, RUNTIME_STATUSES, type OrchestrationStatus, type RuntimeStatus } from './status.js';
+import { decodeCursor, encodeCursor, scanStatuses } from './status-scan.js';
+import { decodeStatusEntry, isTerminal, RUNTIME_STATUSES, StatusOrder, type OrchestrationStatus, type RuntimeStatus } from './status.js';
 
 /** Room left under max_payload for headers and envelope fields. */
 const PAYLOAD_HEADROOM = 4_096;
@@ -71,12 +73,14 @@ export class InstanceClient {
     // A generated id is new by construction: no need to read a status first.
     const existing = options.instanceId === undefined ? null : await this.hub.status.get(statusKey(instanceId));
     let revision = 0;
+    let position = 0;
     if (existing && existing.operation === 'PUT' && existing.length > 0) {
-      const status = decodeStatusRecord(existing.value);
+      const { status, position: p } = decodeStatusEntry(existing.value);
       if (!isTerminal(status.runtimeStatus)) {
         throw new DurableError('instance-exists', `instance '${instanceId}' already exists and is ${status.runtimeStatus}`);
       }
       revision = existing.revision;
+      position = p;
     } else if (existing) {
       revision = existing.revision;
     }
@@ -88,12 +92,11 @@ export class InstanceClient {
       instanceId, name: orchestration, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now,
       ...(options.input === undefined ? {} : { input: options.input }),
     };
-    const data = encodeJson(pending);
     await Promise.all([
       this.publish(this.instanceSubject(instanceId), instanceMessages.started({
         name: orchestration, instanceId, runId, mode: 'replaceTerminal', ...(options.input === undefined ? {} : { input: options.input }),
       }), `start:${instanceId}:${runId}`),
-      (revision ? this.hub.status.update(statusKey(instanceId), data, revision) : this.hub.status.create(statusKey(instanceId), data)).catch(() => undefined),
+      this.writeStatusIfUnchanged(pending, position, revision, 'start'),
     ]);
     return instanceId;
   }
@@ -101,12 +104,42 @@ export class InstanceClient {
   /** The instance's status, or undefined if there is none. */
   async getStatus(instanceId: string, options: { showHistory?: boolean; showInput?: boolean } = {}): Promise<OrchestrationStatus | undefined> {
     validateInstanceId(instanceId);
-    const e = await this.hub.status.get(statusKey(instanceId));
-    if (e?.operation !== 'PUT' || e.length === 0) return undefined;
-    const status = decodeStatusRecord(e.value);
+    const entry = await this.readStatusEntry(instanceId);
+    if (!entry) return undefined;
+    const { status } = entry;
     if (options.showInput === false) delete status.input;
     if (options.showHistory) status.history = await this.readHistory(instanceId);
     return status;
+  }
+
+  /** The stored status with its history position and KV revision. */
+  private async readStatusEntry(instanceId: string): Promise<{ status: OrchestrationStatus; position: number; revision: number } | undefined> {
+    validateInstanceId(instanceId);
+    const e = await this.hub.status.get(statusKey(instanceId));
+    if (e?.operation !== 'PUT' || e.length === 0) return undefined;
+    return { ...decodeStatusEntry(e.value), revision: e.revision };
+  }
+
+  /**
+   * Writes a status on the client's side (Pending after a start or a rewind) only if the stored
+   * record is still the one read (`revision`; 0: none). It carries the position of the record it
+   * replaces: it reflects at least that much history, so a stale write from a worker that lost
+   * its lease (lower position) cannot overwrite it, and a follower does not take the replaced
+   * record, arriving late, for news. Losing the CAS is expected (the worker already wrote a
+   * newer status, which must stay) and ignored; any other failure does not undo the durable
+   * command, so it is reported as a process warning with its context rather than thrown.
+   */
+  private async writeStatusIfUnchanged(status: OrchestrationStatus, position: number, revision: number, what: string): Promise<void> {
+    const key = statusKey(status.instanceId);
+    const data = encodeJson({ ...status, ...(position > 0 ? { _v: position } : {}) });
+    try {
+      await (revision ? this.hub.status.update(key, data, revision) : this.hub.status.create(key, data));
+    } catch (e) {
+      if (isCasConflict(e)) return;
+      process.emitWarning(`durable-nats: the Pending status after ${what} of instance '${status.instanceId}' was not written: ${(e as Error).message}`, {
+        code: 'DURABLE_NATS_STATUS_WRITE', detail: 'the command itself is durable; the status shows the previous state until the worker writes the next one',
+      });
+    }
   }
 
   /** The persisted history events of the instance's current run. */
@@ -153,18 +186,16 @@ export class InstanceClient {
     try {
       if (o.signal?.aborted) return;
       await this.nc.flush(); // the subscription is in place before we read the current value
-      let lastUpdated = '';
-      const seen = (s: OrchestrationStatus) => {
-        if (s.lastUpdatedTime < lastUpdated) return false; // an older write arriving late
-        lastUpdated = s.lastUpdatedTime;
-        return visit(s);
-      };
-      const current = await this.getStatus(instanceId);
+      // An older write arriving late is skipped by its history position, never by its
+      // lastUpdatedTime: the client and each worker stamp times with their own clocks.
+      const order = new StatusOrder();
+      const seen = (e: { status: OrchestrationStatus; position: number }) => order.accept(e.position) && visit(e.status);
+      const current = await this.readStatusEntry(instanceId);
       if (current && seen(current)) return;
       for await (const m of sub) {
         const op = m.headers?.get('KV-Operation');
         if (op === 'DEL' || op === 'PURGE' || m.data.length === 0) continue;
-        if (seen(decodeStatusRecord(m.data))) return;
+        if (seen(decodeStatusEntry(m.data))) return;
       }
     } finally {
       if (timer) clearTimeout(timer);
@@ -202,17 +233,16 @@ export class InstanceClient {
 
   /** Retries a Failed instance from its failed steps. */
   async rewind(instanceId: string, reason?: string): Promise<void> {
-    const entry = await this.hub.status.get(statusKey(instanceId));
-    const s = await this.requireStatus(instanceId);
+    const entry = await this.readStatusEntry(instanceId);
+    if (!entry) throw new DurableError('not-found', `no instance '${instanceId}'`);
+    const s = entry.status;
     if (s.runtimeStatus !== 'Failed') throw new DurableError('validation', `only Failed instances can be rewound; '${instanceId}' is ${s.runtimeStatus}`);
     await this.send(instanceId, instanceMessages.rewound(reason));
     // Not terminal any more from now on (a wait right after must not see the old failure);
     // CAS so that a newer status from the worker wins.
-    if (entry) {
-      const pending: OrchestrationStatus = { ...s, runtimeStatus: 'Pending', lastUpdatedTime: new Date().toISOString() };
-      delete pending.failureDetails;
-      await this.hub.status.update(statusKey(instanceId), encodeJson(pending), entry.revision).catch(() => undefined);
-    }
+    const pending: OrchestrationStatus = { ...s, runtimeStatus: 'Pending', lastUpdatedTime: new Date().toISOString() };
+    delete pending.failureDetails;
+    await this.writeStatusIfUnchanged(pending, entry.position, entry.revision, 'rewind');
   }
 
   /** Deletes a terminal instance's history and status. */
@@ -227,16 +257,20 @@ export class InstanceClient {
     return { deleted: 1 };
   }
 
+  /** Purges the terminal instances matching the filter: one pass over the statuses, then a purge each. */
   async purgeInstances(filter: PurgeFilter = {}): Promise<{ deleted: number }> {
+    const { statuses } = await scanStatuses(this.hub, 0, Infinity, (s) => isTerminal(s.runtimeStatus) && matches(s, filter), { deadlineMs: 120_000 });
     let deleted = 0;
-    for (const s of await this.allStatuses()) {
-      if (!isTerminal(s.runtimeStatus) || !matches(s, filter)) continue;
-      deleted += (await this.purge(s.instanceId)).deleted;
-    }
+    for (const s of statuses) deleted += (await this.purge(s.instanceId)).deleted;
     return { deleted };
   }
 
-  /** Instances matching the filters, oldest first, a page at a time. */
+  /**
+   * Instances matching the filters, a page at a time, in the order their statuses were last
+   * written (least recently changed first). One pass over the status stream per page, whatever
+   * the number of instances in the hub; the continuation token is a cursor into that stream
+   * (see status-scan.ts for what paging guarantees while statuses change).
+   */
   async listInstances(options: ListInstancesOptions = {}): Promise<{ instances: OrchestrationStatus[]; continuationToken?: string }> {
     const pageSize = options.pageSize ?? 100;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) throw new DurableError('validation', 'pageSize must be an integer in 1..10000');
@@ -244,13 +278,10 @@ export class InstanceClient {
       if (!RUNTIME_STATUSES.includes(s)) throw new DurableError('validation', `unknown runtimeStatus '${s}' (one of ${RUNTIME_STATUSES.join(', ')})`);
     }
     const prefix = options.namePrefix?.toLowerCase();
-    const all = (await this.allStatuses())
-      .filter((s) => matches(s, options) && (!prefix || s.name.startsWith(prefix)) && (!options.instanceIdPrefix || s.instanceId.startsWith(options.instanceIdPrefix)))
-      .sort((a, b) => (a.createdTime === b.createdTime ? (a.instanceId < b.instanceId ? -1 : 1) : a.createdTime < b.createdTime ? -1 : 1));
-    const start = options.continuationToken ? decodeOffset(options.continuationToken) : 0;
-    const instances = all.slice(start, start + pageSize);
-    const next = start + pageSize;
-    return { instances, ...(next < all.length ? { continuationToken: Buffer.from(String(next)).toString('base64url') } : {}) };
+    const after = options.continuationToken ? decodeCursor(options.continuationToken) : 0;
+    const page = await scanStatuses(this.hub, after, pageSize, (s) => matches(s, options)
+      && (!prefix || s.name.startsWith(prefix)) && (!options.instanceIdPrefix || s.instanceId.startsWith(options.instanceIdPrefix)));
+    return { instances: page.statuses, ...(page.more ? { continuationToken: encodeCursor(page.cursor) } : {}) };
   }
 
   /** True while the connection to NATS is up. */
@@ -296,14 +327,12 @@ export class InstanceClient {
     }
     return s;
   }
+}
 
-  private async allStatuses(): Promise<OrchestrationStatus[]> {
-    const keys: string[] = [];
-    const iter = await this.hub.status.keys();
-    for await (const k of iter) keys.push(k);
-    const entries = await Promise.all(keys.map((k) => this.hub.status.get(k)));
-    return entries.filter((e) => e && e.operation === 'PUT' && e.length > 0).map((e) => decodeStatusRecord(e!.value));
-  }
+/** A KV create/update that lost its compare-and-set (the key moved on since it was read). */
+function isCasConflict(e: unknown): boolean {
+  return e instanceof JetStreamApiError
+    && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
 
 function matches(s: OrchestrationStatus, f: PurgeFilter): boolean {
@@ -313,8 +342,3 @@ function matches(s: OrchestrationStatus, f: PurgeFilter): boolean {
   return true;
 }
 
-function decodeOffset(token: string): number {
-  const n = Number(Buffer.from(token, 'base64url').toString('utf8'));
-  if (!Number.isInteger(n) || n < 0) throw new DurableError('validation', 'malformed continuationToken');
-  return n;
-}

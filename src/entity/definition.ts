@@ -1,15 +1,18 @@
 /**
  * entity(): the definition of an entity type. Operations are plain functions over an immer draft,
  * or `{ input: zodSchema, handler }` when the input must be validated.
+ * A state is any JSON value: an object or array is changed through the draft; a number, string,
+ * boolean or null (nothing to draft) is replaced with `ctx.setState(value)`.
  * Invariant: a definition is immutable data; the executor is what runs it.
  */
+import type { Draft } from 'immer';
 import type { ZodType } from 'zod';
 import type { EntityId } from '../core/entity-id.js';
 import { DurableError } from '../core/errors.js';
 import { normalizeName } from '../core/names.js';
 
 /** What an operation handler may do besides changing its state. */
-export interface EntityContext {
+export interface EntityContext<S = any> {
   readonly id: EntityId;
   /** The operation being run. */
   readonly operation: string;
@@ -19,9 +22,22 @@ export interface EntityContext {
   startNew(orchestrationName: string, options?: { input?: unknown; instanceId?: string }): string;
   /** Deletes the entity's state once this operation commits (the entity then reads as not existing). */
   deleteState(): void;
+  /**
+   * Replaces the whole state once this operation commits (the way to change a number, string,
+   * boolean or null state; for an object it discards the draft's changes). The last call wins.
+   * @example add: (s, n: number, ctx) => ctx.setState(s + n)
+   */
+  setState(value: S): void;
 }
 
-export type OperationHandler<S, I = any, R = unknown> = (state: S, input: I, ctx: EntityContext) => R | Promise<R>;
+/**
+ * What a handler receives: an immer draft for an object or array state, the value itself for a
+ * primitive one (immer's Draft<number> is number). The distribution over unions is deliberate:
+ * a `number | null` state gives `number | null`.
+ */
+export type EntityStateArg<S> = Draft<S>;
+
+export type OperationHandler<S, I = any, R = unknown> = (state: EntityStateArg<S>, input: I, ctx: EntityContext<S>) => R | Promise<R>;
 
 export type OperationDefinition<S> =
   | OperationHandler<S>

@@ -10,7 +10,7 @@
  * - while the entity is locked by an orchestration, messages from anyone else wait in meta.q
  *   (persisted with the state) and run, in order, after the unlock.
  */
-import { Immer, isDraft, current } from 'immer';
+import { Immer, isDraft, isDraftable, current } from 'immer';
 import { EntityId } from '../core/entity-id.js';
 import { toErrorInfo } from '../core/errors.js';
 import { normalizeName } from '../core/names.js';
@@ -186,24 +186,28 @@ class BatchRun<S> {
       input = parsed.data;
     }
     const pending: EntityEffect[] = [];
-    let deleted = false;
-    const ctx = this.context(opName, seq, pending, () => { deleted = true; });
+    // What the handler asked for besides draft changes; applied only if it returns normally.
+    const outcome: { deleted: boolean; replaced?: { value: S } } = { deleted: false };
+    const ctx = this.context(opName, seq, pending, outcome);
     let result: unknown;
     let next: S;
     try {
+      // Only objects and arrays can be drafted: a primitive state (0, 'x', true, null) is handed
+      // over as is and changes only through ctx.setState.
       // createDraft/finishDraft rather than produce(): immer 11 revokes a draft as soon as the
       // recipe returns, so an async handler must own the draft until it settles.
-      const draft = immer.createDraft(this.state as any);
-      let r = op.handler(draft as S, input, ctx);
+      const draft = isDraftable(this.state) ? immer.createDraft(this.state as object) : undefined;
+      let r = op.handler((draft ?? this.state) as never, input, ctx);
       if (r && typeof (r as any).then === 'function') r = await r;
       result = detach(r);
-      next = immer.finishDraft(draft) as S;
+      const drafted = draft === undefined ? this.state : (immer.finishDraft(draft) as S);
+      next = outcome.replaced ? (outcome.replaced.value as S) : drafted;
     } catch (e) {
       return this.finish(seq, body, { ok: false, error: toErrorInfo(e) });
     }
     this.applied++;
     this.changed = true;
-    if (deleted) { this.state = this.def.initialState(); this.exists = false; }
+    if (outcome.deleted) { this.state = this.def.initialState(); this.exists = false; }
     else { this.state = next; this.exists = true; }
     for (const effect of pending) this.effects.push({ seq, effect });
     this.finish(seq, body, result === undefined ? { ok: true } : { ok: true, result });
@@ -214,7 +218,7 @@ class BatchRun<S> {
     this.executed.push({ seq, op: body.op, outcome, ...(body.reply ? { reply: body.reply } : {}) });
   }
 
-  private context(operation: string, seq: number, pending: EntityEffect[], onDelete: () => void): EntityContext {
+  private context(operation: string, seq: number, pending: EntityEffect[], outcome: { deleted: boolean; replaced?: { value: S } }): EntityContext<S> {
     let started = 0;
     return {
       id: this.id,
@@ -230,7 +234,12 @@ class BatchRun<S> {
         pending.push({ kind: 'start', name: normalizeName(name, 'orchestration'), instanceId, ...(options?.input === undefined ? {} : { input: options.input }) });
         return instanceId;
       },
-      deleteState: onDelete,
+      deleteState: () => { outcome.deleted = true; delete outcome.replaced; },
+      setState: (value: S) => {
+        // A copy taken now: the value may be (or hold) the draft, which is revoked at the end.
+        outcome.replaced = { value: detach(value) as S };
+        outcome.deleted = false;
+      },
     };
   }
 

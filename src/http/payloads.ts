@@ -10,6 +10,7 @@
  */
 import { EntityId } from '../core/entity-id.js';
 import type { OrchestrationStatus, RuntimeStatus } from '../client/status.js';
+import { toDfHistory, type DfHistoryEvent } from './df-history.js';
 
 export const WEBHOOK_BASE = '/runtime/webhooks/durabletask';
 
@@ -89,16 +90,14 @@ export interface DfStatus {
   createdTime: string;
   lastUpdatedTime: string;
   failureDetails?: OrchestrationStatus['failureDetails'];
-  historyEvents?: unknown[];
+  historyEvents?: DfHistoryEvent[];
 }
 
 export interface DfStatusOptions {
   showInput?: boolean;
-  /** Keep activity and sub-orchestration results in history events (DF's showHistoryOutput). */
+  /** Include results and payloads in history events (DF's showHistoryOutput); see df-history.ts. */
   showHistoryOutput?: boolean;
 }
-
-const HISTORY_OUTPUT_KEYS = ['result', 'output'];
 
 /** DF puts a failed instance's message in `output`; durable-nats adds `failureDetails` beside it. */
 export function dfStatus(s: OrchestrationStatus, options: DfStatusOptions = {}): DfStatus {
@@ -113,15 +112,8 @@ export function dfStatus(s: OrchestrationStatus, options: DfStatusOptions = {}):
     createdTime: s.createdTime,
     lastUpdatedTime: s.lastUpdatedTime,
     ...(s.failureDetails ? { failureDetails: s.failureDetails } : {}),
-    ...(s.history ? { historyEvents: options.showHistoryOutput ? s.history : s.history.map(withoutOutput) } : {}),
+    ...(s.history ? { historyEvents: toDfHistory(s.history, { showHistoryOutput: options.showHistoryOutput === true }) } : {}),
   };
-}
-
-function withoutOutput(event: unknown): unknown {
-  if (!event || typeof event !== 'object') return event;
-  const copy: Record<string, unknown> = { ...(event as Record<string, unknown>) };
-  for (const k of HISTORY_OUTPUT_KEYS) delete copy[k];
-  return copy;
 }
 
 /** The public, key-less view: whether it is done and, if it completed, its result. */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { Worker } from '../../src/index.js';
+import { DurableClient, Worker } from '../../src/index.js';
 import { entities, orchestrations, activities } from '../../orchestrations/index.js';
 import { freePort, startNatsServer, type TestServer } from '../helpers/nats-server.js';
 
@@ -132,6 +132,26 @@ describe('durable-nats CLI', () => {
     const r = await cli(['status', 'x'], { NATS_URL: `nats://127.0.0.1:${port}` });
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/cannot connect/);
+  });
+
+  it('list --prefix pages over the matching instances only (full pages, then a token)', async () => {
+    const client = await DurableClient.connect({ servers: server.url, hub });
+    try {
+      const tag = uid('pfx');
+      // Older non-matching instances first: a page filtered after paging would be empty.
+      for (let i = 0; i < 5; i++) await client.startNew('helloSequence', { instanceId: `${tag}-other-${i}`.replace('pfx', 'zzz') });
+      const matching = [];
+      for (let i = 0; i < 3; i++) matching.push(await client.startNew('helloSequence', { instanceId: `${tag}-${i}` }));
+      // Settled first: a status that changes between pages may be listed again on a later page.
+      await Promise.all(matching.map((id) => client.waitForCompletion(id, { timeoutMs: 20_000 })));
+      const page1 = JSON.parse((await cli(['list', '--prefix', tag, '--page-size', '2', '--json'])).stdout);
+      expect(page1.instances).toHaveLength(2);
+      expect(page1.continuationToken).toEqual(expect.any(String));
+      const page2 = JSON.parse((await cli(['list', '--prefix', tag, '--page-size', '2', '--token', page1.continuationToken, '--json'])).stdout);
+      expect([...page1.instances, ...page2.instances].map((x: any) => x.instanceId).sort()).toEqual(matching);
+    } finally {
+      await client.close();
+    }
   });
 
   it('signals, calls, reads and lists entities', async () => {

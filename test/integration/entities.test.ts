@@ -5,6 +5,7 @@ import { DurableClient, DurableError, EntityId, Worker, signalSubject } from '..
 import { fnv1a32 } from '../../src/core/hash.js';
 import { counter } from '../../entities/counter.js';
 import { aggregator } from '../../entities/aggregator.js';
+import { tally } from '../../entities/tally.js';
 import { entity } from '../../src/index.js';
 
 const blob = entity('blob', { state: () => ({ items: [] as string[] }), operations: { push: (s, x: string) => { s.items.push(x); }, count: (s) => s.items.length } });
@@ -17,7 +18,7 @@ const hub = 'entities-test';
 
 beforeAll(async () => {
   server = await startNatsServer();
-  worker = await Worker.start({ servers: server.url, hub, entities: [counter, aggregator, blob], logger: pino({ level: 'warn' }), leaseMs: 2000 });
+  worker = await Worker.start({ servers: server.url, hub, entities: [counter, aggregator, blob, tally], logger: pino({ level: 'warn' }), leaseMs: 2000 });
   client = await DurableClient.connect({ servers: server.url, hub });
 });
 
@@ -33,6 +34,17 @@ describe('entities', () => {
     for (let i = 1; i <= 10; i++) await client.signalEntity(id, 'add', i);
     expect(await client.callEntity(id, 'get')).toBe(55);
     expect(await client.readEntityState(id)).toMatchObject({ exists: true, state: { value: 55 } });
+  });
+
+  it('keeps a number state (DF counter sample): setState, errors leave it unchanged', async () => {
+    const id = new EntityId('tally', 't1');
+    for (let i = 1; i <= 4; i++) await client.signalEntity(id, 'add', i);
+    expect(await client.callEntity(id, 'get')).toBe(10);
+    await expect(client.callEntity(id, 'addPositive', -5)).rejects.toMatchObject({ code: 'operation-failed', message: 'negative amount -5' });
+    expect(await client.callEntity(id, 'get')).toBe(10);
+    expect(await client.readEntityState(id)).toMatchObject({ exists: true, state: 10 });
+    await client.callEntity(id, 'reset');
+    expect(await client.readEntityState(id)).toMatchObject({ exists: true, state: 0 });
   });
 
   it('returns an operation error to the caller and leaves state unchanged', async () => {

@@ -11,6 +11,7 @@ import { createHttpServer, type HttpServer } from '../../src/http/index.js';
 import { counter } from '../../entities/counter.js';
 import { aggregator } from '../../entities/aggregator.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
+import { statusKey } from '../../src/core/topology.js';
 
 const hub = 'http-test';
 const KEY = 'test-system-key';
@@ -23,6 +24,13 @@ const waitForGo = orchestration('httpWait', function* (ctx, input: unknown) {
 });
 const fail = orchestration('httpFail', function* (ctx) { return yield ctx.callActivity('httpBoom'); });
 const boom = activity('httpBoom', async () => { throw new Error('boom on purpose'); });
+const hello = activity('httpHello', async (city: string) => `Hello ${city}!`);
+const steps = orchestration('httpSteps', function* (ctx) {
+  const greeting: string = yield ctx.callActivity('httpHello', 'Tokyo');
+  try { yield ctx.callActivity('httpBoom'); } catch { /* caught on purpose: a TaskFailed entry */ }
+  yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 10));
+  return greeting;
+});
 
 let server: TestServer;
 let worker: Worker;
@@ -33,7 +41,7 @@ let B: string;
 beforeAll(async () => {
   server = await startNatsServer();
   worker = await Worker.start({
-    servers: server.url, hub, entities: [counter, aggregator], orchestrations: [echo, waitForGo, fail], activities: [boom],
+    servers: server.url, hub, entities: [counter, aggregator], orchestrations: [echo, waitForGo, fail, steps], activities: [boom, hello],
     logger: pino({ level: 'warn' }),
   });
   client = await DurableClient.connect({ servers: server.url, hub });
@@ -188,6 +196,22 @@ describe('instance management', () => {
     expect((await post('/instances/nobody/terminate')).status).toBe(404);
   });
 
+  it('long poll and SSE wake on a completion from a worker whose clock is behind (ordered by history position)', async () => {
+    const id = await startWaiting();
+    await untilStatus(id, 'Running');
+    const running = JSON.parse(new TextDecoder().decode((await client.hub.status.get(statusKey(id)))!.value));
+    expect(running._v).toEqual(expect.any(Number));
+    const poll = api(`/instances/${id}?waitForCompletion=5s`);
+    const sse = api(`/instances/${id}/events`, { signal: AbortSignal.timeout(6_000) }).then((r) => r.text());
+    await new Promise((r) => setTimeout(r, 300));
+    const skewed = { ...running, runtimeStatus: 'Completed', output: 'skewed', lastUpdatedTime: '2000-01-01T00:00:00.000Z', _v: running._v + 1 };
+    await client.hub.status.put(statusKey(id), new TextEncoder().encode(JSON.stringify(skewed)));
+    const r = await poll;
+    expect(r.status).toBe(200);
+    expect(await json(r)).toMatchObject({ runtimeStatus: 'Completed', output: 'skewed' });
+    expect(await sse).toContain('"output":"skewed"');
+  });
+
   it('suspends, resumes and terminates with empty JSON bodies (DF client style)', async () => {
     const id = await startWaiting();
     await untilStatus(id, 'Running');
@@ -229,6 +253,26 @@ describe('instance management', () => {
     const running = await startWaiting();
     expect((await post(`/instances/${running}/restart`)).status).toBe(409);
     expect((await post('/instances/nobody/restart')).status).toBe(404);
+  });
+
+  it('history on the wire is DF\'s documented shape (historyEvents, EventType, ScheduledTime, results only with showHistoryOutput)', async () => {
+    const { id } = await json(await post('/orchestrators/httpSteps'));
+    await client.waitForCompletion(id, { timeoutMs: 10_000 });
+    const full = await json(await api(`/instances/${id}?showHistory=true&showHistoryOutput=true`));
+    const events = full.historyEvents as Array<Record<string, unknown>>;
+    expect(events.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'TaskCompleted', 'TaskFailed', 'TimerCreated', 'TimerFired', 'ExecutionCompleted']);
+    const time = expect.stringMatching(/^\d{4}-\d\d-\d\dT/);
+    expect(events[0]).toEqual({ EventType: 'ExecutionStarted', FunctionName: 'httpsteps', Timestamp: time });
+    expect(events[1]).toEqual({ EventType: 'TaskCompleted', FunctionName: 'httphello', Result: 'Hello Tokyo!', ScheduledTime: time, Timestamp: time });
+    expect(events[1]!.ScheduledTime! <= events[1]!.Timestamp!).toBe(true);
+    expect(events[2]).toMatchObject({ EventType: 'TaskFailed', FunctionName: 'httpboom', ScheduledTime: time, Reason: 'boom on purpose', Details: expect.any(String) });
+    expect(events[4]).toEqual({ EventType: 'TimerFired', FireAt: time, Timestamp: time });
+    expect(events[5]).toEqual({ EventType: 'ExecutionCompleted', OrchestrationStatus: 'Completed', Result: 'Hello Tokyo!', Timestamp: time });
+    const quiet = (await json(await api(`/instances/${id}?showHistory=true`))).historyEvents as Array<Record<string, unknown>>;
+    expect(quiet.map((e) => e.EventType)).toEqual(events.map((e) => e.EventType));
+    expect(quiet.some((e) => 'Result' in e)).toBe(false);
+    // The client's own history keeps the internal events.
+    expect(((await client.getStatus(id, { showHistory: true }))!.history as Array<{ type: string }>).map((e) => e.type)).toContain('TaskScheduled');
   });
 
   it('shows history on request, and 404 for an unknown instance', async () => {

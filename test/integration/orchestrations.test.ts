@@ -5,6 +5,7 @@ import { DurableClient, EntityId, Worker, entity, orchestration, activity } from
 import { activities, entities, orchestrations } from '../../orchestrations/index.js';
 import { expectedTotalBytes } from '../../orchestrations/fan-out-fan-in.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
+import { statusKey } from '../../src/core/topology.js';
 
 let server: TestServer;
 let worker: Worker;
@@ -245,6 +246,83 @@ describe('orchestration ctx and management', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
   });
 
+  /** Starts a waiter, waits for its Running record (with its position), and writes raw records as a worker would. */
+  const runningWaiter = async () => {
+    const id = await client.startNew('waiter');
+    let running: { _v?: number } & Record<string, unknown> = {};
+    await waitFor(async () => {
+      const e = await client.hub.status.get(statusKey(id));
+      running = e ? JSON.parse(new TextDecoder().decode(e.value)) : {};
+      return running.runtimeStatus === 'Running' && typeof running._v === 'number';
+    });
+    const write = (record: Record<string, unknown>) => client.hub.status.put(statusKey(id), new TextEncoder().encode(JSON.stringify(record)));
+    return { id, running, position: running._v!, write };
+  };
+
+  it('a worker whose clock is far behind still wakes waiters: statuses are ordered by history position', async () => {
+    const { id, running, position, write } = await runningWaiter();
+    await write({ ...running, lastUpdatedTime: '2999-01-01T00:00:00.000Z' }); // seen first: a clock far ahead
+    const waiting = client.waitForCompletion(id, { timeoutMs: 5_000 });
+    await sleep(200);
+    await write({ ...running, runtimeStatus: 'Completed', output: 'skewed', lastUpdatedTime: '2000-01-01T00:00:00.000Z', _v: position + 1 });
+    expect(await waiting).toMatchObject({ runtimeStatus: 'Completed', output: 'skewed' });
+  });
+
+  it('a write from an earlier history position arriving late is not news, whatever its time', async () => {
+    const { id, running, position, write } = await runningWaiter();
+    const waiting = client.waitForCompletion(id, { timeoutMs: 600 });
+    await sleep(200);
+    await write({ ...running, runtimeStatus: 'Completed', output: 'stale', lastUpdatedTime: '2999-01-01T00:00:00.000Z', _v: position - 1 });
+    await expect(waiting).rejects.toMatchObject({ code: 'timeout' });
+  });
+
+  it('lists instances in one pass while statuses are rewritten all the time: bounded time, each instance once per page', async () => {
+    const lclient = await DurableClient.connect({ servers: server.url, hub: 'orch-list-scan' });
+    const N = 300;
+    const idOf = (i: number) => `scan-${String(i).padStart(4, '0')}`;
+    const record = (i: number, runtimeStatus: string) => new TextEncoder().encode(JSON.stringify({
+      instanceId: idOf(i), name: i % 2 ? 'odd' : 'even', runtimeStatus, createdTime: new Date(1_700_000_000_000 + i).toISOString(), lastUpdatedTime: new Date().toISOString(), _v: 1,
+    }));
+    await Promise.all(Array.from({ length: N }, (_, i) => lclient.hub.status.put(statusKey(idOf(i)), record(i, 'Running'))));
+    let writing = true;
+    let rewrites = 0;
+    const writer = (async () => {
+      for (let n = 0; writing && n < 200_000; n++) { // a status rewritten continuously, as busy workers do
+        await lclient.hub.status.put(statusKey(idOf(n % N)), record(n % N, 'Running'));
+        rewrites++;
+      }
+    })();
+    try {
+      await sleep(100);
+      const before = rewrites;
+      const t0 = Date.now();
+      const all = await lclient.listInstances({ pageSize: 10_000 });
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect(all.instances).toHaveLength(N);
+      expect(new Set(all.instances.map((s) => s.instanceId)).size).toBe(N);
+      expect(all.continuationToken).toBeUndefined();
+      // Paged: full pages of matching instances; the listing ends; none is missing.
+      const seen = new Set<string>();
+      let token: string | undefined;
+      let pages = 0;
+      const t1 = Date.now();
+      do {
+        const page = await lclient.listInstances({ namePrefix: 'odd', pageSize: 40, ...(token ? { continuationToken: token } : {}) });
+        if (page.continuationToken) expect(page.instances).toHaveLength(40);
+        expect(new Set(page.instances.map((s) => s.instanceId)).size).toBe(page.instances.length);
+        for (const s of page.instances) { expect(s.name).toBe('odd'); seen.add(s.instanceId); }
+        token = page.continuationToken;
+      } while (token && ++pages < 1_000);
+      expect(Date.now() - t1).toBeLessThan(10_000);
+      expect(seen.size).toBe(N / 2);
+      expect(rewrites - before).toBeGreaterThan(10); // the statuses really were moving during the listing
+    } finally {
+      writing = false;
+      await writer;
+      await lclient.close();
+    }
+  });
+
   it('waitForCompletion times out with a timeout error', async () => {
     const id = await client.startNew('waiter');
     await expect(client.waitForCompletion(id, { timeoutMs: 200 })).rejects.toMatchObject({ code: 'timeout' });
@@ -289,3 +367,5 @@ async function waitFor(cond: () => Promise<boolean>, timeoutMs = 10_000): Promis
   }
   throw new Error('condition not met in time');
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

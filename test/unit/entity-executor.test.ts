@@ -116,3 +116,54 @@ describe('entity executor', () => {
     expect(early.snapshot.state).toMatchObject({ value: 1 });
   });
 });
+
+describe('entity executor: any JSON state', () => {
+  const tally = entity('tally', {
+    state: () => 0,
+    operations: {
+      add: (s, n: number, ctx) => ctx.setState(s + n),
+      addThenFail: (s, n: number, ctx) => { ctx.setState(s + n); throw new Error('after setState'); },
+      get: (s) => s,
+    },
+  });
+  const label = entity('label', {
+    state: (): string | null => null,
+    operations: { set: (_s, v: string | null, ctx) => ctx.setState(v), get: (s) => s },
+  });
+  const doc = entity('doc', {
+    state: () => ({ items: [1] as number[], n: 0 }),
+    operations: {
+      replace: (s, _i, ctx) => { s.n = 99; ctx.setState({ items: [...s.items, 2], n: 1 }); },
+      keepDraftPart: (s, _i, ctx) => { s.items.push(3); ctx.setState({ items: s.items, n: 7 }); },
+    },
+  });
+  const runOn = <S>(def: typeof tally | typeof label | typeof doc, start: EntitySnapshot<S>, messages: InboxEntityMessage[]) =>
+    executeEntityBatch(def as any, new EntityId(def.name, 'k'), start as any, messages, (s, n) => `i-${s}-${n}`);
+
+  it('a number state changes through setState and is returned as is', async () => {
+    const r = await runOn(tally, newSnapshot(tally), [msg({ op: 'add', input: 2 }), msg({ op: 'add', input: 3 }), msg({ op: 'get', k: 'c', reply: 'r' })]);
+    expect(r.executed.map((e) => e.outcome)).toEqual([{ ok: true }, { ok: true }, { ok: true, result: 5 }]);
+    expect(r.snapshot).toMatchObject({ exists: true, state: 5 });
+  });
+
+  it('a throwing handler leaves a primitive state unchanged, also after setState', async () => {
+    const start = (await runOn(tally, newSnapshot(tally), [msg({ op: 'add', input: 4 })])).snapshot;
+    const r = await runOn(tally, start, [msg({ op: 'addThenFail', input: 10, k: 'c', reply: 'x' }), msg({ op: 'get', k: 'c', reply: 'y' })]);
+    expect(r.executed.map((e) => e.outcome)).toEqual([{ ok: false, error: expect.objectContaining({ message: 'after setState' }) }, { ok: true, result: 4 }]);
+    expect(r.snapshot.state).toBe(4);
+  });
+
+  it('null and string states', async () => {
+    const r = await runOn(label, newSnapshot(label), [msg({ op: 'get', k: 'c', reply: 'a' }), msg({ op: 'set', input: 'x' }), msg({ op: 'get', k: 'c', reply: 'b' }), msg({ op: 'set', input: null })]);
+    expect(r.executed.filter((e) => e.reply).map((e) => e.outcome)).toEqual([{ ok: true, result: null }, { ok: true, result: 'x' }]);
+    expect(r.snapshot).toMatchObject({ exists: true, state: null });
+  });
+
+  it('setState replaces an object state whole (draft changes discarded), even with parts of the draft', async () => {
+    const replaced = await runOn(doc, newSnapshot(doc), [msg({ op: 'replace' })]);
+    expect(replaced.snapshot.state).toEqual({ items: [1, 2], n: 1 });
+    const kept = await runOn(doc, replaced.snapshot, [msg({ op: 'keepDraftPart' })]);
+    expect(kept.snapshot.state).toEqual({ items: [1, 2, 3], n: 7 });
+    expect(JSON.parse(JSON.stringify(kept.snapshot.state))).toEqual({ items: [1, 2, 3], n: 7 }); // no revoked proxy inside
+  });
+});
