@@ -8,7 +8,7 @@
  * long activity keeps its claim with working() heartbeats; an item delivered MAX_ATTEMPTS times
  * without completing becomes a TaskFailed (never a silent loss); stop() lets running ones finish.
  */
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { encodeToken } from '../core/encoding.js';
@@ -17,6 +17,7 @@ import { activitySubject, instanceInboxSubject } from '../core/topology.js';
 import type { ActivityDefinition } from '../orchestration/definition.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
+import { apiErrorCode, isAlreadyExists, withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
 import type { WorkerMetrics } from './metrics.js';
 import { Semaphore } from './semaphore.js';
 import type { ActivityWorkItem } from './orchestration-host.js';
@@ -44,30 +45,43 @@ export class ActivityRunner {
     this.slots = new Semaphore(o.concurrency);
   }
 
-  async start(): Promise<void> {
+  /** Creates or binds every activity's consumer, retrying transient errors until the start-up deadline. */
+  async start(startup?: StartupRetryOptions): Promise<void> {
     const { hub } = this.o;
     for (const def of this.o.activities.values()) {
       const durable = `act-${encodeToken(def.name)}`;
-      const ackWait = this.o.ackWaitMs * 1_000_000;
-      const info = await hub.jsm.consumers.info(hub.names.activityStream, durable).catch(() => undefined);
-      if (!info) {
-        await hub.jsm.consumers.add(hub.names.activityStream, {
-          durable_name: durable,
-          filter_subject: activitySubject(hub.names.hub, def.name),
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
-          ack_wait: ackWait,
-          max_ack_pending: 20_000,
-        }).catch((e) => { if (!/already in use|exists/i.test((e as Error).message)) throw e; });
-      } else if (info.config.ack_wait !== ackWait) {
-        await hub.jsm.consumers.update(hub.names.activityStream, durable, { ack_wait: ackWait });
-      }
-      const consumer = await hub.js.consumers.get(hub.names.activityStream, durable);
+      // "already in use": another worker created it between our info and add; the retry's info binds it.
+      await withStartupRetry(`activity consumer ${durable}`, () => this.ensureConsumer(def, durable), { ...startup, retryAlso: isAlreadyExists });
+      const consumer = await withStartupRetry(`activity consumer ${durable} lookup`, () => hub.js.consumers.get(hub.names.activityStream, durable), startup);
       // Short pull expiry: after a NATS node or cluster restart a pull is only re-issued when the old
       // one expires (30 s by default), which left activities idle that long.
       const iter = await consumer.consume({ max_messages: Math.max(8, this.o.concurrency), expires: 5_000, idle_heartbeat: 1_000 } as any);
       this.iterators.push(iter);
       void this.loop(def, iter);
+    }
+  }
+
+  private async ensureConsumer(def: ActivityDefinition, durable: string): Promise<void> {
+    const { hub } = this.o;
+    const ackWait = this.o.ackWaitMs * 1_000_000;
+    let info;
+    try {
+      info = await hub.jsm.consumers.info(hub.names.activityStream, durable);
+    } catch (e) {
+      // Only "consumer not found" means absent: a timeout used to be taken for it too.
+      if (apiErrorCode(e) !== JetStreamApiCodes.ConsumerNotFound) throw e;
+    }
+    if (!info) {
+      await hub.jsm.consumers.add(hub.names.activityStream, {
+        durable_name: durable,
+        filter_subject: activitySubject(hub.names.hub, def.name),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: ackWait,
+        max_ack_pending: 20_000,
+      });
+    } else if (info.config.ack_wait !== ackWait) {
+      await hub.jsm.consumers.update(hub.names.activityStream, durable, { ack_wait: ackWait });
     }
   }
 

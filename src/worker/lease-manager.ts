@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { inboxFilter } from '../core/topology.js';
 import type { Hub } from '../store/hub.js';
+import { withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
 import type { Checkpoint, PartitionProcessor } from './partition.js';
 
 export interface LeaseValue {
@@ -66,9 +67,13 @@ export class LeaseManager {
     return this.o.hub.leases;
   }
 
-  async start(): Promise<void> {
-    await this.watch();
-    await this.heartbeat();
+  /**
+   * Joins the worker set. The first watch and heartbeat go to a lease bucket that may be on a
+   * cluster still electing: retried until the start-up deadline (later ticks log and go on).
+   */
+  async start(startup?: StartupRetryOptions): Promise<void> {
+    await withStartupRetry('lease bucket watch', () => this.watch(), startup);
+    await withStartupRetry('lease heartbeat', () => this.heartbeat(), startup);
     this.tickTimer = setInterval(() => void this.tick(), this.o.heartbeatMs);
     await this.tick();
   }
