@@ -23,6 +23,8 @@ const MINUTE = 60_000;
  * costs server memory in proportion to throughput (2 min at 7k ids/s is ~1M entries).
  */
 export const DEDUPE_WINDOW_MS = 2 * MINUTE;
+/** Per-attempt timeout of the start-up probe of JetStream (retried until the start-up deadline). */
+const PROBE_TIMEOUT_MS = 2_000;
 
 export interface HubOptions {
   hub: string;
@@ -77,8 +79,11 @@ export async function openHub(nc: NatsConnection, options: HubOptions): Promise<
     throw new DurableError('validation', `partitions must be an integer in 1..1024, got ${options.partitions}`);
   }
   const startup = options.startup ?? startupDeadline(undefined);
-  // The manager's constructor asks for account info: no responders while JetStream is starting.
-  const jsm = await withStartupRetry('JetStream account info', () => jetstreamManager(nc, { timeout: 10_000 }), startup);
+  // Readiness probe: account info, with a short timeout. While a cluster elects its meta leader
+  // JetStream requests go unanswered (or "no responders"), and one 10 s attempt would spend a
+  // third of the default start-up budget waiting for an answer that the next attempt gets.
+  await withStartupRetry('JetStream account info', () => jetstreamManager(nc, { timeout: PROBE_TIMEOUT_MS }), startup);
+  const jsm = await jetstreamManager(nc, { timeout: 10_000, checkAPI: false });
   const js = jetstream(nc, { timeout: 10_000 });
   await Promise.all(streamConfigs(names, replicas).map((cfg) => ensureStream(jsm, cfg, startup)));
   const kvm = new Kvm(js);
