@@ -5,6 +5,7 @@
  * retried until the start-up deadline; an authentication error fails at once.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { DurableError } from '../core/errors.js';
 import { startupDeadline, withStartupRetry, type StartupRetryOptions } from './transient.js';
 
 export const DEFAULT_SERVERS = '127.0.0.1:4222';
@@ -17,10 +18,14 @@ export function resolveServers(servers?: string | string[]): string[] {
 
 export async function connectNats(servers: string | string[] | undefined, name: string, startup: StartupRetryOptions = startupDeadline(undefined)): Promise<NatsConnection> {
   const list = resolveServers(servers);
-  // withStartupRetry's DurableError names the step (with the URLs) and the last cause.
-  return withStartupRetry(
-    `connect to NATS at ${list.join(', ')}`,
-    () => connect({ servers: list, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 10_000 }),
-    { ...startup, discardLate: (nc) => nc.close().catch(() => undefined) },
-  );
+  try {
+    return await withStartupRetry(
+      'connect',
+      () => connect({ servers: list, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 10_000 }),
+      { ...startup, discardLate: (nc) => nc.close().catch(() => undefined) },
+    );
+  } catch (e) {
+    // The step's error says how long it tried and the last cause; this adds where.
+    throw new DurableError('connection', `cannot connect to NATS at ${list.join(', ')}: ${(e as Error).message}`, { cause: (e as Error).cause ?? e, details: { step: 'connect', servers: list } });
+  }
 }
