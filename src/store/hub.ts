@@ -89,8 +89,8 @@ export async function openHub(nc: NatsConnection, options: HubOptions): Promise<
   const kvm = new Kvm(js);
   // The lease bucket answers quickly or not at all: a lost request (server restarting) must not
   // hold up renewals for the default 10 s, longer than a lease.
-  // Kvm.create is info-then-add: a peer creating the same bucket between the two makes the add
-  // fail with "already in use"; the retry's info then finds the bucket.
+  // Kvm.create is info-then-add: racing peers' creates time out (seen on R3) or, with another
+  // config, fail "already in use"; the retry's info then finds the bucket.
   const bucket = (name: string, timeout = 10_000) => withStartupRetry(
     `KV bucket ${name}`,
     () => kvm.create(name, { history: 1, replicas, allow_direct: true, timeout } as any),
@@ -104,9 +104,11 @@ export async function openHub(nc: NatsConnection, options: HubOptions): Promise<
 }
 
 /**
- * Creates the stream unless it exists. Several processes may create a new hub at once: on 2.9 the
- * loser of a create race gets "stream name already in use" (10058) even for an identical config
- * (the meta leader compares against the assignment in flight), so that answer means "look again".
+ * Creates the stream unless it exists. Several processes may create a new hub at once. Measured
+ * on 2.9.10 (4 concurrent creates, single server and R3 cluster): identical stream creates all
+ * succeed; of 4 concurrent creates of one R3 KV bucket, 2 timed out (retried as transient). A
+ * create that meets the stream with another config gets "already in use" (10058): look again, and
+ * keep the existing stream, as an existing hub is kept.
  */
 async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }, startup: StartupRetryOptions): Promise<void> {
   await withStartupRetry(`stream ${cfg.name}`, async () => {
