@@ -10,6 +10,7 @@
  *    Checked: Worker.start({ startupTimeoutMs: 1500 }) rejects with DurableError 'connection'
  *    within 1.5 s + slack, in this process; and a worker process whose start failed exits by
  *    itself (exit code 3, no process.exit): the failed start left no handle behind.
+ *    DurableClient.connect and createHttpServer take the same bound.
  * 3. Failure after leases started. Injected: worker A starts alone on a new hub with a metrics
  *    port already taken (it fails after taking all 16 partitions). Checked: A exits by itself;
  *    every partition lease is released (owner null), so worker B, with a 20 s lease, owns all 16
@@ -24,6 +25,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DurableClient, DurableError, EntityId, Worker } from '../../src/index.js';
+import { createHttpServer } from '../../src/http/server.js';
 import { countOwners, leaseOwners, waitFor } from '../helpers/nats-cluster.js';
 import { freePort, NATS_SERVER_BIN, startNatsServer, type TestServer } from '../helpers/nats-server.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/processes.js';
@@ -174,6 +176,19 @@ describe('start-up without JetStream', () => {
       // Retried and logged (with the step), not failed at the first answer.
       expect(lines.filter((l) => l.msg === 'start-up step failed transiently; retrying').length).toBeGreaterThan(1);
       console.log(`${servers === plainUrl ? 'no JetStream' : 'no server'}: rejected after ${ms} ms: ${(err as Error).message}`);
+    }
+  });
+
+  it('DurableClient.connect and createHttpServer are bounded the same way', async () => {
+    for (const start of [
+      () => DurableClient.connect({ servers: plainUrl, hub: 'nojs', startupTimeoutMs: 1_000 }),
+      () => createHttpServer({ servers: plainUrl, hub: 'nojs', port: 0, startupTimeoutMs: 1_000, logger: pino({ level: 'silent' }) }),
+    ]) {
+      const t0 = Date.now();
+      const err = await start().then(() => undefined, (e: unknown) => e);
+      expect(DurableError.is(err, 'connection')).toBe(true);
+      expect((err as Error).message).toMatch(/^JetStream account info: gave up after \d+ ms/);
+      expect(Date.now() - t0).toBeLessThan(2_500);
     }
   });
 
