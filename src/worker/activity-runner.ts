@@ -8,7 +8,7 @@
  * long activity keeps its claim with working() heartbeats; an item delivered MAX_ATTEMPTS times
  * without completing becomes a TaskFailed (never a silent loss); stop() lets running ones finish.
  */
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, type ConsumerInfo, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { encodeToken } from '../core/encoding.js';
@@ -64,7 +64,7 @@ export class ActivityRunner {
   private async ensureConsumer(def: ActivityDefinition, durable: string): Promise<void> {
     const { hub } = this.o;
     const ackWait = this.o.ackWaitMs * 1_000_000;
-    let info;
+    let info: ConsumerInfo | undefined;
     try {
       info = await hub.jsm.consumers.info(hub.names.activityStream, durable);
     } catch (e) {
