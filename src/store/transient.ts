@@ -154,7 +154,9 @@ export async function withStartupRetry<T>(what: string, fn: () => Promise<T>, op
       const expired = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Expired()), remaining); });
       const attemptP = fn();
       try {
-        return await Promise.race([attemptP, expired]);
+        const value = await Promise.race([attemptP, expired]);
+        options.logger?.debug({ step: what, attempts: attempt, ms: Date.now() - started }, 'start-up step done');
+        return value;
       } catch (e) {
         if (e instanceof Expired && options.discardLate) attemptP.then((late) => options.discardLate?.(late), () => undefined);
         throw e;
