@@ -38,9 +38,9 @@ const FATAL_503_CODES = new Set([
 /** Stream or consumer create raced with another process that created it first. */
 const ALREADY_EXISTS_CODES = new Set([
   10058, // JSStreamNameExistErr: stream name already in use (with a different configuration)
-  10013, // JSConsumerNameExistErr
-  10105, // JSConsumerAlreadyExists
-  10148, // JSConsumerExistingActiveErr (newer servers)
+  10013, // JSConsumerNameExistErr: consumer name already in use
+  10105, // JSConsumerExistingActiveErr: consumer already exists and is still active
+  10148, // JSConsumerAlreadyExists: CREATE of an existing consumer with another config (newer servers)
 ]);
 
 const TRANSIENT_MESSAGE = /\b(timeout|timed out|no responders|no leader|leader not (found|available)|temporarily unavailable|not (yet )?(enabled|available)|connection refused|ECONNREFUSED|ECONNRESET|EPIPE|incomplete results|no suitable peers)\b/i;
@@ -92,6 +92,7 @@ export function isTransient(e: unknown): boolean {
   return TRANSIENT_MESSAGE.test(message) && !FATAL_MESSAGE.test(message);
 }
 
+/** The messages of `e` and its causes, joined: "jetstream is not enabled: no responders: '$JS.API.INFO'". */
 export function errorMessage(e: unknown): string {
   const parts: string[] = [];
   for (const c of chain(e)) {
