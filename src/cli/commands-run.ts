@@ -15,7 +15,11 @@ import { loadExamples, loadModule, type Definitions } from './definitions.js';
 import { note } from './io.js';
 import { ensureNats } from './nats-dev.js';
 
-interface ServeOptions {
+interface StartupOptions {
+  startupTimeout?: string;
+}
+
+interface ServeOptions extends StartupOptions {
   systemKey?: string;
   port?: string;
   host?: string;
@@ -47,10 +51,22 @@ function portOf(text: string | undefined): number | undefined {
   return n;
 }
 
+/** `--startup-timeout` as milliseconds; undefined leaves the library's default (env, else 30 s). */
+function startupTimeoutOf(o: StartupOptions): { startupTimeoutMs?: number } {
+  if (o.startupTimeout === undefined) return {};
+  const n = Number(o.startupTimeout);
+  if (!Number.isFinite(n) || n <= 0) throw new DurableError('validation', '--startup-timeout must be a positive number of milliseconds');
+  return { startupTimeoutMs: n };
+}
+
+function startupOption(cmd: Command): Command {
+  return cmd.option('--startup-timeout <ms>', 'keep retrying a NATS cluster that is still starting or electing for this long (env DURABLE_NATS_STARTUP_TIMEOUT_MS; default 30000)');
+}
+
 const logger = (): Logger => pino({ level: process.env.LOG_LEVEL ?? 'info' });
 
 function serveOptions(cmd: Command): Command {
-  return cmd
+  return startupOption(cmd)
     .option('--system-key <key>', 'the system key (env DURABLE_NATS_SYSTEM_KEY; default: generated and logged)')
     .option('--port <port>', 'HTTP port (env PORT; default 7071)')
     .option('--host <host>', 'HTTP host (default 127.0.0.1)');
@@ -61,11 +77,12 @@ async function startHttp(g: GlobalOptions, o: ServeOptions, servers: string | un
   return createHttpServer({
     ...(servers ? { servers } : {}), hub: g.hub, logger: log,
     ...(o.systemKey ? { systemKey: o.systemKey } : {}), ...(port !== undefined ? { port } : {}), ...(o.host ? { host: o.host } : {}),
+    ...startupTimeoutOf(o),
   });
 }
 
-async function startWorker(g: GlobalOptions, servers: string | undefined, defs: Definitions, log: Logger): Promise<Worker> {
-  return Worker.start({ ...(servers ? { servers } : {}), hub: g.hub, logger: log, ...defs });
+async function startWorker(g: GlobalOptions, o: StartupOptions, servers: string | undefined, defs: Definitions, log: Logger): Promise<Worker> {
+  return Worker.start({ ...(servers ? { servers } : {}), hub: g.hub, logger: log, ...defs, ...startupTimeoutOf(o) });
 }
 
 function describeDefs(d: Definitions): string {
@@ -84,12 +101,12 @@ export function registerRunCommands(program: Command): void {
       await http.close();
     });
 
-  program.command('worker').description('run a worker hosting the examples, or the definitions of --module')
+  startupOption(program.command('worker').description('run a worker hosting the examples, or the definitions of --module'))
     .option('--module <path>', 'a module exporting entities, orchestrations and activities (arrays or single definitions)')
-    .action(async (o: { module?: string }, cmd: Command) => {
+    .action(async (o: StartupOptions & { module?: string }, cmd: Command) => {
       const g = globalsOf(cmd);
       const defs = o.module ? await loadModule(o.module) : await loadExamples();
-      const worker = await startWorker(g, serversOf(g), defs, logger());
+      const worker = await startWorker(g, o, serversOf(g), defs, logger());
       const signalled = untilSignal(); // before the ready line: whoever reads it may signal at once
       note(`worker ${worker.id} on hub ${g.hub} (${describeDefs(defs)})`);
       await signalled;
@@ -105,7 +122,7 @@ export function registerRunCommands(program: Command): void {
       const nats = await ensureNats(url, note);
       try {
         const defs = o.module ? await loadModule(o.module) : await loadExamples();
-        const worker = await startWorker(g, nats.url, defs, log);
+        const worker = await startWorker(g, o, nats.url, defs, log);
         try {
           const http = await startHttp(g, o, nats.url, log);
           const signalled = untilSignal(); // before the ready lines: whoever reads them may signal at once

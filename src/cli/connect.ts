@@ -26,6 +26,8 @@ export function globalsOf(command: Command): GlobalOptions {
   return command.optsWithGlobals<GlobalOptions>();
 }
 
+const ONE_SHOT_STARTUP_TIMEOUT_MS = 3_000;
+
 /** The servers option as the library takes it (undefined: NATS_URL or the default). */
 export function serversOf(g: GlobalOptions): string | undefined {
   return g.servers ?? g.server;
@@ -34,7 +36,10 @@ export function serversOf(g: GlobalOptions): string | undefined {
 export async function withClient<T>(command: Command, fn: (client: DurableClient, g: GlobalOptions) => Promise<T>): Promise<T> {
   const g = globalsOf(command);
   const servers = serversOf(g);
-  const client = await DurableClient.connect({ ...(servers ? { servers } : {}), hub: g.hub });
+  // A one-shot command answers promptly: it waits out a short election, not the 30 s a worker
+  // or server waits (DURABLE_NATS_STARTUP_TIMEOUT_MS still decides when set).
+  const startupTimeoutMs = process.env.DURABLE_NATS_STARTUP_TIMEOUT_MS ? undefined : ONE_SHOT_STARTUP_TIMEOUT_MS;
+  const client = await DurableClient.connect({ ...(servers ? { servers } : {}), hub: g.hub, ...(startupTimeoutMs ? { startupTimeoutMs } : {}) });
   try {
     return await fn(client, g);
   } finally {

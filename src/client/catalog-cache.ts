@@ -8,6 +8,7 @@ import type { KV } from '@nats-io/kv';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { decodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
+import { withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
 import { catalogKey, type CatalogEntry } from '../worker/catalog.js';
 
 export class CatalogCache {
@@ -18,8 +19,9 @@ export class CatalogCache {
 
   constructor(private readonly kv: KV) {}
 
-  async start(): Promise<void> {
-    this.watcher = await this.kv.watch();
+  /** The first watch may meet a cluster still electing: retried until the start-up deadline. */
+  async start(startup?: StartupRetryOptions): Promise<void> {
+    this.watcher = await withStartupRetry('catalog watch', () => this.kv.watch(), startup);
     let resolveReady!: () => void;
     const ready = new Promise<void>((r) => (resolveReady = r));
     const initialPending = this.watcher.getPending?.() ?? 0;

@@ -6,6 +6,7 @@
  * only once the write is durable (a JetStream PubAck or a KV revision).
  */
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { decodeJson } from '../core/codec.js';
 import { EntityId } from '../core/entity-id.js';
@@ -18,6 +19,7 @@ import { connectNats } from '../store/connection.js';
 import { DirectReader } from '../store/direct-reader.js';
 import { openHub, type Hub } from '../store/hub.js';
 import { LeanPublisher } from '../store/lean-publisher.js';
+import { startupDeadline } from '../store/transient.js';
 import type { EntityEvent } from '../worker/entity-host.js';
 import { CatalogCache } from './catalog-cache.js';
 import { InstanceClient } from './instance-client.js';
@@ -28,6 +30,13 @@ export interface DurableClientOptions {
   replicas?: number;
   /** Partition count used if this client is the first to create the hub. */
   partitions?: number;
+  /**
+   * Bound of connect(): transient errors of a cluster still forming or electing are retried,
+   * logged, until then; then DurableError 'connection' (default 30000; env DURABLE_NATS_STARTUP_TIMEOUT_MS).
+   */
+  startupTimeoutMs?: number;
+  /** Receives the start-up retry warnings (pino); silent when absent. */
+  logger?: Logger;
 }
 
 export type EntityIdLike = EntityId | string;
@@ -64,15 +73,16 @@ export class DurableClient extends InstanceClient {
 
   /** @example const client = await DurableClient.connect({ servers: 'nats://127.0.0.1:4222', hub: 'demo' }); */
   static async connect(options: DurableClientOptions = {}): Promise<DurableClient> {
-    const nc = await connectNats(options.servers, 'durable-nats client');
+    const startup = startupDeadline(options.startupTimeoutMs, options.logger);
+    const nc = await connectNats(options.servers, 'durable-nats client', startup);
     try {
       const hub = await openHub(nc, {
-        hub: options.hub ?? process.env.DURABLE_NATS_HUB ?? DEFAULT_HUB,
+        hub: options.hub ?? process.env.DURABLE_NATS_HUB ?? DEFAULT_HUB, startup,
         ...(options.replicas !== undefined ? { replicas: options.replicas } : {}),
         ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
       });
       const catalog = new CatalogCache(hub.catalog);
-      await catalog.start();
+      await catalog.start(startup);
       return new DurableClient(hub, nc, new LeanPublisher(nc), catalog);
     } catch (e) {
       await nc.close().catch(() => undefined);

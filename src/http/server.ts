@@ -35,6 +35,8 @@ export interface HttpServerOptions {
   /** Use this client instead of connecting one (it is then not closed by close()). */
   client?: DurableClient;
   logger?: Logger;
+  /** Bound of the client's start-up (see DurableClientOptions.startupTimeoutMs). Ignored when `client` is given. */
+  startupTimeoutMs?: number;
 }
 
 export interface HttpServer {
@@ -61,6 +63,8 @@ export async function createHttpServer(options: HttpServerOptions = {}): Promise
   const client = options.client ?? await DurableClient.connect({
     ...(options.servers !== undefined ? { servers: options.servers } : {}),
     hub: options.hub ?? process.env.DURABLE_NATS_HUB ?? DEFAULT_HUB,
+    logger,
+    ...(options.startupTimeoutMs !== undefined ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
   });
   const ctx: RouteContext = { client, key, hub: client.hub.names.hub, streams: new Set() };
 

@@ -4,13 +4,16 @@
  *
  * Invariant: a hub's partition count never changes after creation (it is stored in the lease
  * bucket under key 'hub' with kv.create, so the first creator wins and everyone reads it back).
+ * Several processes may open a new hub at once, against a cluster still electing: every step is
+ * idempotent and retried on transient errors until the start-up deadline (store/transient.ts).
  */
-import { jetstream, jetstreamManager, RetentionPolicy, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, JetStreamApiCodes, RetentionPolicy, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
 import { DEFAULT_PARTITIONS, hubNames, type HubNames } from '../core/topology.js';
+import { apiErrorCode, isAlreadyExists, isTransient, startupDeadline, withStartupRetry, type StartupRetryOptions } from './transient.js';
 
 const NS_PER_MS = 1_000_000;
 const MINUTE = 60_000;
@@ -20,11 +23,15 @@ const MINUTE = 60_000;
  * costs server memory in proportion to throughput (2 min at 7k ids/s is ~1M entries).
  */
 export const DEDUPE_WINDOW_MS = 2 * MINUTE;
+/** Per-attempt timeout of the start-up probe of JetStream (retried until the start-up deadline). */
+const PROBE_TIMEOUT_MS = 2_000;
 
 export interface HubOptions {
   hub: string;
   partitions?: number;
   replicas?: number;
+  /** Deadline and logger of this start-up: every step retries transient errors until then. */
+  startup?: StartupRetryOptions;
 }
 
 export interface HubConfig {
@@ -68,51 +75,87 @@ export async function openHub(nc: NatsConnection, options: HubOptions): Promise<
   const names = hubNames(options.hub);
   const replicas = options.replicas ?? 1;
   if (replicas !== 1 && replicas !== 3) throw new DurableError('validation', `replicas must be 1 or 3, got ${replicas}`);
-  let jsm: JetStreamManager;
-  try {
-    jsm = await jetstreamManager(nc, { timeout: 10_000 });
-  } catch (e) {
-    throw new DurableError('connection', `JetStream is not available on this server: ${(e as Error).message}`, { cause: e });
+  if (options.partitions !== undefined && (!Number.isInteger(options.partitions) || options.partitions < 1 || options.partitions > 1024)) {
+    throw new DurableError('validation', `partitions must be an integer in 1..1024, got ${options.partitions}`);
   }
+  const startup = options.startup ?? startupDeadline(undefined);
+  // Readiness probe: account info, with a short timeout. While a cluster elects its meta leader
+  // JetStream requests go unanswered (or "no responders"), and one 10 s attempt would spend a
+  // third of the default start-up budget waiting for an answer that the next attempt gets.
+  await withStartupRetry('JetStream account info', () => jetstreamManager(nc, { timeout: PROBE_TIMEOUT_MS }), startup);
+  const jsm = await jetstreamManager(nc, { timeout: 10_000, checkAPI: false });
   const js = jetstream(nc, { timeout: 10_000 });
-  for (const cfg of streamConfigs(names, replicas)) await ensureStream(jsm, cfg);
+  await Promise.all(streamConfigs(names, replicas).map((cfg) => ensureStream(jsm, cfg, startup)));
   const kvm = new Kvm(js);
   // The lease bucket answers quickly or not at all: a lost request (server restarting) must not
   // hold up renewals for the default 10 s, longer than a lease.
-  const bucket = (name: string, timeout = 10_000) => kvm.create(name, { history: 1, replicas, allow_direct: true, timeout } satisfies Partial<KvOptions>);
+  // Kvm.create is info-then-add: racing peers' creates time out (seen on R3) or, with another
+  // config, fail "already in use"; the retry's info then finds the bucket.
+  const bucket = (name: string, timeout = 10_000) => withStartupRetry(
+    `KV bucket ${name}`,
+    () => kvm.create(name, { history: 1, replicas, allow_direct: true, timeout } satisfies Partial<KvOptions>),
+    { ...startup, retryAlso: isAlreadyExists },
+  );
   const [leases, status, timers, catalog, entityIndex] = await Promise.all([
     bucket(names.leaseBucket, 2_000), bucket(names.statusBucket), bucket(names.timerBucket), bucket(names.catalogBucket), bucket(names.entityIndexBucket),
   ]);
-  const config = await fixHubConfig(leases, options.partitions);
+  const config = await withStartupRetry('hub configuration', () => fixHubConfig(leases, options.partitions), startup);
   return { names, config, nc, js, jsm, leases, status, timers, catalog, entityIndex };
 }
 
-async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
-  try {
-    await jsm.streams.info(cfg.name);
-    return;
-  } catch (e) {
-    if (!/not found/i.test((e as Error).message)) throw new DurableError('connection', `stream ${cfg.name}: ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    await jsm.streams.add(cfg);
-  } catch (e) {
-    // Another process may have created it a moment ago.
-    if (!/already in use|exists/i.test((e as Error).message)) throw new DurableError('connection', `cannot create stream ${cfg.name}: ${(e as Error).message}`, { cause: e });
+/**
+ * Creates the stream unless it exists. Several processes may create a new hub at once. Measured
+ * on 2.9.10 (4 concurrent creates, single server and R3 cluster): identical stream creates all
+ * succeed; of 4 concurrent creates of one R3 KV bucket, 2 timed out (retried as transient). A
+ * create that meets the stream with another config gets "already in use" (10058): look again, and
+ * keep the existing stream, as an existing hub is kept.
+ */
+async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }, startup: StartupRetryOptions): Promise<void> {
+  await withStartupRetry(`stream ${cfg.name}`, async () => {
+    try {
+      await jsm.streams.info(cfg.name);
+      return;
+    } catch (e) {
+      if (apiErrorCode(e) !== JetStreamApiCodes.StreamNotFound) throw e;
+    }
+    try {
+      await jsm.streams.add(cfg);
+    } catch (e) {
+      // Lost a create race (or the stream exists with another config): the next attempt's info
+      // settles it. Not a fatal error here, and not a success before info confirms it.
+      if (isAlreadyExists(e)) throw new CreateRaced(cfg.name, e);
+      throw e;
+    }
+  }, { ...startup, retryAlso: (e) => e instanceof CreateRaced });
+}
+
+class CreateRaced extends Error {
+  constructor(name: string, cause: unknown) {
+    super(`stream ${name} was being created by another process`, { cause });
   }
 }
 
+/**
+ * Reads or fixes the hub's configuration. Only "wrong last sequence" from kv.create means another
+ * process fixed it first; any other error (a timeout, no leader) propagates so the caller retries
+ * or fails: it used to be taken for "exists" and then failed on the read-back.
+ */
 async function fixHubConfig(leases: KV, partitions?: number): Promise<HubConfig> {
-  if (partitions !== undefined && (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024)) {
-    throw new DurableError('validation', `partitions must be an integer in 1..1024, got ${partitions}`);
-  }
   const wanted: HubConfig = { partitions: partitions ?? DEFAULT_PARTITIONS, createdAt: new Date().toISOString(), formatVersion: 1 };
   try {
     await leases.create('hub', encodeJson(wanted));
     return wanted;
-  } catch {
+  } catch (e) {
+    const code = apiErrorCode(e);
+    // kv.create re-reads the key after a failed put and rethrows the put's error when the key
+    // exists, so a timed-out create whose put landed (ours or another's) also ends up here: the
+    // read below tells which configuration won either way.
+    if (code !== JetStreamApiCodes.StreamWrongLastSequence && code !== JetStreamApiCodes.StreamWrongLastSequenceUnknown && !isTransient(e)) throw e;
     const entry = await leases.get('hub');
-    if (!entry || entry.length === 0) throw new DurableError('connection', 'hub configuration missing from the lease bucket');
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) {
+      if (isTransient(e)) throw e; // the create did not land: retry it
+      throw new DurableError('connection', 'hub configuration missing from the lease bucket');
+    }
     return decodeJson<HubConfig>(entry.value);
   }
 }

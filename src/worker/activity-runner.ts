@@ -11,7 +11,8 @@
  * times without completing becomes a TaskFailed (never a silent loss); stop() lets running ones
  * finish.
  */
-import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, type Consumer, type ConsumerInfo, type JsMsg } from '@nats-io/jetstream';
+import type { ConsumerMessages } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { encodeToken } from '../core/encoding.js';
@@ -20,6 +21,7 @@ import { activitySubject, deadLetterSubject, instanceInboxSubject } from '../cor
 import type { ActivityDefinition } from '../orchestration/definition.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
+import { apiErrorCode, isAlreadyExists, withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
 import type { WorkerMetrics } from './metrics.js';
 import { activityWorkItemSchema, instanceMessages, type ActivityWorkItem } from '../orchestration/messages.js';
 
@@ -48,30 +50,43 @@ export class ActivityRunner {
 
   constructor(private readonly o: ActivityRunnerOptions) {}
 
-  async start(): Promise<void> {
+  /** Creates or binds every activity's consumer, retrying transient errors until the start-up deadline. */
+  async start(startup?: StartupRetryOptions): Promise<void> {
     const { hub } = this.o;
     for (const def of this.o.activities.values()) {
       const durable = `act-${encodeToken(def.name)}`;
-      const ackWait = this.o.ackWaitMs * 1_000_000;
-      const info = await hub.jsm.consumers.info(hub.names.activityStream, durable).catch(() => undefined);
-      if (!info) {
-        await hub.jsm.consumers.add(hub.names.activityStream, {
-          durable_name: durable,
-          filter_subject: activitySubject(hub.names.hub, def.name),
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
-          ack_wait: ackWait,
-          max_ack_pending: 20_000,
-        }).catch((e) => { if (!/already in use|exists/i.test((e as Error).message)) throw e; });
-      } else if (info.config.ack_wait !== ackWait) {
-        await hub.jsm.consumers.update(hub.names.activityStream, durable, { ack_wait: ackWait });
-      }
-      const consumer = await hub.js.consumers.get(hub.names.activityStream, durable);
+      // "already in use": another worker created it between our info and add; the retry's info binds it.
+      await withStartupRetry(`activity consumer ${durable}`, () => this.ensureConsumer(def, durable), { ...startup, retryAlso: isAlreadyExists });
+      const consumer = await withStartupRetry(`activity consumer ${durable} lookup`, () => hub.js.consumers.get(hub.names.activityStream, durable), startup);
       void this.loop(def, consumer);
     }
     // Waiting items keep their claim like running ones.
     this.heartbeat = setInterval(() => { for (const w of this.waiting) w.m.working(); }, Math.max(100, this.o.ackWaitMs / 3));
     this.heartbeat.unref();
+  }
+
+  private async ensureConsumer(def: ActivityDefinition, durable: string): Promise<void> {
+    const { hub } = this.o;
+    const ackWait = this.o.ackWaitMs * 1_000_000;
+    let info: ConsumerInfo | undefined;
+    try {
+      info = await hub.jsm.consumers.info(hub.names.activityStream, durable);
+    } catch (e) {
+      // Only "consumer not found" means absent: a timeout used to be taken for it too.
+      if (apiErrorCode(e) !== JetStreamApiCodes.ConsumerNotFound) throw e;
+    }
+    if (!info) {
+      await hub.jsm.consumers.add(hub.names.activityStream, {
+        durable_name: durable,
+        filter_subject: activitySubject(hub.names.hub, def.name),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: ackWait,
+        max_ack_pending: 20_000,
+      });
+    } else if (info.config.ack_wait !== ackWait) {
+      await hub.jsm.consumers.update(hub.names.activityStream, durable, { ack_wait: ackWait });
+    }
   }
 
   async stop(): Promise<void> {

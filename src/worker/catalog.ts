@@ -8,6 +8,7 @@ import type { KV } from '@nats-io/kv';
 import { encodeJson } from '../core/codec.js';
 import { encodeToken } from '../core/encoding.js';
 import type { EntityDefinition } from '../entity/definition.js';
+import { withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
 
 export interface CatalogEntry {
   kind: 'entity' | 'orchestration' | 'activity';
@@ -34,6 +35,7 @@ export function entityCatalogEntry(def: EntityDefinition): CatalogEntry {
   return { kind: 'entity', name: def.name, operations, updatedAt: new Date().toISOString() };
 }
 
-export async function publishCatalog(kv: KV, entries: CatalogEntry[]): Promise<void> {
-  await Promise.all(entries.map((e) => kv.put(catalogKey(e.kind, e.name), encodeJson(e))));
+/** Puts are idempotent (last writer wins with the same definitions), so each is retried alone. */
+export async function publishCatalog(kv: KV, entries: CatalogEntry[], startup?: StartupRetryOptions): Promise<void> {
+  await Promise.all(entries.map((e) => withStartupRetry(`catalog entry ${e.kind} ${e.name}`, () => kv.put(catalogKey(e.kind, e.name), encodeJson(e)), startup)));
 }

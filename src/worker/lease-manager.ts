@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { inboxFilter } from '../core/topology.js';
 import type { Hub } from '../store/hub.js';
+import { withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
 import type { Checkpoint, PartitionProcessor } from './partition.js';
 
 export interface LeaseValue {
@@ -66,9 +67,13 @@ export class LeaseManager {
     return this.o.hub.leases;
   }
 
-  async start(): Promise<void> {
-    await this.watch();
-    await this.heartbeat();
+  /**
+   * Joins the worker set. The first watch and heartbeat go to a lease bucket that may be on a
+   * cluster still electing: retried until the start-up deadline (later ticks log and go on).
+   */
+  async start(startup?: StartupRetryOptions): Promise<void> {
+    await withStartupRetry('lease bucket watch', () => this.watch(), startup);
+    await withStartupRetry('lease heartbeat', () => this.heartbeat(), startup);
     this.tickTimer = setInterval(() => void this.tick(), this.o.heartbeatMs);
     await this.tick();
   }
@@ -90,6 +95,15 @@ export class LeaseManager {
     while (this.ticking) await new Promise((r) => setTimeout(r, 10));
     await Promise.all([...this.owned.keys()].map((p) => this.release(p)));
     await this.kv.delete(`w.${this.o.workerId}`).catch((err) => this.o.logger.warn({ err: (err as Error).message }, 'could not remove this worker\'s heartbeat; others will see it expire'));
+    this.watcher?.stop();
+  }
+
+  /** Abandons everything without writing: the end of a failed start whose release could not finish. */
+  abort(): void {
+    this.stopping = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    for (const o of this.owned.values()) void o.processor.stop(false);
+    this.owned.clear();
     this.watcher?.stop();
   }
 

@@ -11,6 +11,7 @@ import type { ActivityDefinition, OrchestrationDefinition } from '../orchestrati
 import type { Hub } from '../store/hub.js';
 import type { DirectReader } from '../store/direct-reader.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
+import type { StartupRetryOptions } from '../store/transient.js';
 import type { ActorHost } from './actor-host.js';
 import { ActivityRunner } from './activity-runner.js';
 import type { CatalogEntry } from './catalog.js';
@@ -36,7 +37,8 @@ export interface OrchestrationRuntime {
   host: ActorHost;
   messages: OrchestrationMessageFactory;
   catalog(): CatalogEntry[];
-  start(): Promise<void>;
+  /** Binds the activity and start consumers; transient errors are retried until the start-up deadline. */
+  start(startup?: StartupRetryOptions): Promise<void>;
   /** Stops taking new activities and starts; running activities finish. */
   stopIntake(): Promise<void>;
 }
@@ -70,9 +72,9 @@ export function createOrchestrationRuntime(o: OrchestrationRuntimeOptions): Orch
       ...[...orchestrations.keys()].map((name) => ({ kind: 'orchestration' as const, name, updatedAt: now() })),
       ...[...activities.keys()].map((name) => ({ kind: 'activity' as const, name, updatedAt: now() })),
     ],
-    async start() {
-      await runner.start();
-      await router.start();
+    async start(startup) {
+      await runner.start(startup);
+      await router.start(startup);
     },
     async stopIntake() {
       await router.stop();

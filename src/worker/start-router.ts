@@ -8,7 +8,7 @@
  * is the instance id); a malformed start is dead-lettered, never retried forever.
  */
 import { instanceMessages, rawStartSchema } from '../orchestration/messages.js';
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { decodeToken } from '../core/encoding.js';
@@ -16,6 +16,7 @@ import { deadLetterSubject, instanceInboxSubject } from '../core/topology.js';
 import { uuidV5 } from '../orchestration/guid.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
+import { apiErrorCode, isAlreadyExists, withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
 
 const DURABLE = 'start-router';
 
@@ -25,15 +26,21 @@ export class StartRouter {
 
   constructor(private readonly hub: Hub, private readonly publisher: LeanPublisher, private readonly logger: Logger) {}
 
-  async start(): Promise<void> {
+  /** Creates or binds the shared consumer, retrying transient errors until the start-up deadline. */
+  async start(startup?: StartupRetryOptions): Promise<void> {
     const { jsm, js, names } = this.hub;
-    try {
-      await jsm.consumers.info(names.startStream, DURABLE);
-    } catch {
-      await jsm.consumers.add(names.startStream, { durable_name: DURABLE, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30_000_000_000, max_ack_pending: 10_000 })
-        .catch((e) => { if (!/already in use|exists/i.test((e as Error).message)) throw e; });
-    }
-    const consumer = await js.consumers.get(names.startStream, DURABLE);
+    // "already in use": another worker created it between our info and add; the retry's info binds it.
+    await withStartupRetry(`consumer ${DURABLE}`, async () => {
+      try {
+        await jsm.consumers.info(names.startStream, DURABLE);
+        return;
+      } catch (e) {
+        // Only "consumer not found" means absent: a timeout used to be taken for it too.
+        if (apiErrorCode(e) !== JetStreamApiCodes.ConsumerNotFound) throw e;
+      }
+      await jsm.consumers.add(names.startStream, { durable_name: DURABLE, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30_000_000_000, max_ack_pending: 10_000 });
+    }, { ...startup, retryAlso: isAlreadyExists });
+    const consumer = await withStartupRetry(`consumer ${DURABLE} lookup`, () => js.consumers.get(names.startStream, DURABLE), startup);
     this.iter = await consumer.consume({ max_messages: 256 });
     this.loopDone = (async () => {
       for await (const m of this.iter!) void this.route(m);

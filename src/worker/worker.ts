@@ -12,6 +12,7 @@ import { DurableError } from '../core/errors.js';
 import { DEFAULT_HUB } from '../core/topology.js';
 import type { EntityDefinition } from '../entity/definition.js';
 import { connectNats } from '../store/connection.js';
+import { startupDeadline } from '../store/transient.js';
 import { openHub, type Hub } from '../store/hub.js';
 import { DirectReader } from '../store/direct-reader.js';
 import { LeanPublisher } from '../store/lean-publisher.js';
@@ -58,6 +59,20 @@ export interface WorkerOptions {
   metricsPort?: number;
   /** Interface for the metrics server (default 0.0.0.0). */
   metricsHost?: string;
+  /**
+   * Bound of the whole start (connect, streams, buckets, catalog, consumers, leases): transient
+   * errors of a cluster still forming or electing are retried, logged, until then; after it
+   * start() rejects with DurableError 'connection' (default 30000; env DURABLE_NATS_STARTUP_TIMEOUT_MS).
+   */
+  startupTimeoutMs?: number;
+}
+
+/** How long cleanup after a failed start may take per resource before it is abandoned. */
+const STOP_ON_FAILURE_MS = 5_000;
+
+function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), ms); })]).finally(() => clearTimeout(timer));
 }
 
 export class Worker {
@@ -100,15 +115,25 @@ export class Worker {
       if (entities.has(def.name)) throw new DurableError('validation', `entity '${def.name}' registered twice`);
       entities.set(def.name, def);
     }
-    const nc = await connectNats(options.servers, `durable-nats worker ${id}`);
+    const startup = startupDeadline(options.startupTimeoutMs, logger);
+    const nc = await connectNats(options.servers, `durable-nats worker ${id}`, startup);
+    // Everything started below registers its undo here: a start that fails at any step stops
+    // what it started (leases, partitions, consumers, the metrics server), newest first, and
+    // closes the connection, so a failed start leaves nothing running in the process.
+    const undo: Array<{ what: string; run: () => Promise<unknown> }> = [];
     try {
-      const hub = await openHub(nc, { hub: hubName, ...(options.partitions !== undefined ? { partitions: options.partitions } : {}), ...(options.replicas !== undefined ? { replicas: options.replicas } : {}) });
+      const hub = await openHub(nc, {
+        hub: hubName, startup,
+        ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
+        ...(options.replicas !== undefined ? { replicas: options.replicas } : {}),
+      });
       if (options.partitions !== undefined && options.partitions !== hub.config.partitions) {
         logger.warn({ requested: options.partitions, actual: hub.config.partitions }, 'hub already exists with another partition count; using the hub\'s');
       }
       const metrics = createWorkerMetrics({ worker: id, hub: hubName });
       const publisher = new LeanPublisher(nc);
       const reader = new DirectReader(nc, hub.names.eventStream);
+      undo.push({ what: 'reader and publisher', run: async () => { reader.close(); publisher.close(); } });
       const orchestrationRuntime = createOrchestrationRuntime({
         hub, publisher, reader, logger, metrics,
         orchestrations: options.orchestrations ?? [],
@@ -122,7 +147,7 @@ export class Worker {
         o: orchestrationRuntime.host,
       };
       const catalog: CatalogEntry[] = [...[...entities.values()].map(entityCatalogEntry), ...orchestrationRuntime.catalog()];
-      await publishCatalog(hub.catalog, catalog);
+      await publishCatalog(hub.catalog, catalog, startup);
       let leases!: LeaseManager;
       leases = new LeaseManager({
         hub,
@@ -137,8 +162,13 @@ export class Worker {
           leaseValid: () => leases.isValid(partition),
         }),
       });
-      await leases.start();
-      await orchestrationRuntime.start();
+      // Registered before start(): a start that fails half-way may already hold partitions.
+      // Released (not abandoned) so that other workers take them at once rather than after
+      // leaseMs; bounded, and abandoned when the release cannot finish (NATS unreachable).
+      undo.push({ what: 'leases', run: () => bounded(leases.stop(), STOP_ON_FAILURE_MS).catch(() => undefined).finally(() => leases.abort()) });
+      await leases.start(startup);
+      undo.push({ what: 'activity and start consumers', run: () => bounded(orchestrationRuntime.stopIntake(), STOP_ON_FAILURE_MS) });
+      await orchestrationRuntime.start(startup);
       const connection = watchConnection(nc, logger);
       metrics.onScrape(() => sampleActivityQueues(hub, metrics));
       const metricsServer = options.metricsPort === undefined ? undefined : await startMetricsServer({
@@ -150,6 +180,10 @@ export class Worker {
       logger.info({ partitions: hub.config.partitions, entities: [...entities.keys()], ...(metricsServer ? { metricsUrl: metricsServer.url } : {}) }, 'worker started');
       return new Worker(id, hub, nc, publisher, leases, orchestrationRuntime, reader, metrics, logger, metricsServer, connection);
     } catch (e) {
+      logger.error({ err: e }, 'worker failed to start; stopping what it started');
+      for (const u of undo.reverse()) {
+        await u.run().catch((err) => logger.warn({ err, what: u.what }, 'cleanup after a failed start failed'));
+      }
       await nc.close().catch(() => undefined);
       throw e;
     }
