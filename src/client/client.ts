@@ -19,7 +19,9 @@ import { readLast } from '../store/event-log.js';
 import { openHub, type Hub } from '../store/hub.js';
 import { LeanPublisher } from '../store/lean-publisher.js';
 import type { EntityEvent } from '../worker/entity-host.js';
+import { RESTORE_OPERATION } from '../entity/executor.js';
 import { CatalogCache } from './catalog-cache.js';
+import { EntityHistoryReader, type EntityHistoryOptions, type EntityHistoryPage, type EntityVersion } from './entity-history.js';
 import { InstanceClient } from './instance-client.js';
 
 export interface DurableClientOptions {
@@ -51,11 +53,13 @@ export class DurableClient extends InstanceClient {
   private readonly replySub: Subscription;
   private readonly calls = new Map<string, { resolve: (o: CallOutcome) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextCall = 1;
+  private readonly history: EntityHistoryReader;
 
   private constructor(hub: Hub, nc: NatsConnection, publisher: LeanPublisher, catalog: CatalogCache) {
     super(hub, nc, publisher, catalog);
     this.replyPrefix = `${createInbox()}.`;
     this.replySub = nc.subscribe(`${this.replyPrefix}*`, { callback: (err, msg) => this.onReply(err, msg) });
+    this.history = new EntityHistoryReader(nc, hub.js, hub.jsm, hub.names.eventStream);
   }
 
   /** @example const client = await DurableClient.connect({ servers: 'nats://127.0.0.1:4222', hub: 'demo' }); */
@@ -115,7 +119,17 @@ export class DurableClient extends InstanceClient {
     const id = EntityId.from(idLike);
     const opName = normalizeName(op, 'operation');
     await this.catalog.validateOperation(id.name, opName, input);
-    const timeoutMs = options.timeoutMs ?? 30_000;
+    const body: EntityMessage = { op: opName, k: 'c', ...(input === undefined ? {} : { input }) };
+    return this.callRaw<T>(id, body, options.timeoutMs ?? 30_000);
+  }
+
+  /**
+   * Publishes a call (body without `reply`) to `id` and waits for its outcome. No catalog check:
+   * callers validate first (callEntity) or send system operations (restore, schedules).
+   * @internal
+   */
+  async callRaw<T = unknown>(id: EntityId, message: EntityMessage, timeoutMs: number): Promise<T> {
+    const opName = message.op;
     const token = String(this.nextCall++);
     const reply = `${this.replyPrefix}${token}`;
     const outcome = new Promise<CallOutcome>((resolve, reject) => {
@@ -128,7 +142,7 @@ export class DurableClient extends InstanceClient {
     // The answer may time out while the publish is still waiting for its PubAck: observe the
     // rejection now so that it is never reported as unhandled.
     outcome.catch(() => undefined);
-    const body: EntityMessage = { op: opName, k: 'c', reply, ...(input === undefined ? {} : { input }) };
+    const body: EntityMessage = { ...message, reply };
     try {
       await this.publish(this.signalSubject(id), body);
     } catch (e) {
@@ -141,14 +155,60 @@ export class DurableClient extends InstanceClient {
     return result.result as T;
   }
 
-  /** The entity's committed state. A never-used entity is `{ exists: false }`. */
-  async readEntityState<S = unknown>(idLike: EntityIdLike): Promise<EntityState<S>> {
+  /**
+   * The entity's committed state. A never-used entity is `{ exists: false }`. With `{ version }`
+   * or `{ at }`, the state as of that version, or of the last version at or before `at`
+   * (`not-found` if it is not kept).
+   * @example const { state, version } = await client.readEntityState('@counter@x');
+   * @example const then = await client.readEntityState('@counter@x', { at: new Date(Date.now() - 60_000) });
+   */
+  async readEntityState<S = unknown>(idLike: EntityIdLike): Promise<EntityState<S>>;
+  async readEntityState<S = unknown>(idLike: EntityIdLike, at: { version: number } | { at: Date }): Promise<EntityVersion<S>>;
+  async readEntityState<S = unknown>(idLike: EntityIdLike, at?: { version: number } | { at: Date }): Promise<EntityState<S> | EntityVersion<S>> {
     const id = EntityId.from(idLike);
-    const subject = eventSubject(this.hub.names.hub, entityPartition(id, this.hub.config.partitions), entityActorToken(id));
+    const subject = this.entityEventSubject(id);
+    if (at !== undefined) {
+      if ('version' in at) return this.history.atVersion<S>(subject, at.version);
+      if ('at' in at) return this.history.atTime<S>(subject, at.at);
+      throw new DurableError('validation', 'readEntityState: pass { version } or { at }');
+    }
     const last = await readLast(this.nc, this.hub.names.eventStream, subject);
     if (!last) return { exists: false };
     const ev = decodeJson<EntityEvent>(last.data);
     return ev.ex === 1 ? { exists: true, state: ev.st as S, version: last.seq } : { exists: false, version: last.seq };
+  }
+
+  /**
+   * The entity's versions with the operations applied in each, oldest first unless `reverse`.
+   * @example const { versions, next } = await client.entityHistory('@counter@x', { limit: 50 });
+   */
+  async entityHistory<S = unknown>(idLike: EntityIdLike, options: EntityHistoryOptions = {}): Promise<EntityHistoryPage<S>> {
+    return this.history.history<S>(this.entityEventSubject(EntityId.from(idLike)), options);
+  }
+
+  /**
+   * The current state, then every committed version, pushed, until `signal` aborts.
+   * @example for await (const v of client.watchEntity('@counter@x', { signal })) console.log(v.version, v.state);
+   */
+  watchEntity<S = unknown>(idLike: EntityIdLike, options: { signal?: AbortSignal } = {}): AsyncIterable<EntityVersion<S>> {
+    const subject = this.entityEventSubject(EntityId.from(idLike));
+    return this.history.watch<S>(subject, options.signal);
+  }
+
+  /**
+   * Writes a new version whose state equals `version`'s. It goes through the entity's inbox like
+   * any operation (serialized with the others) and resolves to the new version.
+   * @example const { version } = await client.restoreEntity('@counter@x', { version: 42 });
+   */
+  async restoreEntity(idLike: EntityIdLike, options: { version: number; timeoutMs?: number }): Promise<{ version: number }> {
+    const id = EntityId.from(idLike);
+    const old = await this.history.atVersion(this.entityEventSubject(id), options.version);
+    const input = { version: old.version, exists: old.exists, ...(old.exists ? { state: old.state } : {}) };
+    return this.callRaw<{ version: number }>(id, { op: RESTORE_OPERATION, k: 'restore', input }, options.timeoutMs ?? 30_000);
+  }
+
+  private entityEventSubject(id: EntityId): string {
+    return eventSubject(this.hub.names.hub, entityPartition(id, this.hub.config.partitions), entityActorToken(id));
   }
 
   /** Lists entities that exist, sorted by id, a page at a time. */

@@ -13,6 +13,8 @@ export interface EntityContext {
   readonly id: EntityId;
   /** The operation being run. */
   readonly operation: string;
+  /** The engine's clock when this operation's batch ran (a virtual clock under the test kit). */
+  readonly currentUtcDateTime: Date;
   /** Sends a signal after this operation commits (optionally delayed). */
   signalEntity(id: EntityId | string, op: string, input?: unknown, options?: { delayMs?: number; at?: Date }): void;
   /** Starts an orchestration after this operation commits; returns its instance id. */

@@ -18,7 +18,19 @@ import type { EntityContext, EntityDefinition } from './definition.js';
 import type { CallOutcome, EntityMessage, InboxEntityMessage } from './messages.js';
 
 const immer = new Immer({ autoFreeze: false });
+const utf8 = new TextEncoder();
 const MAX_IDEMPOTENCY_KEYS = 32;
+/** Inputs larger than this (JSON bytes) are recorded in a version's operation list by size only. */
+export const MAX_RECORDED_INPUT_BYTES = 256;
+
+/**
+ * One applied operation as recorded in an entity event (compact: hot entities commit many per
+ * version): `[op]`, `[op, input]`, or `[op, 0, bytes]` when the input was too large to keep.
+ */
+export type RecordedOperation = [string] | [string, unknown] | [string, 0, number];
+
+/** The reserved operation that restores an earlier version (sent by restoreEntity, kind 'restore'). */
+export const RESTORE_OPERATION = '__restore';
 
 /** Durable bookkeeping stored with every state: what was applied and who holds the lock. */
 export interface EntityMeta {
@@ -68,6 +80,13 @@ export interface EntityBatchResult<S = unknown> {
   deadLetters: DeadLetter[];
   /** Operations applied (not skipped, not queued). */
   applied: number;
+  /** The operations applied, in order, as recorded in the event (history). */
+  operations: RecordedOperation[];
+}
+
+export interface EntityBatchOptions {
+  /** The engine's clock at this batch (ms since epoch): ctx.currentUtcDateTime, delayMs timers. Default Date.now(). */
+  now?: number;
 }
 
 export function newSnapshot<S>(def: EntityDefinition<S>): EntitySnapshot<S> {
@@ -81,8 +100,11 @@ export async function executeEntityBatch<S>(
   start: EntitySnapshot<S>,
   messages: readonly InboxEntityMessage[],
   newInstanceId: (seq: number, n: number) => string,
+  options: EntityBatchOptions = {},
 ): Promise<EntityBatchResult<S>> {
-  const run = new BatchRun(def, id, start, newInstanceId);
+  // The clock is read once per batch, by the caller's clock (the test kit's virtual one): the
+  // executor itself never reads the time.
+  const run = new BatchRun(def, id, start, newInstanceId, options.now ?? Date.now());
   for (const m of messages) await run.receive(m);
   return run.result();
 }
@@ -93,6 +115,7 @@ class BatchRun<S> {
   private meta: EntityMeta;
   private changed = false;
   private applied = 0;
+  private readonly operations: RecordedOperation[] = [];
   private readonly effects: Array<{ seq: number; effect: EntityEffect }> = [];
   private readonly executed: ExecutedMessage[] = [];
   private readonly deadLetters: DeadLetter[] = [];
@@ -102,6 +125,7 @@ class BatchRun<S> {
     private readonly id: EntityId,
     start: EntitySnapshot<S>,
     private readonly newInstanceId: (seq: number, n: number) => string,
+    private readonly now: number,
   ) {
     this.state = start.state;
     this.exists = start.exists;
@@ -126,7 +150,28 @@ class BatchRun<S> {
       return;
     }
     if (kind === 'lock') return this.lock(seq, body);
+    if (kind === 'restore') return this.restore(seq, body);
     await this.operate(seq, body);
+  }
+
+  /**
+   * Restores an earlier version: the input carries that version's existence and state (read by
+   * the client). It runs in inbox order like any operation, so it is serialized with the others,
+   * and the new version records it (with the version restored, not the state again).
+   */
+  private restore(seq: number, body: EntityMessage): void {
+    const input = body.input as { version?: unknown; exists?: unknown; state?: unknown } | undefined;
+    if (!input || typeof input.version !== 'number' || typeof input.exists !== 'boolean') {
+      const reason = 'restore message needs input { version, exists, state? }';
+      this.deadLetters.push({ seq, reason, body });
+      return this.finish(seq, body, { ok: false, error: { message: reason, errorType: 'DurableError', code: 'validation' } });
+    }
+    this.state = input.exists ? (input.state as S) : this.def.initialState();
+    this.exists = input.exists;
+    this.changed = true;
+    this.applied++;
+    this.operations.push([RESTORE_OPERATION, { version: input.version }]);
+    this.finish(seq, body, { ok: true, result: { restored: input.version } });
   }
 
   private lock(seq: number, body: EntityMessage): void {
@@ -203,6 +248,7 @@ class BatchRun<S> {
     }
     this.applied++;
     this.changed = true;
+    this.operations.push(recordOperation(opName, body.input));
     if (deleted) { this.state = this.def.initialState(); this.exists = false; }
     else { this.state = next; this.exists = true; }
     for (const effect of pending) this.effects.push({ seq, effect });
@@ -216,13 +262,15 @@ class BatchRun<S> {
 
   private context(operation: string, seq: number, pending: EntityEffect[], onDelete: () => void): EntityContext {
     let started = 0;
+    const now = this.now;
     return {
       id: this.id,
       operation,
+      currentUtcDateTime: new Date(now),
       signalEntity(target, op, input, options) {
         const targetId = EntityId.from(target as EntityId | string);
         const body: EntityMessage = { op: normalizeName(op, 'operation'), ...(input === undefined ? {} : { input }) };
-        const at = options?.at ? options.at.getTime() : options?.delayMs ? Date.now() + options.delayMs : undefined;
+        const at = options?.at ? options.at.getTime() : options?.delayMs ? now + options.delayMs : undefined;
         pending.push({ kind: 'signal', target: targetId.toString(), body, ...(at !== undefined ? { delayUntil: at } : {}) });
       },
       startNew: (name, options) => {
@@ -253,8 +301,18 @@ class BatchRun<S> {
       executed: this.executed,
       deadLetters: this.deadLetters,
       applied: this.applied,
+      operations: this.operations,
     };
   }
+}
+
+/** `[op]`, `[op, input]`, or `[op, 0, bytes]` for an input over MAX_RECORDED_INPUT_BYTES. */
+export function recordOperation(op: string, input: unknown): RecordedOperation {
+  if (input === undefined) return [op];
+  const json = JSON.stringify(input) ?? 'null';
+  // Cheap bound first: a UTF-8 byte is at most 3 per UTF-16 unit.
+  const bytes = json.length * 3 <= MAX_RECORDED_INPUT_BYTES ? json.length : utf8.encode(json).length;
+  return bytes > MAX_RECORDED_INPUT_BYTES ? [op, 0, bytes] : [op, input];
 }
 
 /** A handler's result may reference the draft; copy it out while the draft is alive. */
