@@ -21,6 +21,9 @@ import { LeanPublisher } from '../store/lean-publisher.js';
 import type { EntityEvent } from '../worker/entity-host.js';
 import { RESTORE_OPERATION } from '../entity/executor.js';
 import { CatalogCache } from './catalog-cache.js';
+import { ScheduleClient } from './schedules.js';
+import type { ScheduleInfo, ScheduleOptions } from '../schedule/definition.js';
+import { SCHEDULE_ENTITY } from '../worker/schedule-entity.js';
 import { EntityHistoryReader, type EntityHistoryOptions, type EntityHistoryPage, type EntityVersion } from './entity-history.js';
 import { InstanceClient } from './instance-client.js';
 
@@ -54,12 +57,14 @@ export class DurableClient extends InstanceClient {
   private readonly calls = new Map<string, { resolve: (o: CallOutcome) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextCall = 1;
   private readonly history: EntityHistoryReader;
+  private readonly schedules: ScheduleClient;
 
   private constructor(hub: Hub, nc: NatsConnection, publisher: LeanPublisher, catalog: CatalogCache) {
     super(hub, nc, publisher, catalog);
     this.replyPrefix = `${createInbox()}.`;
     this.replySub = nc.subscribe(`${this.replyPrefix}*`, { callback: (err, msg) => this.onReply(err, msg) });
     this.history = new EntityHistoryReader(nc, hub.js, hub.jsm, hub.names.eventStream);
+    this.schedules = new ScheduleClient(this, catalog);
   }
 
   /** @example const client = await DurableClient.connect({ servers: 'nats://127.0.0.1:4222', hub: 'demo' }); */
@@ -211,6 +216,36 @@ export class DurableClient extends InstanceClient {
     return eventSubject(this.hub.names.hub, entityPartition(id, this.hub.config.partitions), entityActorToken(id));
   }
 
+  /**
+   * Creates a recurring schedule: `cron` (5 fields, optional `timezone`) or `every` (ms), an
+   * action (start an orchestration, or signal an entity), `overlap`, `startAt`, `endAt`, `paused`.
+   * `instance-exists` if the id is taken; `validation` for a bad definition.
+   * @example await client.createSchedule('nightly', { cron: '0 2 * * *', timezone: 'Europe/Paris', action: { startNew: { name: 'report' } } });
+   */
+  createSchedule(id: string, options: ScheduleOptions): Promise<void> { return this.schedules.create(id, options); }
+  /** The schedule, with its next runs and last run, or undefined. */
+  getSchedule(id: string): Promise<ScheduleInfo | undefined> { return this.schedules.get(id); }
+  /** Every schedule of the hub, by id. */
+  listSchedules(): Promise<{ schedules: ScheduleInfo[] }> { return this.schedules.list(); }
+  /** Stops ticking until resumeSchedule (ticks missed meanwhile are not run). */
+  pauseSchedule(id: string): Promise<void> { return this.schedules.pause(id); }
+  resumeSchedule(id: string): Promise<void> { return this.schedules.resume(id); }
+  /** Runs the action once now (instance id `<id>@<now ISO>`). */
+  triggerSchedule(id: string): Promise<{ instanceId?: string }> { return this.schedules.trigger(id); }
+  /** `not-found` if there is no such schedule. */
+  deleteSchedule(id: string): Promise<void> { return this.schedules.delete(id); }
+
+  /** Ids of a system entity type, sorted (hidden from listEntities). @internal */
+  async systemEntityIds(name: string): Promise<EntityId[]> {
+    const iter = await this.hub.entityIndex.keys(`${encodeToken(name)}.>`);
+    const ids: EntityId[] = [];
+    for await (const k of iter) {
+      const id = idFromIndexKey(k);
+      if (id) ids.push(id);
+    }
+    return ids.sort((a, b) => (a.toString() < b.toString() ? -1 : 1));
+  }
+
   /** Lists entities that exist, sorted by id, a page at a time. */
   async listEntities(options: ListEntitiesOptions = {}): Promise<{ entities: Array<{ id: string; state?: unknown }>; continuationToken?: string }> {
     const pageSize = options.pageSize ?? 100;
@@ -221,7 +256,8 @@ export class DurableClient extends InstanceClient {
     const ids: string[] = [];
     for await (const k of iter) {
       const id = idFromIndexKey(k);
-      if (id) ids.push(id.toString());
+      // System entities (schedules) are listed by their own methods.
+      if (id && (id.name !== SCHEDULE_ENTITY || options.name !== undefined)) ids.push(id.toString());
     }
     ids.sort();
     const start = after === undefined ? 0 : ids.findIndex((s) => s > after);

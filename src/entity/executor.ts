@@ -56,7 +56,7 @@ export interface EntitySnapshot<S = unknown> {
 
 /** Side effects an operation asks for; published (durably, with dedupe ids) only after commit. */
 export type EntityEffect =
-  | { kind: 'signal'; target: string; body: EntityMessage; delayUntil?: number }
+  | { kind: 'signal'; target: string; body: EntityMessage; delayUntil?: number; msgId?: string }
   | { kind: 'start'; name: string; instanceId: string; input?: unknown }
   | { kind: 'respond'; instanceId: string; requestId: number; outcome: CallOutcome; runId?: string }
   | { kind: 'lockGranted'; instanceId: string; lockId: number; runId?: string };
@@ -271,7 +271,8 @@ class BatchRun<S> {
         const targetId = EntityId.from(target as EntityId | string);
         const body: EntityMessage = { op: normalizeName(op, 'operation'), ...(input === undefined ? {} : { input }) };
         const at = options?.at ? options.at.getTime() : options?.delayMs ? now + options.delayMs : undefined;
-        pending.push({ kind: 'signal', target: targetId.toString(), body, ...(at !== undefined ? { delayUntil: at } : {}) });
+        const key = options?.idempotencyKey;
+        pending.push({ kind: 'signal', target: targetId.toString(), body, ...(at !== undefined ? { delayUntil: at } : {}), ...(key ? { msgId: key } : {}) });
       },
       startNew: (name, options) => {
         const instanceId = options?.instanceId ?? this.newInstanceId(seq, started++);

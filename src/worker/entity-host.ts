@@ -185,6 +185,7 @@ export class EntityHost implements ActorHost {
     const partitions = this.hub.config.partitions;
     switch (effect.kind) {
       case 'signal': {
+        if (effect.msgId) msgId = effect.msgId;
         const target = EntityId.parse(effect.target);
         const subject = entityInboxSubject(hub, target, partitions);
         if (effect.delayUntil === undefined) return { s: subject, d: effect.body, id: msgId };
