@@ -79,7 +79,7 @@ export function toInfo(id: string, s: ScheduleState, now: number): ScheduleInfo 
   const d = s.def;
   const nextRuns = s.paused ? [] : [
     ...(s.nextTick !== undefined ? [s.nextTick] : []),
-    ...nextTicks(d, s.anchor, Math.max(s.nextTick ?? now, now), NEXT_RUNS - (s.nextTick !== undefined ? 1 : 0)),
+    ...nextTicks(d, Math.max(s.nextTick ?? now, now), NEXT_RUNS - (s.nextTick !== undefined ? 1 : 0)),
   ].map((t) => new Date(t));
   return {
     id,

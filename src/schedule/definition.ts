@@ -18,7 +18,7 @@ export interface ScheduleOptions {
   cron?: string;
   /** IANA timezone of `cron` (default UTC). */
   timezone?: string;
-  /** Interval in ms (ticks at startAt + k x every; default anchor: creation time). */
+  /** Interval in ms: ticks at startAt + k x every, or at multiples of `every` since the Unix epoch (every: 60_000 ticks on the minute). */
   every?: number;
   action: ScheduleAction;
   /** startNew only: 'skip' a tick while the last run is not terminal (default), or 'allow'. */
@@ -45,8 +45,6 @@ export interface ScheduleState {
   paused: boolean;
   /** The tick its pending timer is for (ms); a tick message for any other time is stale. */
   nextTick?: number;
-  /** Anchor of `every` ticks. */
-  anchor: number;
   /** The last run started (or signal sent). */
   lastRun?: { time: number; instanceId?: string; manual?: boolean };
   /** The last tick skipped because lastRun was still running (overlap 'skip'). */

@@ -37,11 +37,11 @@ export function validateCron(expr: string, timezone?: string): void {
 }
 
 /** The first tick strictly after `after` (ms), within [startAt, endAt], or undefined. */
-export function nextTick(def: ScheduleDefinition, anchor: number, after: number): number | undefined {
+export function nextTick(def: ScheduleDefinition, after: number): number | undefined {
   let t: number | undefined;
   const from = def.startAt !== undefined ? Math.max(after, def.startAt - 1) : after;
   if (def.every !== undefined) {
-    const base = def.startAt ?? anchor;
+    const base = def.startAt ?? 0;
     const k = from < base ? 0 : Math.floor((from - base) / def.every) + 1;
     t = base + k * def.every;
   } else {
@@ -53,11 +53,11 @@ export function nextTick(def: ScheduleDefinition, anchor: number, after: number)
 }
 
 /** The next `n` ticks after `after`. */
-export function nextTicks(def: ScheduleDefinition, anchor: number, after: number, n: number): number[] {
+export function nextTicks(def: ScheduleDefinition, after: number, n: number): number[] {
   const out: number[] = [];
   let t = after;
   while (out.length < n) {
-    const next = nextTick(def, anchor, t);
+    const next = nextTick(def, t);
     if (next === undefined) break;
     out.push(next);
     t = next;
@@ -69,16 +69,16 @@ export function nextTicks(def: ScheduleDefinition, anchor: number, after: number
  * The latest tick in [due, now] (`due` itself if `now` is before it): a timer delivered late
  * (no worker ran) fires only the most recent missed tick.
  */
-export function latestDue(def: ScheduleDefinition, anchor: number, due: number, now: number): number {
+export function latestDue(def: ScheduleDefinition, due: number, now: number): number {
   if (now <= due) return due;
   if (def.every !== undefined) {
-    const base = def.startAt ?? anchor;
+    const base = def.startAt ?? 0;
     const t = base + Math.floor((now - base) / def.every) * def.every;
     return Math.max(due, def.endAt !== undefined ? Math.min(t, lastEveryTickBefore(def, base, def.endAt)) : t);
   }
   let t = due;
   for (let i = 0; i < MAX_WALK; i++) {
-    const next = nextTick(def, anchor, t);
+    const next = nextTick(def, t);
     if (next === undefined || next > now) return t;
     t = next;
   }

@@ -46,7 +46,7 @@ export function scheduleEntity(deps: ScheduleEntityDeps): EntityDefinition<Sched
       create: (d, input: { def: ScheduleDefinition; paused: boolean }, ctx) => {
         if (d.s) throw new DurableError('instance-exists', `schedule '${ctx.id.key}' already exists`);
         const now = ctx.currentUtcDateTime.getTime();
-        d.s = { def: input.def, paused: input.paused, anchor: now, createdAt: now };
+        d.s = { def: input.def, paused: input.paused, createdAt: now };
         if (!d.s.paused) arm(d.s, ctx, now);
       },
       tick: async (d, input: { tick: number }, ctx) => {
@@ -54,7 +54,7 @@ export function scheduleEntity(deps: ScheduleEntityDeps): EntityDefinition<Sched
         if (!s) { ctx.deleteState(); return; } // a timer left behind by a deleted schedule
         if (s.paused || input?.tick !== s.nextTick) return; // stale: re-armed or paused since
         const now = ctx.currentUtcDateTime.getTime();
-        const fire = latestDue(s.def, s.anchor, s.nextTick, now);
+        const fire = latestDue(s.def, s.nextTick, now);
         delete s.nextTick;
         await runAction(s, ctx, fire, deps, false);
         arm(s, ctx, Math.max(fire, now));
@@ -86,7 +86,7 @@ export function scheduleEntity(deps: ScheduleEntityDeps): EntityDefinition<Sched
 
 /** Sets nextTick to the first tick after `after` and sends its timer (none past endAt). */
 function arm(s: ScheduleState, ctx: EntityContext, after: number): void {
-  const t = nextTick(s.def, s.anchor, after);
+  const t = nextTick(s.def, after);
   if (t === undefined) return;
   s.nextTick = t;
   ctx.signalEntity(ctx.id, 'tick', { tick: t }, { at: new Date(t) });

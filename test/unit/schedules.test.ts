@@ -27,22 +27,22 @@ describe('schedule definitions', () => {
 
   it('computes cron ticks in a timezone across a DST change, and every-ticks from the anchor', () => {
     const { def } = parseScheduleOptions({ cron: '0 2 * * *', timezone: 'Europe/Paris', action: { startNew: { name: 'r' } } });
-    const ticks = nextTicks(def, 0, Date.parse('2030-03-29T00:00:00Z'), 3).map((t) => new Date(t).toISOString());
+    const ticks = nextTicks(def, Date.parse('2030-03-29T00:00:00Z'), 3).map((t) => new Date(t).toISOString());
     // 02:00 Paris is 01:00Z in winter; on 2030-03-31 02:00 does not exist (clocks jump to 03:00).
     expect(ticks[0]).toBe('2030-03-29T01:00:00.000Z');
     expect(ticks[1]).toBe('2030-03-30T01:00:00.000Z');
     const every = parseScheduleOptions({ every: 10 * MIN, action: { startNew: { name: 'r' } } }).def;
-    expect(nextTick(every, T0, T0)).toBe(T0 + 10 * MIN);
-    expect(nextTick(every, T0, T0 + 25 * MIN)).toBe(T0 + 30 * MIN);
+    expect(nextTick(every, T0)).toBe(T0 + 10 * MIN);
+    expect(nextTick(every, T0 + 25 * MIN)).toBe(T0 + 30 * MIN);
   });
 
   it('a late timer fires only the latest due tick, never a burst; endAt bounds it', () => {
     const cron = parseScheduleOptions({ cron: '*/5 * * * *', action: { startNew: { name: 'r' } } }).def;
-    expect(latestDue(cron, 0, T0 + 5 * MIN, T0 + 5 * MIN + 10)).toBe(T0 + 5 * MIN);
-    expect(latestDue(cron, 0, T0 + 5 * MIN, T0 + 3 * 60 * MIN + 7)).toBe(T0 + 180 * MIN);
-    const every = parseScheduleOptions({ every: MIN, endAt: new Date(T0 + 10 * MIN), action: { startNew: { name: 'r' } } }).def;
-    expect(latestDue(every, T0, T0 + MIN, T0 + 100 * MIN)).toBe(T0 + 10 * MIN);
-    expect(nextTick(every, T0, T0 + 10 * MIN)).toBeUndefined();
+    expect(latestDue(cron, T0 + 5 * MIN, T0 + 5 * MIN + 10)).toBe(T0 + 5 * MIN);
+    expect(latestDue(cron, T0 + 5 * MIN, T0 + 3 * 60 * MIN + 7)).toBe(T0 + 180 * MIN);
+    const every = parseScheduleOptions({ every: MIN, startAt: new Date(T0), endAt: new Date(T0 + 10 * MIN), action: { startNew: { name: 'r' } } }).def;
+    expect(latestDue(every, T0 + MIN, T0 + 100 * MIN)).toBe(T0 + 10 * MIN);
+    expect(nextTick(every, T0 + 10 * MIN)).toBeUndefined();
   });
 });
 
