@@ -32,6 +32,7 @@ afterAll(async () => {
 });
 
 const get = (path: string) => fetch(`${B}${path}${path.includes('?') ? '&' : '?'}code=${KEY}`);
+const body = async (r: Promise<Response> | Response): Promise<any> => (await r).json();
 const post = (path: string, body?: unknown) => fetch(`${B}${path}?code=${KEY}`, { method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
 
 describe('HTTP entity history', () => {
@@ -41,25 +42,25 @@ describe('HTTP entity history', () => {
     await client.callEntity('@counter@x', 'add', 6);
     expect((await fetch(`${B}/entities/counter/x/history`)).status).toBe(401);
 
-    const byVersion = await (await get(`/entities/counter/x?version=${v1}`)).json();
+    const byVersion = await body(get(`/entities/counter/x?version=${v1}`));
     expect(byVersion).toMatchObject({ exists: true, state: { value: 4 }, version: v1 });
     expect(typeof byVersion.time).toBe('string');
-    const byTime = await (await get(`/entities/counter/x?at=${encodeURIComponent(byVersion.time)}`)).json();
+    const byTime = await body(get(`/entities/counter/x?at=${encodeURIComponent(byVersion.time)}`));
     expect(byTime.version).toBe(v1);
     expect((await get('/entities/counter/x?version=abc')).status).toBe(400);
     await client.callEntity('@counter@other', 'add', 1);
     const other = (await client.readEntityState('@counter@other')).version!;
     expect((await get(`/entities/counter/x?version=${other}`)).status).toBe(404); // another entity's version
-    expect(await (await get('/entities/counter/x')).json()).toEqual({ value: 10 }); // today's route unchanged
+    expect(await body(get('/entities/counter/x'))).toEqual({ value: 10 }); // today's route unchanged
 
-    const h = await (await get('/entities/counter/x/history?limit=1&reverse=true')).json();
+    const h = await body(get('/entities/counter/x/history?limit=1&reverse=true'));
     expect(h.versions).toHaveLength(1);
     expect(h.versions[0]).toMatchObject({ state: { value: 10 }, operations: [{ op: 'add', input: 6 }] });
     expect(h.next).toBe(v1);
 
     const r = await post('/entities/counter/x/restore', { version: v1 });
     expect(r.status).toBe(200);
-    const { version } = await r.json();
+    const { version } = await body(r);
     expect(version).toBeGreaterThan(v1);
     expect(await client.callEntity('@counter@x', 'get')).toBe(4);
     expect((await post('/entities/counter/x/restore', {})).status).toBe(400);
@@ -99,18 +100,18 @@ describe('HTTP entity history', () => {
 
 describe('HTTP schedules', () => {
   it('create 201/409/400, get, list, pause, resume, trigger, delete 200/404', async () => {
-    const body = { id: 'nightly', cron: '0 2 * * *', timezone: 'Europe/Paris', action: { startNew: { name: 'schedNoop' } }, startAt: '2030-01-01T00:00:00Z' };
-    const created = await post('/schedules', body);
+    const def = { id: 'nightly', cron: '0 2 * * *', timezone: 'Europe/Paris', action: { startNew: { name: 'schedNoop' } }, startAt: '2030-01-01T00:00:00Z' };
+    const created = await post('/schedules', def);
     expect(created.status).toBe(201);
-    expect(await created.json()).toMatchObject({ id: 'nightly', cron: '0 2 * * *', nextRuns: expect.arrayContaining(['2030-01-01T01:00:00.000Z']) });
-    expect((await post('/schedules', body)).status).toBe(409);
-    expect((await post('/schedules', { ...body, id: 'bad', cron: '* *' })).status).toBe(400);
-    expect((await (await get('/schedules')).json()).schedules.map((s: { id: string }) => s.id)).toEqual(['nightly']);
+    expect(await body(created)).toMatchObject({ id: 'nightly', cron: '0 2 * * *', nextRuns: expect.arrayContaining(['2030-01-01T01:00:00.000Z']) });
+    expect((await post('/schedules', def)).status).toBe(409);
+    expect((await post('/schedules', { ...def, id: 'bad', cron: '* *' })).status).toBe(400);
+    expect((await body(get('/schedules'))).schedules.map((s: { id: string }) => s.id)).toEqual(['nightly']);
     expect((await get('/schedules/none')).status).toBe(404);
     expect((await post('/schedules/nightly/pause')).status).toBe(200);
-    expect(await (await get('/schedules/nightly')).json()).toMatchObject({ paused: true });
+    expect(await body(get('/schedules/nightly'))).toMatchObject({ paused: true });
     expect((await post('/schedules/nightly/resume')).status).toBe(200);
-    const trig = await (await post('/schedules/nightly/trigger')).json();
+    const trig = await body(post('/schedules/nightly/trigger'));
     expect(trig.instanceId).toMatch(/^nightly@/);
     expect((await client.waitForCompletion(trig.instanceId, { timeoutMs: 10_000 })).runtimeStatus).toBe('Completed');
     expect((await fetch(`${B}/schedules/nightly?code=${KEY}`, { method: 'DELETE' })).status).toBe(200);
