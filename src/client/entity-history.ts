@@ -201,11 +201,16 @@ function toVersion<S>(m: StoredVersion): EntityVersion<S> {
 
 function toEntry<S>(m: StoredVersion): EntityHistoryEntry<S> {
   const ev = decodeJson<EntityEvent>(m.data);
-  return { ...toVersion<S>(m), operations: (ev.o ?? []).map(fromRecorded) };
+  return { ...toVersion<S>(m), operations: (ev.o ?? []).flatMap(fromRecorded) };
 }
 
-function fromRecorded(r: RecordedOperation): { op: string; input?: unknown; inputBytes?: number } {
-  if (r.length === 1) return { op: r[0] };
-  if (r.length === 3) return { op: r[0], inputBytes: r[2] };
-  return { op: r[0], input: r[1] };
+/** Expands one recorded entry (see RecordedOperation) into the operations it stands for. */
+function fromRecorded(r: RecordedOperation): Array<{ op: string; input?: unknown; inputBytes?: number }> {
+  if (typeof r[0] === 'number') {
+    const op = { op: r[1] as string, ...(r.length === 3 ? { input: r[2] } : {}) };
+    return Array.from({ length: Math.min(r[0], 1_000_000) }, () => ({ ...op }));
+  }
+  if (r.length === 1) return [{ op: r[0] }];
+  if (r.length === 3) return [{ op: r[0], inputBytes: r[2] as number }];
+  return [{ op: r[0], input: r[1] }];
 }

@@ -24,10 +24,12 @@ const MAX_IDEMPOTENCY_KEYS = 32;
 export const MAX_RECORDED_INPUT_BYTES = 256;
 
 /**
- * One applied operation as recorded in an entity event (compact: hot entities commit many per
- * version): `[op]`, `[op, input]`, or `[op, 0, bytes]` when the input was too large to keep.
+ * Applied operations as recorded in an entity event, compact because a hot entity's version holds
+ * hundreds: `[op]` or `[op, input]` (one application), `[n, op]` or `[n, op, input]` (n >= 2
+ * consecutive identical applications: a leading number), `[op, 0, bytes]` (one application whose
+ * input, over MAX_RECORDED_INPUT_BYTES, is kept by size only).
  */
-export type RecordedOperation = [string] | [string, unknown] | [string, 0, number];
+export type RecordedOperation = [string] | [string, unknown] | [string, 0, number] | [number, string] | [number, string, unknown];
 
 /** The reserved operation that restores an earlier version (sent by restoreEntity, kind 'restore'). */
 export const RESTORE_OPERATION = '__restore';
@@ -248,7 +250,7 @@ class BatchRun<S> {
     }
     this.applied++;
     this.changed = true;
-    this.operations.push(recordOperation(opName, body.input));
+    appendOperation(this.operations, recordOperation(opName, body.input));
     if (deleted) { this.state = this.def.initialState(); this.exists = false; }
     else { this.state = next; this.exists = true; }
     for (const effect of pending) this.effects.push({ seq, effect });
@@ -305,6 +307,27 @@ class BatchRun<S> {
       operations: this.operations,
     };
   }
+}
+
+/**
+ * Appends one application to a version's list, merging it into the last entry when it repeats
+ * it (same op, same small input): a counter's burst of `add 1` is one `[n, 'add', 1]`.
+ */
+export function appendOperation(list: RecordedOperation[], r: RecordedOperation): void {
+  const last = list[list.length - 1];
+  if (last && r.length <= 2 && sameOperation(last, r)) {
+    if (typeof last[0] === 'number') (last as [number, string])[0]++;
+    else list[list.length - 1] = [2, ...(r as [string] | [string, unknown])] as RecordedOperation;
+    return;
+  }
+  list.push(r);
+}
+
+function sameOperation(last: RecordedOperation, r: RecordedOperation): boolean {
+  const body = typeof last[0] === 'number' ? last.slice(1) : last;
+  if (body.length !== r.length || body[0] !== r[0]) return false;
+  if (typeof last[0] !== 'number' && last.length === 3) return false; // an omitted input is never merged
+  return r.length === 1 || JSON.stringify(body[1]) === JSON.stringify(r[1]);
 }
 
 /** `[op]`, `[op, input]`, or `[op, 0, bytes]` for an input over MAX_RECORDED_INPUT_BYTES. */

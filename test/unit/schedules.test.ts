@@ -1,7 +1,7 @@
 /** Schedules without a server: tick arithmetic (croner) and the schedule entity run through the pure executor on a fake clock. */
 import { describe, expect, it } from 'vitest';
 import { EntityId } from '../../src/core/entity-id.js';
-import { executeEntityBatch, newSnapshot, recordOperation, type EntitySnapshot } from '../../src/entity/executor.js';
+import { appendOperation, executeEntityBatch, newSnapshot, recordOperation, type EntitySnapshot, type RecordedOperation } from '../../src/entity/executor.js';
 import type { EntityMessage } from '../../src/entity/messages.js';
 import { parseScheduleOptions } from '../../src/schedule/definition.js';
 import { latestDue, nextTick, nextTicks } from '../../src/schedule/next-ticks.js';
@@ -102,5 +102,10 @@ describe('schedule entity (pure executor, fake clock)', () => {
     expect(recordOperation('add', 1)).toEqual(['add', 1]);
     expect(recordOperation('reset', undefined)).toEqual(['reset']);
     expect(recordOperation('put', 'x'.repeat(1000))).toEqual(['put', 0, 1002]);
+    const list: RecordedOperation[] = [];
+    for (const [op, input] of [['add', 1], ['add', 1], ['add', 1], ['add', 2], ['reset', undefined], ['reset', undefined], ['put', 'x'.repeat(300)], ['put', 'x'.repeat(300)]] as const) {
+      appendOperation(list, recordOperation(op, input));
+    }
+    expect(list).toEqual([[3, 'add', 1], ['add', 2], [2, 'reset'], ['put', 0, 302], ['put', 0, 302]]);
   });
 });
