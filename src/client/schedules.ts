@@ -43,16 +43,16 @@ export class ScheduleClient {
     await this.call(eid, 'create', { def, paused });
   }
 
-  async get(id: string, now = Date.now()): Promise<ScheduleInfo | undefined> {
+  async get(id: string): Promise<ScheduleInfo | undefined> {
     const r = await this.t.readEntityState<ScheduleEntityState>(scheduleEntityId(id));
-    return r.exists && r.state?.s ? toInfo(id, r.state.s, now) : undefined;
+    return r.exists && r.state?.s ? toInfo(id, r.state.s) : undefined;
   }
 
-  async list(now = Date.now()): Promise<{ schedules: ScheduleInfo[] }> {
+  async list(): Promise<{ schedules: ScheduleInfo[] }> {
     const ids = await this.t.systemEntityIds(SCHEDULE_ENTITY);
     const all = await Promise.all(ids.map(async (eid) => {
       const r = await this.t.readEntityState<ScheduleEntityState>(eid);
-      return r.exists && r.state?.s ? toInfo(eid.key, r.state.s, now) : undefined;
+      return r.exists && r.state?.s ? toInfo(eid.key, r.state.s) : undefined;
     }));
     return { schedules: all.filter((s): s is ScheduleInfo => s !== undefined).sort((a, b) => a.id.localeCompare(b.id)) };
   }
@@ -72,15 +72,13 @@ export function scheduleEntityId(id: string): EntityId {
 }
 
 /**
- * The public view. `nextRuns` is computed from the definition (pure), from `nextTick` on: the
- * time the worker will fire next, or later ones.
+ * The public view. `nextRuns` is computed from the definition (pure), from `nextTick` on.
  */
-export function toInfo(id: string, s: ScheduleState, now: number): ScheduleInfo {
+export function toInfo(id: string, s: ScheduleState): ScheduleInfo {
   const d = s.def;
-  const nextRuns = s.paused ? [] : [
-    ...(s.nextTick !== undefined ? [s.nextTick] : []),
-    ...nextTicks(d, Math.max(s.nextTick ?? now, now), NEXT_RUNS - (s.nextTick !== undefined ? 1 : 0)),
-  ].map((t) => new Date(t));
+  // No pending tick (paused, or past endAt): no next runs. Otherwise the pending one and those
+  // after it: computed from the stored tick, not from a clock (the test kit's clock is virtual).
+  const nextRuns = s.paused || s.nextTick === undefined ? [] : [s.nextTick, ...nextTicks(d, s.nextTick, NEXT_RUNS - 1)].map((t) => new Date(t));
   return {
     id,
     ...(d.cron !== undefined ? { cron: d.cron } : {}),
