@@ -1,9 +1,11 @@
 /** Entity history, time travel, restore and watch against a real server and an in-process worker. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { DurableClient, Worker, type EntityVersion } from '../../src/index.js';
+import { DurableClient, orchestration, Worker, type EntityVersion } from '../../src/index.js';
 import { counter } from '../../entities/counter.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
+
+const waitGo = orchestration('schedWaitGo', function* (ctx) { return yield ctx.waitForExternalEvent('go'); });
 
 let server: TestServer;
 let worker: Worker;
@@ -12,7 +14,7 @@ const hub = 'entity-history';
 
 beforeAll(async () => {
   server = await startNatsServer();
-  worker = await Worker.start({ servers: server.url, hub, entities: [counter], logger: pino({ level: 'warn' }), leaseMs: 2000 });
+  worker = await Worker.start({ servers: server.url, hub, entities: [counter], orchestrations: [waitGo], logger: pino({ level: 'warn' }), leaseMs: 2000 });
   client = await DurableClient.connect({ servers: server.url, hub });
 });
 
@@ -130,6 +132,22 @@ describe('schedules (in process)', () => {
     expect(await client.getSchedule('s1')).toBeUndefined();
     await expect(client.deleteSchedule('s1')).rejects.toMatchObject({ code: 'not-found' });
     await expect(client.pauseSchedule('nope')).rejects.toMatchObject({ code: 'not-found' });
+  });
+
+  it("overlap 'skip' starts no run while the last one is running, and starts again once it finished", async () => {
+    await client.createSchedule('ov', { every: 500, action: { startNew: { name: 'schedWaitGo' } } });
+    await sleep(2_300);
+    const first = (await client.getSchedule('ov'))!;
+    const runs = async () => (await client.listInstances({ pageSize: 1000 })).instances.filter((i) => i.instanceId.startsWith('ov@'));
+    expect(await runs()).toHaveLength(1);
+    expect(first.lastSkipped).toBeInstanceOf(Date);
+    await client.raiseEvent(first.lastRun!.instanceId!, 'go', 1);
+    await client.waitForCompletion(first.lastRun!.instanceId!, { timeoutMs: 5_000 });
+    await sleep(1_200);
+    await client.pauseSchedule('ov');
+    const after = await runs();
+    expect(after).toHaveLength(2);
+    expect(after.filter((i) => i.runtimeStatus === 'Running')).toHaveLength(1);
   });
 
   it('an every-second schedule ticks on time, once per tick', async () => {
