@@ -98,6 +98,17 @@ describe('schedule entity (pure executor, fake clock)', () => {
     expect(r.snapshot.state.s?.nextTick).toBe(T0 + 8 * MIN);
   });
 
+  it('a schedule created paused arms nothing until resumed; startAt bounds the first tick', async () => {
+    const { def: d, paused } = parseScheduleOptions({ every: MIN, paused: true, startAt: new Date(T0 + 60 * MIN), action: { startNew: { name: 'report' } } });
+    const sid = new EntityId('dn-schedule', 'paused');
+    let r = await executeEntityBatch(def, sid, newSnapshot(def), [{ seq: ++seq, body: { op: 'create', input: { def: d, paused } } }], () => 'x', { now: T0 });
+    expect(r.effects).toEqual([]);
+    expect(r.snapshot.state.s?.nextTick).toBeUndefined();
+    r = await executeEntityBatch(def, sid, r.snapshot, [{ seq: ++seq, body: { op: 'resume' } }], () => 'x', { now: T0 + 5 * MIN });
+    expect(r.snapshot.state.s?.nextTick).toBe(T0 + 60 * MIN);
+    expect(r.effects).toHaveLength(1);
+  });
+
   it('records operations compactly, inputs over the cap by size only', () => {
     expect(recordOperation('add', 1)).toEqual(['add', 1]);
     expect(recordOperation('reset', undefined)).toEqual(['reset']);
