@@ -14,3 +14,5 @@ export type { ListInstancesOptions, PurgeFilter } from './client/instance-client
 export { orchestration, activity, type OrchestrationDefinition, type ActivityDefinition, type OrchestrationFunction, type ActivityFunction, type ActivityContext } from './orchestration/definition.js';
 export type { OrchestrationContext } from './orchestration/context.js';
 export { createHttpServer, type HttpServer, type HttpServerOptions } from './http/index.js';
+export type { EntityVersion, EntityHistoryEntry, EntityHistoryOptions, EntityHistoryPage } from './client/entity-history.js';
+export type { ScheduleOptions, ScheduleAction, ScheduleInfo } from './schedule/definition.js';

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { EntityId } from '../core/entity-id.js';
 import { DurableError } from '../core/errors.js';
 import { withClient } from './connect.js';
-import { brief, durationOption, intOption, jsonOption, note, print, table } from './io.js';
+import { brief, dateOption, durationOption, intOption, jsonOption, note, print, table } from './io.js';
 
 export function registerEntityCommands(program: Command): void {
   program.command('signal <entityId> <op>').description('send a one-way operation to an entity (@name@key)')
@@ -28,10 +28,20 @@ export function registerEntityCommands(program: Command): void {
       print(o.json, result ?? null, () => (typeof result === 'string' ? result : JSON.stringify(result ?? null, null, 2)));
     }));
 
-  program.command('state <entityId>').description("an entity's committed state")
+  program.command('state <entityId>').description("an entity's committed state (or as of --version / --at)")
+    .option('--version <n>', 'the state of that version')
+    .option('--at <iso>', 'the state of the last version at or before that time')
     .option('--json', 'machine-readable output')
-    .action(async (idText: string, o: { json?: boolean }, cmd: Command) => withClient(cmd, async (client) => {
+    .action(async (idText: string, o: { json?: boolean; version?: string; at?: string }, cmd: Command) => withClient(cmd, async (client) => {
       const id = EntityId.parse(idText);
+      if (o.version !== undefined || o.at !== undefined) {
+        // A past version (see commands-entity-history.ts): printed with its version and time.
+        if (o.version !== undefined && o.at !== undefined) throw new DurableError('validation', 'give --version or --at, not both');
+        const v = await client.readEntityState(id, o.at !== undefined ? { at: dateOption(o.at, '--at')! } : { version: intOption(o.version, '--version')! });
+        const json = { version: v.version, time: v.time.toISOString(), exists: v.exists, ...(v.exists ? { state: v.state ?? null } : {}) };
+        print(o.json, json, () => `version ${v.version} at ${json.time}${v.exists ? '' : ' (deleted)'}\n${JSON.stringify(v.state ?? null, null, 2)}`);
+        return;
+      }
       const s = await client.readEntityState(id);
       if (!s.exists) throw new DurableError('not-found', `entity ${id.toString()} does not exist`);
       print(o.json, s.state ?? null, () => JSON.stringify(s.state ?? null, null, 2));

@@ -6,6 +6,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerEntityCommands } from './commands-entities.js';
+import { registerEntityHistoryCommands } from './commands-entity-history.js';
+import { registerScheduleCommands } from './commands-schedules.js';
 import { registerInstanceCommands } from './commands-instances.js';
 import { registerRunCommands } from './commands-run.js';
 import { addGlobalOptions } from './connect.js';
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerRunCommands(program);
   registerInstanceCommands(program);
   registerEntityCommands(program);
+  registerEntityHistoryCommands(program);
+  registerScheduleCommands(program);
   return program;
 }
 

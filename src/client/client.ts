@@ -21,7 +21,12 @@ import { openHub, type Hub } from '../store/hub.js';
 import { LeanPublisher } from '../store/lean-publisher.js';
 import { startupDeadline } from '../store/transient.js';
 import type { EntityEvent } from '../worker/entity-host.js';
+import { RESTORE_OPERATION } from '../entity/executor.js';
 import { CatalogCache } from './catalog-cache.js';
+import { ScheduleClient } from './schedules.js';
+import type { ScheduleInfo, ScheduleOptions } from '../schedule/definition.js';
+import { SCHEDULE_ENTITY } from '../worker/schedule-entity.js';
+import { EntityHistoryReader, type EntityHistoryOptions, type EntityHistoryPage, type EntityVersion } from './entity-history.js';
 import { InstanceClient } from './instance-client.js';
 
 export interface DurableClientOptions {
@@ -60,6 +65,8 @@ export class DurableClient extends InstanceClient {
   private readonly replySub: Subscription;
   private readonly calls = new Map<string, { resolve: (o: CallOutcome) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextCall = 1;
+  private readonly history: EntityHistoryReader;
+  private readonly schedules: ScheduleClient;
 
   /** Last-event reads (DIRECT.GET) over one reply subscription. */
   private readonly reader: DirectReader;
@@ -69,6 +76,8 @@ export class DurableClient extends InstanceClient {
     this.reader = new DirectReader(nc, hub.names.eventStream);
     this.replyPrefix = `${createInbox()}.`;
     this.replySub = nc.subscribe(`${this.replyPrefix}*`, { callback: (err, msg) => this.onReply(err, msg) });
+    this.history = new EntityHistoryReader(nc, hub.js, hub.jsm, hub.names.eventStream);
+    this.schedules = new ScheduleClient(this, catalog);
   }
 
   /** @example const client = await DurableClient.connect({ servers: 'nats://127.0.0.1:4222', hub: 'demo' }); */
@@ -135,10 +144,21 @@ export class DurableClient extends InstanceClient {
     const opName = normalizeName(op, 'operation');
     await this.catalog.validateOperation(id.name, opName, input);
     const callId = options.idempotencyKey ?? randomUUID();
+    const body: EntityMessage = { op: opName, k: 'c', ...(input === undefined ? {} : { input }) };
+    return this.callRaw<T>(id, body, options.timeoutMs ?? 30_000, callId);
+  }
+
+  /**
+   * Publishes a call (body without `reply`) to `id` and waits for its outcome. No catalog check:
+   * callers validate first (callEntity) or send system operations (restore, schedules). `callId`
+   * is the message id of every publish attempt (see callEntity).
+   * @internal
+   */
+  async callRaw<T = unknown>(id: EntityId, message: EntityMessage, timeoutMs: number, callId: string = randomUUID()): Promise<T> {
     if (typeof callId !== 'string' || callId.length === 0 || callId.length > 256) {
       throw new DurableError('validation', 'idempotencyKey must be a string of 1..256 characters');
     }
-    const timeoutMs = options.timeoutMs ?? 30_000;
+    const opName = message.op;
     const deadline = Date.now() + timeoutMs;
     const token = String(this.nextCall++);
     const reply = `${this.replyPrefix}${token}`;
@@ -152,7 +172,7 @@ export class DurableClient extends InstanceClient {
     // The answer may time out while the publish is still waiting for its PubAck: observe the
     // rejection now so that it is never reported as unhandled.
     outcome.catch(() => undefined);
-    const body: EntityMessage = { op: opName, k: 'c', reply, ...(input === undefined ? {} : { input }) };
+    const body: EntityMessage = { ...message, reply };
     for (let attempt = 1; ; attempt++) {
       try {
         await this.publish(this.signalSubject(id), body, `call:${callId}`);
@@ -173,14 +193,90 @@ export class DurableClient extends InstanceClient {
     return result.result as T;
   }
 
-  /** The entity's committed state. A never-used entity is `{ exists: false }`. */
-  async readEntityState<S = unknown>(idLike: EntityIdLike): Promise<EntityState<S>> {
+  /**
+   * The entity's committed state. A never-used entity is `{ exists: false }`. With `{ version }`
+   * or `{ at }`, the state as of that version, or of the last version at or before `at`
+   * (`not-found` if it is not kept).
+   * @example const { state, version } = await client.readEntityState('@counter@x');
+   * @example const then = await client.readEntityState('@counter@x', { at: new Date(Date.now() - 60_000) });
+   */
+  async readEntityState<S = unknown>(idLike: EntityIdLike): Promise<EntityState<S>>;
+  async readEntityState<S = unknown>(idLike: EntityIdLike, at: { version: number } | { at: Date }): Promise<EntityVersion<S>>;
+  async readEntityState<S = unknown>(idLike: EntityIdLike, at?: { version: number } | { at: Date }): Promise<EntityState<S> | EntityVersion<S>> {
     const id = EntityId.from(idLike);
-    const subject = eventSubject(this.hub.names.hub, entityPartition(id, this.hub.config.partitions), entityActorToken(id));
+    const subject = this.entityEventSubject(id);
+    if (at !== undefined) {
+      if ('version' in at) return this.history.atVersion<S>(subject, at.version);
+      if ('at' in at) return this.history.atTime<S>(subject, at.at);
+      throw new DurableError('validation', 'readEntityState: pass { version } or { at }');
+    }
     const last = await this.reader.readLast(subject);
     if (!last) return { exists: false };
     const ev = decodeJson<EntityEvent>(last.data);
     return ev.ex === 1 ? { exists: true, state: ev.st as S, version: last.seq } : { exists: false, version: last.seq };
+  }
+
+  /**
+   * The entity's versions with the operations applied in each, oldest first unless `reverse`.
+   * @example const { versions, next } = await client.entityHistory('@counter@x', { limit: 50 });
+   */
+  async entityHistory<S = unknown>(idLike: EntityIdLike, options: EntityHistoryOptions = {}): Promise<EntityHistoryPage<S>> {
+    return this.history.history<S>(this.entityEventSubject(EntityId.from(idLike)), options);
+  }
+
+  /**
+   * The current state, then every committed version, pushed, until `signal` aborts.
+   * @example for await (const v of client.watchEntity('@counter@x', { signal })) console.log(v.version, v.state);
+   */
+  watchEntity<S = unknown>(idLike: EntityIdLike, options: { signal?: AbortSignal } = {}): AsyncIterable<EntityVersion<S>> {
+    const subject = this.entityEventSubject(EntityId.from(idLike));
+    return this.history.watch<S>(subject, options.signal);
+  }
+
+  /**
+   * Writes a new version whose state equals `version`'s. It goes through the entity's inbox like
+   * any operation (serialized with the others) and resolves to the new version.
+   * @example const { version } = await client.restoreEntity('@counter@x', { version: 42 });
+   */
+  async restoreEntity(idLike: EntityIdLike, options: { version: number; timeoutMs?: number }): Promise<{ version: number }> {
+    const id = EntityId.from(idLike);
+    const old = await this.history.atVersion(this.entityEventSubject(id), options.version);
+    const input = { version: old.version, exists: old.exists, ...(old.exists ? { state: old.state } : {}) };
+    return this.callRaw<{ version: number }>(id, { op: RESTORE_OPERATION, k: 'restore', input }, options.timeoutMs ?? 30_000);
+  }
+
+  private entityEventSubject(id: EntityId): string {
+    return eventSubject(this.hub.names.hub, entityPartition(id, this.hub.config.partitions), entityActorToken(id));
+  }
+
+  /**
+   * Creates a recurring schedule: `cron` (5 fields, optional `timezone`) or `every` (ms), an
+   * action (start an orchestration, or signal an entity), `overlap`, `startAt`, `endAt`, `paused`.
+   * `instance-exists` if the id is taken; `validation` for a bad definition.
+   * @example await client.createSchedule('nightly', { cron: '0 2 * * *', timezone: 'Europe/Paris', action: { startNew: { name: 'report' } } });
+   */
+  createSchedule(id: string, options: ScheduleOptions): Promise<void> { return this.schedules.create(id, options); }
+  /** The schedule, with its next runs and last run, or undefined. */
+  getSchedule(id: string): Promise<ScheduleInfo | undefined> { return this.schedules.get(id); }
+  /** Every schedule of the hub, by id. */
+  listSchedules(): Promise<{ schedules: ScheduleInfo[] }> { return this.schedules.list(); }
+  /** Stops ticking until resumeSchedule (ticks missed meanwhile are not run). */
+  pauseSchedule(id: string): Promise<void> { return this.schedules.pause(id); }
+  resumeSchedule(id: string): Promise<void> { return this.schedules.resume(id); }
+  /** Runs the action once now (instance id `<id>@<now ISO>`). */
+  triggerSchedule(id: string): Promise<{ instanceId?: string }> { return this.schedules.trigger(id); }
+  /** `not-found` if there is no such schedule. */
+  deleteSchedule(id: string): Promise<void> { return this.schedules.delete(id); }
+
+  /** Ids of a system entity type, sorted (hidden from listEntities). @internal */
+  async systemEntityIds(name: string): Promise<EntityId[]> {
+    const iter = await this.hub.entityIndex.keys(`${encodeToken(name)}.>`);
+    const ids: EntityId[] = [];
+    for await (const k of iter) {
+      const id = idFromIndexKey(k);
+      if (id) ids.push(id);
+    }
+    return ids.sort((a, b) => (a.toString() < b.toString() ? -1 : 1));
   }
 
   /** Lists entities that exist, sorted by id, a page at a time. */
@@ -193,7 +289,8 @@ export class DurableClient extends InstanceClient {
     const ids: string[] = [];
     for await (const k of iter) {
       const id = idFromIndexKey(k);
-      if (id) ids.push(id.toString());
+      // System entities (schedules) are listed by their own methods.
+      if (id && (id.name !== SCHEDULE_ENTITY || options.name !== undefined)) ids.push(id.toString());
     }
     ids.sort();
     const start = after === undefined ? 0 : ids.findIndex((s) => s > after);

@@ -16,8 +16,14 @@ export interface EntityContext<S = any> {
   readonly id: EntityId;
   /** The operation being run. */
   readonly operation: string;
-  /** Sends a signal after this operation commits (optionally delayed). */
-  signalEntity(id: EntityId | string, op: string, input?: unknown, options?: { delayMs?: number; at?: Date }): void;
+  /** The engine's clock when this operation's batch ran (a virtual clock under the test kit). */
+  readonly currentUtcDateTime: Date;
+  /**
+   * Sends a signal after this operation commits (optionally delayed). With `idempotencyKey`, its
+   * dedupe id is derived from that key instead of from this message (the target applies one
+   * signal per key, whoever sends it).
+   */
+  signalEntity(id: EntityId | string, op: string, input?: unknown, options?: { delayMs?: number; at?: Date; idempotencyKey?: string }): void;
   /** Starts an orchestration after this operation commits; returns its instance id. */
   startNew(orchestrationName: string, options?: { input?: unknown; instanceId?: string }): string;
   /** Deletes the entity's state once this operation commits (the entity then reads as not existing). */

@@ -18,7 +18,21 @@ import type { EntityContext, EntityDefinition } from './definition.js';
 import type { CallOutcome, EntityMessage, InboxEntityMessage } from './messages.js';
 
 const immer = new Immer({ autoFreeze: false });
+const utf8 = new TextEncoder();
 const MAX_IDEMPOTENCY_KEYS = 32;
+/** Inputs larger than this (JSON bytes) are recorded in a version's operation list by size only. */
+export const MAX_RECORDED_INPUT_BYTES = 256;
+
+/**
+ * Applied operations as recorded in an entity event, compact because a hot entity's version holds
+ * hundreds: `[op]` or `[op, input]` (one application), `[n, op]` or `[n, op, input]` (n >= 2
+ * consecutive identical applications: a leading number), `[op, 0, bytes]` (one application whose
+ * input, over MAX_RECORDED_INPUT_BYTES, is kept by size only).
+ */
+export type RecordedOperation = [string] | [string, unknown] | [string, 0, number] | [number, string] | [number, string, unknown];
+
+/** The reserved operation that restores an earlier version (sent by restoreEntity, kind 'restore'). */
+export const RESTORE_OPERATION = '__restore';
 
 /** Durable bookkeeping stored with every state: what was applied and who holds the lock. */
 export interface EntityMeta {
@@ -44,7 +58,7 @@ export interface EntitySnapshot<S = unknown> {
 
 /** Side effects an operation asks for; published (durably, with dedupe ids) only after commit. */
 export type EntityEffect =
-  | { kind: 'signal'; target: string; body: EntityMessage; delayUntil?: number }
+  | { kind: 'signal'; target: string; body: EntityMessage; delayUntil?: number; msgId?: string }
   | { kind: 'start'; name: string; instanceId: string; input?: unknown }
   | { kind: 'respond'; instanceId: string; requestId: number; outcome: CallOutcome; runId?: string }
   | { kind: 'lockGranted'; instanceId: string; lockId: number; runId?: string };
@@ -68,6 +82,13 @@ export interface EntityBatchResult<S = unknown> {
   deadLetters: DeadLetter[];
   /** Operations applied (not skipped, not queued). */
   applied: number;
+  /** The operations applied, in order, as recorded in the event (history). */
+  operations: RecordedOperation[];
+}
+
+export interface EntityBatchOptions {
+  /** The engine's clock at this batch (ms since epoch): ctx.currentUtcDateTime, delayMs timers. Default Date.now(). */
+  now?: number;
 }
 
 export function newSnapshot<S>(def: EntityDefinition<S>): EntitySnapshot<S> {
@@ -81,8 +102,11 @@ export async function executeEntityBatch<S>(
   start: EntitySnapshot<S>,
   messages: readonly InboxEntityMessage[],
   newInstanceId: (seq: number, n: number) => string,
+  options: EntityBatchOptions = {},
 ): Promise<EntityBatchResult<S>> {
-  const run = new BatchRun(def, id, start, newInstanceId);
+  // The clock is read once per batch, by the caller's clock (the test kit's virtual one): the
+  // executor itself never reads the time.
+  const run = new BatchRun(def, id, start, newInstanceId, options.now ?? Date.now());
   for (const m of messages) await run.receive(m);
   return run.result();
 }
@@ -93,6 +117,7 @@ class BatchRun<S> {
   private meta: EntityMeta;
   private changed = false;
   private applied = 0;
+  private readonly operations: RecordedOperation[] = [];
   private readonly effects: Array<{ seq: number; effect: EntityEffect }> = [];
   private readonly executed: ExecutedMessage[] = [];
   private readonly deadLetters: DeadLetter[] = [];
@@ -102,6 +127,7 @@ class BatchRun<S> {
     private readonly id: EntityId,
     start: EntitySnapshot<S>,
     private readonly newInstanceId: (seq: number, n: number) => string,
+    private readonly now: number,
   ) {
     this.state = start.state;
     this.exists = start.exists;
@@ -126,7 +152,28 @@ class BatchRun<S> {
       return;
     }
     if (kind === 'lock') return this.lock(seq, body);
+    if (kind === 'restore') return this.restore(seq, body);
     await this.operate(seq, body);
+  }
+
+  /**
+   * Restores an earlier version: the input carries that version's existence and state (read by
+   * the client). It runs in inbox order like any operation, so it is serialized with the others,
+   * and the new version records it (with the version restored, not the state again).
+   */
+  private restore(seq: number, body: EntityMessage): void {
+    const input = body.input as { version?: unknown; exists?: unknown; state?: unknown } | undefined;
+    if (!input || typeof input.version !== 'number' || typeof input.exists !== 'boolean') {
+      const reason = 'restore message needs input { version, exists, state? }';
+      this.deadLetters.push({ seq, reason, body });
+      return this.finish(seq, body, { ok: false, error: { message: reason, errorType: 'DurableError', code: 'validation' } });
+    }
+    this.state = input.exists ? (input.state as S) : this.def.initialState();
+    this.exists = input.exists;
+    this.changed = true;
+    this.applied++;
+    this.operations.push([RESTORE_OPERATION, { version: input.version }]);
+    this.finish(seq, body, { ok: true, result: { restored: input.version } });
   }
 
   private lock(seq: number, body: EntityMessage): void {
@@ -207,6 +254,7 @@ class BatchRun<S> {
     }
     this.applied++;
     this.changed = true;
+    appendOperation(this.operations, recordOperation(opName, body.input));
     if (outcome.deleted) { this.state = this.def.initialState(); this.exists = false; }
     else { this.state = next; this.exists = true; }
     for (const effect of pending) this.effects.push({ seq, effect });
@@ -220,14 +268,17 @@ class BatchRun<S> {
 
   private context(operation: string, seq: number, pending: EntityEffect[], outcome: { deleted: boolean; replaced?: { value: S } }): EntityContext<S> {
     let started = 0;
+    const now = this.now;
     return {
       id: this.id,
       operation,
+      currentUtcDateTime: new Date(now),
       signalEntity(target, op, input, options) {
         const targetId = EntityId.from(target as EntityId | string);
         const body: EntityMessage = { op: normalizeName(op, 'operation'), ...(input === undefined ? {} : { input }) };
-        const at = options?.at ? options.at.getTime() : options?.delayMs ? Date.now() + options.delayMs : undefined;
-        pending.push({ kind: 'signal', target: targetId.toString(), body, ...(at !== undefined ? { delayUntil: at } : {}) });
+        const at = options?.at ? options.at.getTime() : options?.delayMs ? now + options.delayMs : undefined;
+        const key = options?.idempotencyKey;
+        pending.push({ kind: 'signal', target: targetId.toString(), body, ...(at !== undefined ? { delayUntil: at } : {}), ...(key ? { msgId: key } : {}) });
       },
       startNew: (name, options) => {
         const instanceId = options?.instanceId ?? this.newInstanceId(seq, started++);
@@ -262,8 +313,39 @@ class BatchRun<S> {
       executed: this.executed,
       deadLetters: this.deadLetters,
       applied: this.applied,
+      operations: this.operations,
     };
   }
+}
+
+/**
+ * Appends one application to a version's list, merging it into the last entry when it repeats
+ * it (same op, same small input): a counter's burst of `add 1` is one `[n, 'add', 1]`.
+ */
+export function appendOperation(list: RecordedOperation[], r: RecordedOperation): void {
+  const last = list[list.length - 1];
+  if (last && r.length <= 2 && sameOperation(last, r)) {
+    if (typeof last[0] === 'number') (last as [number, string])[0]++;
+    else list[list.length - 1] = [2, ...(r as [string] | [string, unknown])] as RecordedOperation;
+    return;
+  }
+  list.push(r);
+}
+
+function sameOperation(last: RecordedOperation, r: RecordedOperation): boolean {
+  const body = typeof last[0] === 'number' ? last.slice(1) : last;
+  if (body.length !== r.length || body[0] !== r[0]) return false;
+  if (typeof last[0] !== 'number' && last.length === 3) return false; // an omitted input is never merged
+  return r.length === 1 || JSON.stringify(body[1]) === JSON.stringify(r[1]);
+}
+
+/** `[op]`, `[op, input]`, or `[op, 0, bytes]` for an input over MAX_RECORDED_INPUT_BYTES. */
+export function recordOperation(op: string, input: unknown): RecordedOperation {
+  if (input === undefined) return [op];
+  const json = JSON.stringify(input) ?? 'null';
+  // Cheap bound first: a UTF-8 byte is at most 3 per UTF-16 unit.
+  const bytes = json.length * 3 <= MAX_RECORDED_INPUT_BYTES ? json.length : utf8.encode(json).length;
+  return bytes > MAX_RECORDED_INPUT_BYTES ? [op, 0, bytes] : [op, input];
 }
 
 /** A handler's result may reference the draft; copy it out while the draft is alive. */

@@ -8,8 +8,8 @@ import { z } from 'zod';
 export const entityMessageSchema = z.object({
   op: z.string().min(1).max(256),
   input: z.unknown().optional(),
-  /** 's' signal (default), 'c' call, 'lock' lock request, 'unlock' lock release. */
-  k: z.enum(['s', 'c', 'lock', 'unlock']).optional(),
+  /** 's' signal (default), 'c' call, 'lock' lock request, 'unlock' lock release, 'restore' restore a version. */
+  k: z.enum(['s', 'c', 'lock', 'unlock', 'restore']).optional(),
   /** Core NATS subject the client waits on for a call's outcome. */
   reply: z.string().max(512).optional(),
   /** The orchestration that sent it and its request id: the outcome goes to its inbox. */

@@ -91,8 +91,35 @@ export const openApiDocument = {
     [`${B}/entities/{name}/{key}`]: {
       parameters: [path('name'), path('key', 'Percent-encoded')],
       post: { ...keyed, summary: 'Signal an operation', parameters: [{ ...query('op', 'Operation'), required: true }], requestBody: anyBody, responses: { 202: resp('Accepted (durable)'), ...errors } },
-      get: { ...keyed, summary: 'Read the state', responses: { 200: resp('The state', {}), ...errors, 404: err('No such entity') } },
+      get: {
+        ...keyed, summary: 'Read the state; with ?version=N or ?at=ISO, { exists, state?, version, time } of that version',
+        parameters: [query('version', 'A version (routes-entity-history)', { type: 'integer' }), query('at', 'ISO date: the last version at or before')],
+        responses: { 200: resp('The state (or the version)', {}), ...errors, 404: err('No such entity, or that version is not kept') },
+      },
     },
+    [`${B}/entities/{name}/{key}/history`]: {
+      get: {
+        ...keyed, summary: 'Versions with the operations applied in each', parameters: [path('name'), path('key'), query('fromVersion', 'First version', { type: 'integer' }), query('limit', '1..1000 (default 100)', { type: 'integer' }), query('reverse', 'true: newest first')],
+        responses: { 200: resp('{ versions: [{ version, time, exists, state, operations: [{ op, input? }] }], next? }', { type: 'object' }), ...errors },
+      },
+    },
+    [`${B}/entities/{name}/{key}/watch`]: {
+      get: { ...keyed, summary: 'Server-Sent Events: the current version, then every new one', parameters: [path('name'), path('key')], responses: { 200: { description: 'data: { version, time, exists, state }', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors } },
+    },
+    [`${B}/entities/{name}/{key}/restore`]: {
+      post: { ...keyed, summary: "Write a new version equal to an earlier one (through the entity's inbox)", parameters: [path('name'), path('key')], requestBody: { required: true, content: json({ type: 'object', properties: { version: { type: 'integer' } }, required: ['version'] }) }, responses: { 200: resp('{ version }', { type: 'object' }), ...errors, 404: err('That version is not kept') } },
+    },
+    [`${B}/schedules`]: {
+      get: { ...keyed, summary: 'List schedules', responses: { 200: resp('{ schedules: [...] }', { type: 'object' }), ...errors } },
+      post: { ...keyed, summary: 'Create a schedule: { id, cron | every, timezone?, action, overlap?, startAt?, endAt?, paused? }', requestBody: { required: true, content: json({ type: 'object' }) }, responses: { 201: resp('The schedule', { type: 'object' }), ...errors, 409: err('A schedule with this id exists') } },
+    },
+    [`${B}/schedules/{id}`]: {
+      get: { ...keyed, summary: 'A schedule with nextRuns and lastRun', parameters: [path('id')], responses: { 200: resp('The schedule', { type: 'object' }), ...errors, 404: err('No such schedule') } },
+      delete: { ...keyed, summary: 'Delete a schedule', parameters: [path('id')], responses: { 200: resp('Deleted'), ...errors, 404: err('No such schedule') } },
+    },
+    [`${B}/schedules/{id}/pause`]: { post: { ...keyed, summary: 'Pause', parameters: [path('id')], responses: { 200: resp('Paused'), ...errors, 404: err('No such schedule') } } },
+    [`${B}/schedules/{id}/resume`]: { post: { ...keyed, summary: 'Resume (from now)', parameters: [path('id')], responses: { 200: resp('Resumed'), ...errors, 404: err('No such schedule') } } },
+    [`${B}/schedules/{id}/trigger`]: { post: { ...keyed, summary: 'Run the action once now', parameters: [path('id')], responses: { 200: resp('{ instanceId? }', { type: 'object' }), ...errors, 404: err('No such schedule') } } },
     [`${B}/entities/{name}/{key}/call`]: {
       parameters: [path('name'), path('key')],
       post: { ...keyed, summary: 'Call an operation and return its result (durable-nats extra)', parameters: [{ ...query('op', 'Operation'), required: true }, query('timeout', 'ms or 30s')], requestBody: anyBody, responses: { 200: resp('The result', {}), ...errors, 422: err('The operation failed'), 504: err('No answer in time') } },

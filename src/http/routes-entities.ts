@@ -11,6 +11,7 @@ import { EntityId } from '../core/entity-id.js';
 import { DurableError } from '../core/errors.js';
 import { bodyOf, type RouteContext } from './context.js';
 import { dfEntityItem, WEBHOOK_BASE } from './payloads.js';
+import { answerVersionQuery } from './routes-entity-history.js';
 import { continuationOf, CONTINUATION_HEADER } from './routes-instances.js';
 import { callQuery, entityListParams, entityListQuery, entityParams, parse, signalQuery } from './schemas.js';
 
@@ -39,6 +40,8 @@ export function registerEntityRoutes(app: FastifyInstance, ctx: RouteContext): v
 
   app.get(`${ENTITIES}/:name/:key`, async (request, reply) => {
     const id = entityId(request.params);
+    // ?version=N | ?at=ISO: a past version (routes-entity-history).
+    if (await answerVersionQuery(ctx, id, request.query, reply)) return reply;
     const s = await client.readEntityState(id);
     if (!s.exists) throw new DurableError('not-found', `entity ${id.toString()} does not exist`);
     // Serialized here: fastify would send a bare string state as text, not as JSON.

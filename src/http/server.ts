@@ -16,6 +16,8 @@ import { requireSystemKey, resolveSystemKey } from './auth.js';
 import { parseJsonBody, type RouteContext } from './context.js';
 import { installErrorHandlers } from './errors.js';
 import { registerEntityRoutes } from './routes-entities.js';
+import { registerEntityHistoryRoutes } from './routes-entity-history.js';
+import { registerScheduleRoutes } from './routes-schedules.js';
 import { registerInstanceRoutes } from './routes-instances.js';
 import { registerPublicRoutes } from './routes-public.js';
 import { registerStartRoutes } from './routes-start.js';
@@ -96,6 +98,8 @@ export async function createHttpServer(options: HttpServerOptions = {}): Promise
       registerInstanceRoutes(scope, ctx);
       registerSseRoute(scope, ctx);
       registerEntityRoutes(scope, ctx);
+      registerEntityHistoryRoutes(scope, ctx);
+      registerScheduleRoutes(scope, ctx);
     });
 
     const port = options.port ?? (process.env.PORT ? Number(process.env.PORT) : 7071);

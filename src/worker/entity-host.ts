@@ -14,7 +14,7 @@ import {
   entityIndexKey, entityInboxSubject, eventSubject, inboxSubject, instanceInboxSubject, entityPartition,
 } from '../core/topology.js';
 import type { EntityDefinition } from '../entity/definition.js';
-import { executeEntityBatch, newSnapshot, type EntityEffect, type EntitySnapshot } from '../entity/executor.js';
+import { RESTORE_OPERATION, executeEntityBatch, newSnapshot, type EntityEffect, type EntitySnapshot, type RecordedOperation } from '../entity/executor.js';
 import { entityMessageSchema, type CallOutcome, type InboxEntityMessage } from '../entity/messages.js';
 import type { DirectReader } from '../store/direct-reader.js';
 import type { Hub } from '../store/hub.js';
@@ -28,6 +28,8 @@ export interface EntityEvent {
   st?: unknown;
   m: EntitySnapshot['meta'];
   fx?: ResolvedEffect[];
+  /** The operations applied in this version, in order (history; see RecordedOperation). */
+  o?: RecordedOperation[];
 }
 
 interface CachedEntity {
@@ -53,6 +55,8 @@ export class EntityHost implements ActorHost {
     cacheSize: number,
     /** Last-event reads, shared by the worker's hosts (one reply subscription). */
     private readonly reader: DirectReader,
+    /** The engine's clock (ms since epoch): the test kit passes its virtual one. */
+    private readonly clock: () => number = Date.now,
   ) {
     this.cache = new LruCache(cacheSize);
   }
@@ -93,13 +97,18 @@ export class EntityHost implements ActorHost {
     if (!def || parsed.length === 0) return { effects: [], replies, deadLetters, committed: () => undefined, applied: 0 };
 
     const cached = this.cache.get(actorToken) ?? (await this.load(subject, def));
-    const result = await executeEntityBatch(def, id, cached.snapshot, parsed, (seq, n) => `${id.toString()}:${seq}:${n}`);
+    const result = await executeEntityBatch(def, id, cached.snapshot, parsed, (seq, n) => `${id.toString()}:${seq}:${n}`, { now: this.clock() });
     for (const d of result.deadLetters) {
       const original = messages.find((m) => m.seq === d.seq)!;
       deadLetters.push({ ...original, reason: d.reason });
     }
+    // A restore's caller learns the new version, known only once the event is appended.
+    const restoreReplies: Reply[] = [];
     for (const e of result.executed) {
-      if (e.reply) replies.push({ subject: e.reply, data: encodeJson(e.outcome) });
+      if (!e.reply) continue;
+      const reply = { subject: e.reply, data: encodeJson(e.outcome) };
+      replies.push(reply);
+      if (e.op === RESTORE_OPERATION && e.outcome.ok) restoreReplies.push(reply);
     }
     if (!result.changed) return { effects: [], replies, deadLetters, committed: () => undefined, applied: 0 };
 
@@ -113,6 +122,7 @@ export class EntityHost implements ActorHost {
       ...(result.snapshot.exists ? { st: result.snapshot.state } : {}),
       m: result.snapshot.meta,
       ...(effects.length ? { fx: effects } : {}),
+      ...(result.operations.length ? { o: result.operations } : {}),
     };
     const data = encodeJson(event);
     if (data.length > this.maxEventBytes) return this.refuseOversized(partition, actorToken, subject, cached, parsed, messages, data.length);
@@ -122,7 +132,11 @@ export class EntityHost implements ActorHost {
       replies,
       deadLetters,
       applied: result.applied,
-      committed: (eventSeq) => this.cache.set(actorToken, { snapshot: result.snapshot, lastEventSeq: eventSeq }),
+      committed: (eventSeq) => {
+        this.cache.set(actorToken, { snapshot: result.snapshot, lastEventSeq: eventSeq });
+        // Replies go out after this call (partition loop): patch in the version just written.
+        for (const r of restoreReplies) r.data = encodeJson({ ok: true, result: { version: eventSeq } });
+      },
     };
   }
 
@@ -171,6 +185,7 @@ export class EntityHost implements ActorHost {
     const partitions = this.hub.config.partitions;
     switch (effect.kind) {
       case 'signal': {
+        if (effect.msgId) msgId = effect.msgId;
         const target = EntityId.parse(effect.target);
         const subject = entityInboxSubject(hub, target, partitions);
         if (effect.delayUntil === undefined) return { s: subject, d: effect.body, id: msgId };

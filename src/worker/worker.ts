@@ -24,6 +24,9 @@ import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { decodeToken } from '../core/encoding.js';
 import { PartitionProcessor } from './partition.js';
+import { SCHEDULE_ENTITY, scheduleEntity } from './schedule-entity.js';
+import { statusKey } from '../core/topology.js';
+import { decodeStatusRecord } from '../client/status.js';
 import { createOrchestrationRuntime, type OrchestrationRuntime } from './orchestration-runtime.js';
 import type { ActivityDefinition, OrchestrationDefinition } from '../orchestration/definition.js';
 
@@ -113,6 +116,7 @@ export class Worker {
     const entities = new Map<string, EntityDefinition>();
     for (const def of options.entities ?? []) {
       if (entities.has(def.name)) throw new DurableError('validation', `entity '${def.name}' registered twice`);
+      if (def.name === SCHEDULE_ENTITY) throw new DurableError('validation', `entity name '${SCHEDULE_ENTITY}' is reserved for schedules`);
       entities.set(def.name, def);
     }
     const startup = startupDeadline(options.startupTimeoutMs, logger);
@@ -142,11 +146,14 @@ export class Worker {
         activityConcurrency: options.activityConcurrency ?? 64,
         activityAckWaitMs: options.activityAckWaitMs ?? 10_000,
       });
+      // Schedules: a system entity on every worker, kept out of the catalog (not user-callable).
+      const userEntities = [...entities.values()];
+      entities.set(SCHEDULE_ENTITY, scheduleEntity({ runtimeStatus: (instanceId) => readRuntimeStatus(hub, instanceId) }));
       const hosts: { e: ActorHost; o: ActorHost } = {
         e: new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000, reader),
         o: orchestrationRuntime.host,
       };
-      const catalog: CatalogEntry[] = [...[...entities.values()].map(entityCatalogEntry), ...orchestrationRuntime.catalog()];
+      const catalog: CatalogEntry[] = [...userEntities.map(entityCatalogEntry), ...orchestrationRuntime.catalog()];
       await publishCatalog(hub.catalog, catalog, startup);
       let leases!: LeaseManager;
       leases = new LeaseManager({
@@ -205,6 +212,12 @@ export class Worker {
     await this.metricsServer?.close();
     this.logger.info('worker stopped');
   }
+}
+
+async function readRuntimeStatus(hub: Hub, instanceId: string): Promise<string | undefined> {
+  const e = await hub.status.get(statusKey(instanceId));
+  if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
+  return decodeStatusRecord(e.value).runtimeStatus;
 }
 
 /** Follows the connection's status events: healthz reports 503 while NATS is unreachable. */

@@ -1,0 +1,216 @@
+/**
+ * Entity history, time travel and live state, read from the entity's event subject (every event
+ * is a full snapshot of one committed version; its stream sequence is the version, its stored
+ * timestamp the version's time).
+ *
+ * Invariants: reads never create durable server state (direct gets; the watch uses an ephemeral
+ * ordered consumer); a watch never misses a version: its consumer starts at the subject's last
+ * message *whenever* the server creates it, and the current state read afterwards only hides
+ * messages that are not newer than what was already yielded (ARCHITECTURE "Watch without a gap").
+ */
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import { decodeJson, encodeJson } from '../core/codec.js';
+import { DurableError } from '../core/errors.js';
+import type { RecordedOperation } from '../entity/executor.js';
+import type { EntityEvent } from '../worker/entity-host.js';
+
+/** One committed version of an entity. */
+export interface EntityVersion<S = unknown> {
+  version: number;
+  time: Date;
+  exists: boolean;
+  state?: S;
+}
+
+export interface EntityHistoryEntry<S = unknown> extends EntityVersion<S> {
+  /** The operations applied in this version, in order. `inputBytes` replaces an input too large to keep. */
+  operations: Array<{ op: string; input?: unknown; inputBytes?: number }>;
+}
+
+export interface EntityHistoryOptions {
+  /** First version to return (inclusive); with `reverse`, the newest one. */
+  fromVersion?: number;
+  /** Versions per page (default 100, at most 1000). */
+  limit?: number;
+  /** Newest first. */
+  reverse?: boolean;
+}
+
+export interface EntityHistoryPage<S = unknown> {
+  versions: EntityHistoryEntry<S>[];
+  /** `fromVersion` of the next page, when there may be more. */
+  next?: number;
+}
+
+interface StoredVersion { seq: number; subject: string; time: Date; data: Uint8Array }
+
+/** Reads of one hub's event stream. */
+export class EntityHistoryReader {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly stream: string,
+  ) {}
+
+  /** The version `version` of `subject`; `not-found` when that sequence is not an event of this entity. */
+  async atVersion<S>(subject: string, version: number): Promise<EntityVersion<S>> {
+    if (!Number.isSafeInteger(version) || version < 1) throw new DurableError('validation', 'version must be a positive integer');
+    const m = await this.get({ seq: version });
+    if (!m || m.subject !== subject) throw new DurableError('not-found', `version ${version} of this entity is not kept`);
+    return toVersion<S>(m);
+  }
+
+  /**
+   * The last version at or before `at`. Round trips: 1 when the current version is old enough;
+   * otherwise ~log2(stream length) direct gets to find the stream position of `at` (timestamps
+   * grow with the sequence), plus the backward search of latestAtOrBefore.
+   */
+  async atTime<S>(subject: string, at: Date): Promise<EntityVersion<S>> {
+    if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new DurableError('validation', '`at` must be a valid Date');
+    const last = await this.get({ last_by_subj: subject });
+    if (!last) throw new DurableError('not-found', 'this entity has no version');
+    if (last.time.getTime() <= at.getTime()) return toVersion<S>(last);
+    const bound = await this.lastSeqAtOrBefore(at, last.seq);
+    const found = bound > 0 ? await this.latestAtOrBefore(subject, bound) : undefined;
+    if (!found) throw new DurableError('not-found', `no version of this entity at or before ${at.toISOString()} is kept`);
+    return toVersion<S>(found);
+  }
+
+  /** A page of versions with the operations each applied. */
+  async history<S>(subject: string, options: EntityHistoryOptions = {}): Promise<EntityHistoryPage<S>> {
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new DurableError('validation', 'limit must be an integer in 1..1000');
+    const from = options.fromVersion;
+    if (from !== undefined && (!Number.isSafeInteger(from) || from < 1)) throw new DurableError('validation', 'fromVersion must be a positive integer');
+    let found: StoredVersion[];
+    let next: number | undefined;
+    if (options.reverse) {
+      const upper = from ?? (await this.get({ last_by_subj: subject }))?.seq ?? 0;
+      found = upper > 0 ? await this.latestN(subject, upper, limit + 1) : [];
+      if (found.length > limit) { next = found[limit]!.seq; found = found.slice(0, limit); }
+    } else {
+      // One direct get per version (next_by_subj), plus one to know whether there is more.
+      found = [];
+      let seq = from ?? 1;
+      while (found.length <= limit) {
+        const m = await this.get({ seq, next_by_subj: subject });
+        if (!m) break;
+        found.push(m);
+        seq = m.seq + 1;
+      }
+      if (found.length > limit) { next = found[limit]!.seq; found = found.slice(0, limit); }
+    }
+    return { versions: found.map((m) => toEntry<S>(m)), ...(next !== undefined ? { next } : {}) };
+  }
+
+  /**
+   * The current version, then every committed version in order, until `signal` aborts.
+   * Pushed by an ephemeral ordered consumer (no polling); see the module header for why no
+   * version can fall between the read and the consumer.
+   */
+  async *watch<S>(subject: string, signal?: AbortSignal): AsyncGenerator<EntityVersion<S>> {
+    if (signal?.aborted) return;
+    const consumer = await this.js.consumers.get(this.stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.LastPerSubject });
+    const iter = await consumer.consume({ max_messages: 256 });
+    const stop = () => iter.stop();
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      const current = await this.get({ last_by_subj: subject });
+      let seen = 0;
+      if (current) {
+        seen = current.seq;
+        yield toVersion<S>(current);
+      } else {
+        yield { version: 0, time: new Date(0), exists: false };
+      }
+      for await (const m of iter) {
+        if (m.seq <= seen) continue;
+        seen = m.seq;
+        yield toVersion<S>({ seq: m.seq, subject: m.subject, time: m.time, data: m.data });
+      }
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      iter.stop();
+    }
+  }
+
+  /** The newest event of `subject` with sequence <= upper. */
+  private async latestAtOrBefore(subject: string, upper: number): Promise<StoredVersion | undefined> {
+    return (await this.latestN(subject, upper, 1))[0];
+  }
+
+  /**
+   * The `n` newest events of `subject` with sequence <= upper, newest first. JetStream 2.9 has no
+   * "previous by subject", so this scans forward (next_by_subj) over a window below `upper` that
+   * doubles until it holds n events or reaches the stream's start: round trips = events found in
+   * the windows + one per window (log2 of the distance for a rarely written entity).
+   */
+  private async latestN(subject: string, upper: number, n: number): Promise<StoredVersion[]> {
+    let window = Math.max(64, n * 4);
+    for (;;) {
+      const start = Math.max(1, upper - window + 1);
+      const inWindow: StoredVersion[] = [];
+      let seq = start;
+      for (;;) {
+        const m = await this.get({ seq, next_by_subj: subject });
+        if (!m || m.seq > upper) break;
+        inWindow.push(m);
+        if (inWindow.length > n) inWindow.shift(); // keep the newest n
+        seq = m.seq + 1;
+      }
+      if (inWindow.length >= n || start === 1) return inWindow.reverse();
+      window *= 4;
+    }
+  }
+
+  /** The last stream sequence (any subject) stored at or before `at`, by binary search (0 if none). */
+  private async lastSeqAtOrBefore(at: Date, hi: number): Promise<number> {
+    const info = await this.jsm.streams.info(this.stream);
+    let lo = info.state.first_seq;
+    let best = 0;
+    const t = at.getTime();
+    while (lo <= hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const m = await this.get({ seq: mid, next_by_subj: '>' });
+      if (!m || m.seq > hi) { hi = mid - 1; continue; }
+      if (m.time.getTime() <= t) { best = m.seq; lo = m.seq + 1; } else hi = mid - 1;
+    }
+    return best;
+  }
+
+  private async get(request: Record<string, unknown>): Promise<StoredVersion | null> {
+    let msg: Msg;
+    try {
+      msg = await this.nc.request(`$JS.API.DIRECT.GET.${this.stream}`, encodeJson(request), { timeout: 5_000 });
+    } catch (e) {
+      throw new DurableError('connection', `reading ${this.stream}: ${(e as Error).message}`, { cause: e });
+    }
+    const h = msg.headers;
+    if (!h || h.code === 404) return null;
+    if (h.code && h.code >= 400) throw new DurableError('connection', `reading ${this.stream}: ${h.code} ${h.description}`);
+    return { seq: Number(h.get('Nats-Sequence')), subject: h.get('Nats-Subject'), time: new Date(h.get('Nats-Time-Stamp')), data: msg.data };
+  }
+}
+
+function toVersion<S>(m: StoredVersion): EntityVersion<S> {
+  const ev = decodeJson<EntityEvent>(m.data);
+  return ev.ex === 1 ? { version: m.seq, time: m.time, exists: true, state: ev.st as S } : { version: m.seq, time: m.time, exists: false };
+}
+
+function toEntry<S>(m: StoredVersion): EntityHistoryEntry<S> {
+  const ev = decodeJson<EntityEvent>(m.data);
+  return { ...toVersion<S>(m), operations: (ev.o ?? []).flatMap(fromRecorded) };
+}
+
+/** Expands one recorded entry (see RecordedOperation) into the operations it stands for. */
+function fromRecorded(r: RecordedOperation): Array<{ op: string; input?: unknown; inputBytes?: number }> {
+  if (typeof r[0] === 'number') {
+    const op = { op: r[1] as string, ...(r.length === 3 ? { input: r[2] } : {}) };
+    return Array.from({ length: Math.min(r[0], 1_000_000) }, () => ({ ...op }));
+  }
+  if (r.length === 1) return [{ op: r[0] }];
+  if (r.length === 3) return [{ op: r[0], inputBytes: r[2] as number }];
+  return [{ op: r[0], input: r[1] }];
+}
