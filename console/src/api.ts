@@ -46,10 +46,10 @@ export function withQuery(path: string, query: Query = {}): string {
 }
 
 export async function api<T = unknown>(
-  path: string, init: { method?: 'GET' | 'POST' | 'DELETE'; query?: Query; body?: unknown; headers?: Record<string, string> } = {},
+  path: string, init: { method?: 'GET' | 'POST' | 'DELETE'; query?: Query; body?: unknown; headers?: Record<string, string>; key?: string } = {},
 ): Promise<ApiResult<T>> {
   const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
-  const key = getKey();
+  const key = init.key ?? getKey();
   if (key) headers['x-functions-key'] = key;
   let body: string | undefined;
   if (init.body !== undefined) {
@@ -63,12 +63,13 @@ export async function api<T = unknown>(
     try { data = JSON.parse(text); } catch { data = text; }
   }
   if (res.status === 401) {
-    setKey(null);
+    if (init.key === undefined) setKey(null); // the kept key no longer works: ask again
     throw new ApiError(401, 'the system key was refused', 'unauthorized');
   }
   if (!res.ok) {
-    const err = data as { message?: string; code?: string; error?: string } | undefined;
-    throw new ApiError(res.status, err?.message ?? err?.error ?? `HTTP ${res.status}`, err?.code);
+    // The server's errors are { error: { code, message } } (src/http/errors.ts).
+    const err = (data as { error?: { message?: string; code?: string } } | undefined)?.error;
+    throw new ApiError(res.status, err?.message ?? (typeof data === 'string' && data ? data : `HTTP ${res.status}`), err?.code);
   }
   return { data: data as T, status: res.status, headers: res.headers };
 }

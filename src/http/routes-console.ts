@@ -79,8 +79,7 @@ export function registerConsoleAssets(app: FastifyInstance, bundleDir = consoleB
     }
     return reply.code(200).type(index.type).send(index.body);
   };
-  app.get(CONSOLE_BASE, async (_request, reply) => reply.redirect(`${CONSOLE_BASE}/`, 302));
-  app.get(`${CONSOLE_BASE}/`, page);
+  app.get(`${CONSOLE_BASE}/`, page); // also /console (the server ignores trailing slashes)
   app.get(`${CONSOLE_BASE}/assets/:file`, async (request, reply) => {
     const f = files.get((request.params as { file: string }).file);
     if (!f || f.type.startsWith('text/html')) return page(request, reply.code(404));

@@ -35,7 +35,7 @@ export function EntitiesView({ name }: { name?: string }) {
       {catalog.error && <Notice kind="error">{catalog.error}</Notice>}
       <div class="row">
         <label class="field"><span>Entity name</span>
-          <select value={name ?? ''} onChange={(e) => { setTokens([undefined]); navigate(paths.entities((e.currentTarget as HTMLSelectElement).value)); }}>
+          <select aria-label="Entity name" value={name ?? ''} onChange={(e) => { setTokens([undefined]); navigate(paths.entities((e.currentTarget as HTMLSelectElement).value)); }}>
             <option value="">choose…</option>
             {names.map((n) => <option key={n} value={n}>{n}</option>)}
           </select>

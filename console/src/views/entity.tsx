@@ -78,7 +78,7 @@ function Operations({ name, base, onDone }: { name: string; base: string; onDone
       <h2>Send an operation</h2>
       {flash.node}
       <label class="field"><span>Operation</span>
-        <select value={chosen} onChange={(e) => setOp((e.currentTarget as HTMLSelectElement).value)}>
+        <select aria-label="Operation" value={chosen} onChange={(e) => setOp((e.currentTarget as HTMLSelectElement).value)}>
           {opNames.map((o) => <option key={o} value={o}>{o}</option>)}
         </select>
       </label>

@@ -87,7 +87,7 @@ export function InstancesView({ search }: { search: URLSearchParams }) {
       <h1>Instances</h1>
       <form class="filters" onSubmit={apply} aria-label="Filter instances">
         <label class="field"><span>Status</span>
-          <select value={draft.status} onChange={set('status')}>
+          <select aria-label="Status" value={draft.status} onChange={set('status')}>
             <option value="">any</option>
             {STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
           </select>

@@ -11,10 +11,9 @@ export function LoginView() {
       <h1>durable-nats console</h1>
       <form aria-label="Sign in" onSubmit={async (e) => {
         e.preventDefault();
-        setKey(key);
         try {
-          await api('/catalog');
-          setError(undefined);
+          await api('/catalog', { key }); // checked before it is kept
+          setKey(key);
         } catch (err) {
           setError(errorText(err));
         }
