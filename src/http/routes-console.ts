@@ -1,7 +1,8 @@
 /**
  * The web console: its static bundle at `/console/` (with the SPA fallback that makes deep links
  * such as `/console/instances/{id}` reloadable), and the two data routes only the console needs:
- * `GET {webhooks}/streams/instances` (SSE of every instance status change, for the live list)
+ * `GET {webhooks}/streams/instances` (SSE of every instance status change, for the live list),
+ * `GET {webhooks}/instances/{id}/history` (the instance's own history events, for the timeline)
  * and `GET {webhooks}/catalog` (entity operations and their input schemas).
  *
  * Invariants: the bundle is public but holds no data (every data route sits in the key-guarded
@@ -17,9 +18,11 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { decodeStatusRecord } from '../client/status.js';
 import { decodeToken } from '../core/encoding.js';
+import { DurableError } from '../core/errors.js';
 import type { CatalogEntry } from '../worker/catalog.js';
 import type { RouteContext } from './context.js';
 import { WEBHOOK_BASE } from './payloads.js';
+import { instanceParams, parse } from './schemas.js';
 
 export const CONSOLE_BASE = '/console';
 const FLUSH_MS = 250;
@@ -112,6 +115,15 @@ async function readCatalog(ctx: RouteContext): Promise<CatalogEntry[]> {
 /** Key-guarded routes of the console. */
 export function registerConsoleRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get(`${WEBHOOK_BASE}/catalog`, async () => ({ hub: ctx.hub, entries: await readCatalog(ctx) }));
+
+  // The timeline needs durable-nats' own history events (task, timer and request ids pair each
+  // start with its end); the DF-shaped historyEvents of the status route drop some of them.
+  app.get(`${WEBHOOK_BASE}/instances/:instanceId/history`, async (request) => {
+    const { instanceId } = parse(instanceParams, request.params, 'path');
+    const s = await ctx.client.getStatus(instanceId, { showHistory: true });
+    if (!s) throw new DurableError('not-found', `no instance '${instanceId}'`);
+    return { instanceId, history: s.history ?? [] };
+  });
 
   app.get(`${WEBHOOK_BASE}/streams/instances`, async (request, reply) => {
     reply.hijack();

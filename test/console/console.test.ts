@@ -124,7 +124,7 @@ describe('serving and security', () => {
   });
 
   it('requires the key on every data route the console uses; actions are not GETs', async () => {
-    for (const p of ['/instances', '/streams/instances', '/catalog', '/workers', '/deadletters', '/entities/counter']) {
+    for (const p of ['/instances', '/instances/x/history', '/streams/instances', '/catalog', '/workers', '/deadletters', '/entities/counter']) {
       expect((await fetch(`${B}${p}`)).status, p).toBe(401);
     }
     expect((await fetch(`${B}/deadletters/1/redrive`, { method: 'POST' })).status).toBe(401);

@@ -16,15 +16,21 @@ interface Status {
   instanceId: string; name: string; runtimeStatus: string; input: unknown; output: unknown; customStatus: unknown;
   createdTime: string; lastUpdatedTime: string;
   failureDetails?: { message: string; errorType: string; stack?: string };
-  historyEvents?: HistoryEvent[];
 }
 
 const TERMINAL = new Set(['Completed', 'Failed', 'Terminated']);
 
 export function InstanceView({ id }: { id: string }) {
   const path = `/instances/${enc(id)}`;
-  const { data, error, reload } = useLoader(
-    async () => (await api<Status>(path, { query: { showHistory: true, showHistoryOutput: true } })).data, [id]);
+  // The status and durable-nats' own history (the DF-shaped historyEvents lose the ids that pair
+  // each start with its end).
+  const { data, error, reload } = useLoader(async () => {
+    const [status, history] = await Promise.all([
+      api<Status>(path),
+      api<{ history: HistoryEvent[] }>(`${path}/history`),
+    ]);
+    return { ...status.data, history: history.data.history };
+  }, [id]);
   const [live, setLive] = useState(false);
   useEffect(() => stream(`${path}/events`, {
     status: () => { setLive(true); void reload(); },
@@ -32,7 +38,7 @@ export function InstanceView({ id }: { id: string }) {
 
   if (error && !data) return <section><h1>Instance {id}</h1><Notice kind="error">{error}</Notice></section>;
   if (!data) return <section><h1>Instance {id}</h1><p class="muted">Loading…</p></section>;
-  const spans = buildTimeline(data.historyEvents ?? []);
+  const spans = buildTimeline(data.history);
   return (
     <section>
       <p><a href={paths.instances()}>← Instances</a></p>
