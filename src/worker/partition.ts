@@ -97,7 +97,7 @@ export class PartitionProcessor {
     await this.consume();
     this.watchdog = setInterval(() => void this.checkReader(), 1_000);
     this.watchdog.unref();
-    this.log.info({ recovered, timers: this.timers.size, recoverMs: Math.round(t1 - t0), timersMs: Math.round(t2 - t1), consumeMs: Math.round(performance.now() - t2) }, 'partition started');
+    this.log.debug({ recovered, timers: this.timers.size, recoverMs: Math.round(t1 - t0), timersMs: Math.round(t2 - t1), consumeMs: Math.round(performance.now() - t2) }, 'partition started');
   }
 
   /** Stops reading, finishes the batch in flight (if `graceful`), and returns the final checkpoint. */
