@@ -40,8 +40,11 @@ export interface PartitionView {
   /** Time since the owner last renewed the lease (the renewal also moves the checkpoint). */
   leaseAgeMs: number | null;
   checkpoint: number;
-  /** Last inbox sequence of this partition's subjects (0 when it never received anything). */
-  lastSeq: number;
+  /**
+   * Last inbox sequence on this partition's subjects; null when none is left (the inbox is purged
+   * behind the checkpoint, so an idle partition has nothing newer than its checkpoint).
+   */
+  lastSeq: number | null;
   /** lastSeq minus the checkpoint: how far the owner is behind, in inbox sequence numbers. */
   lag: number;
 }
@@ -84,10 +87,10 @@ async function entries(kv: KV): Promise<Map<string, { value: unknown; created: D
   return out;
 }
 
-/** Last stream sequence on `filter`, 0 when none (or when the server cannot answer a wildcard). */
-async function lastSeqOn(hub: Hub, filter: string): Promise<number> {
+/** Last stream sequence on `filter` (a wildcard: nats-server 2.9 answers it), null when none is left. */
+async function lastSeqOn(hub: Hub, filter: string): Promise<number | null> {
   const m = await hub.jsm.streams.getMessage(hub.names.inboxStream, { last_by_subj: filter }).catch(() => null);
-  return m?.seq ?? 0;
+  return m?.seq ?? null;
 }
 
 export async function readWorkers(hub: Hub, now = Date.now()) {
@@ -107,10 +110,10 @@ export async function readWorkers(hub: Hub, now = Date.now()) {
     const v = lease?.value as { owner?: string | null; cp?: { in?: number } } | undefined;
     const owner = v?.owner ?? null;
     const checkpoint = v?.cp?.in ?? 0;
-    const lastSeq = lastSeqs[p] ?? 0;
+    const lastSeq = lastSeqs[p] ?? null;
     partitions.push({
       partition: p, owner, leaseAgeMs: lease ? Math.max(0, now - lease.created.getTime()) : null,
-      checkpoint, lastSeq, lag: Math.max(0, lastSeq - checkpoint),
+      checkpoint, lastSeq, lag: lastSeq === null ? 0 : Math.max(0, lastSeq - checkpoint),
     });
     if (owner) byId.get(owner)?.partitions.push(p);
   }

@@ -13,7 +13,7 @@ const REFRESH_MS = 5_000;
 interface Workers {
   hub: string; partitionCount: number;
   workers: Array<{ id: string; startedAt?: string; heartbeatAgeMs: number; live: boolean; partitions: number[] }>;
-  partitions: Array<{ partition: number; owner: string | null; leaseAgeMs: number | null; checkpoint: number; lastSeq: number; lag: number }>;
+  partitions: Array<{ partition: number; owner: string | null; leaseAgeMs: number | null; checkpoint: number; lastSeq: number | null; lag: number }>;
   activities: Array<{ consumer: string; pending: number; ackPending: number; redelivered: number }>;
 }
 interface DeadLetter { seq: number; time: string; subject: string; originalSubject: string | null; originalSeq: number | null; reason: string; body: string }
@@ -54,7 +54,7 @@ export function WorkersView() {
                 <thead><tr><th>Partition</th><th>Owner</th><th>Lease age</th><th>Checkpoint</th><th>Inbox last seq</th><th>Lag</th></tr></thead>
                 <tbody>{data.partitions.map((p) => (
                   <tr key={p.partition}><td>{p.partition}</td><td>{p.owner ?? '—'}</td><td>{fmtDuration(p.leaseAgeMs)}</td>
-                    <td>{p.checkpoint}</td><td>{p.lastSeq}</td><td class={p.lag > 0 ? 'warn' : ''}>{p.lag}</td></tr>
+                    <td>{p.checkpoint}</td><td>{p.lastSeq ?? '—'}</td><td class={p.lag > 0 ? 'warn' : ''}>{p.lag}</td></tr>
                 ))}</tbody>
               </table>
             </div>
