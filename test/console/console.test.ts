@@ -140,13 +140,13 @@ describe('serving and security', () => {
     await page.getByText('the system key was refused').waitFor();
     await page.getByLabel('System key').fill(KEY);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Workers' }).waitFor();
+    await page.getByRole('heading', { name: 'Workers', exact: true }).waitFor();
     await page.reload();
-    await page.getByRole('heading', { name: 'Workers' }).waitFor(); // sessionStorage survives a reload
+    await page.getByRole('heading', { name: 'Workers', exact: true }).waitFor(); // sessionStorage survives a reload
     await page.close();
 
     const linked = await open('/console/workers');
-    await linked.getByRole('heading', { name: 'Workers' }).waitFor();
+    await linked.getByRole('heading', { name: 'Workers', exact: true }).waitFor();
     expect(linked.url()).not.toContain('code=');
     await linked.close();
   });
@@ -261,7 +261,7 @@ describe('instances', () => {
     await expect.poll(async () => (await client.getStatus(id))?.runtimeStatus, { timeout: 15_000 }).toBe('Terminated');
     await page.getByRole('button', { name: 'Purge' }).click();
     await confirm(page);
-    await page.getByRole('heading', { name: 'Instances' }).waitFor();
+    await page.getByRole('heading', { name: 'Instances', exact: true }).waitFor();
     expect(await client.getStatus(id)).toBeUndefined();
     await page.close();
   });
@@ -398,6 +398,10 @@ describe('workers', () => {
     // A message no actor can take: the worker parks it with a reason.
     await client.hub.js.publish(`${hub}.in.0.zz.bogus`, new TextEncoder().encode('{"op":"x"}'));
     await expect.poll(async () => (await (await fetch(`${B}/deadletters?code=${KEY}`)).json() as { deadLetters: unknown[] }).deadLetters.length, { timeout: 15_000 }).toBeGreaterThan(0);
+    await expect.poll(async () => {
+      const v = await (await fetch(`${B}/workers?code=${KEY}`)).json() as { partitions: Array<{ owner: string; lag: number }> };
+      return { owners: [...new Set(v.partitions.map((p) => p.owner))], lag: v.partitions.reduce((n, p) => n + p.lag, 0), count: v.partitions.length };
+    }, { timeout: 15_000 }).toEqual({ owners: ['w-console-1'], lag: 0, count: 16 });
     const page = await open('/console/workers');
     const workers = page.getByRole('table', { name: 'Workers' });
     const row = workers.getByRole('row', { name: /w-console-1/ });

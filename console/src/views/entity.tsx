@@ -39,6 +39,13 @@ export function EntityView({ name, entityKey }: { name: string; entityKey: strin
     message: (d) => { setLive('live'); setCurrent(d as Version); },
   }, () => setLive((l) => (l === 'live' ? 'connecting' : 'unavailable'))), [name, entityKey]);
 
+  // With the watch stream, the new version arrives by itself. Without it (an older server), a
+  // signal is applied a moment after it is accepted: read again a few times, then stop.
+  const afterAction = () => {
+    setTick((t) => t + 1);
+    if (live !== 'live') for (const ms of [300, 1_000, 3_000]) setTimeout(() => setTick((t) => t + 1), ms);
+  };
+
   return (
     <section>
       <p><a href={paths.entities(name)}>← Entities: {name}</a></p>
@@ -54,7 +61,7 @@ export function EntityView({ name, entityKey }: { name: string; entityKey: strin
           {current === null ? <p class="muted">Loading…</p>
             : current.exists ? <JsonTree value={current.state} label="State" /> : <p class="muted">This entity has no state (never used, or deleted).</p>}
         </div>
-        <Operations name={name} base={base} onDone={() => setTick((t) => t + 1)} />
+        <Operations name={name} base={base} onDone={afterAction} />
       </div>
       <History base={base} latest={current?.version ?? 0} onRestored={() => setTick((t) => t + 1)} />
     </section>
