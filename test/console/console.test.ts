@@ -296,13 +296,19 @@ describe('entities', () => {
     await state.getByText('value:').waitFor();
     await state.getByText('2', { exact: true }).waitFor();
 
-    // The catalog's schema is shown; an input it rejects is refused by the server, nothing written.
+    // The catalog's schema is shown and checked as you type; nothing can be sent while it fails.
     await page.getByLabel('Operation', { exact: true }).selectOption('add');
     await page.getByText(/"type":"number"/).waitFor();
     await page.getByLabel('Input (JSON)').fill('"five"');
-    await page.getByRole('button', { name: 'Signal' }).click();
+    await page.getByText('Does not match the schema: input must be number, not string').waitFor();
+    expect(await page.getByRole('button', { name: 'Signal' }).isDisabled()).toBe(true);
+    // What only the entity can refuse comes back from the server, shown as an error.
+    await page.getByLabel('Operation', { exact: true }).selectOption('addpositive');
+    await page.getByLabel('Input (JSON)').fill('-1');
+    await page.getByRole('button', { name: 'Call' }).click();
     await confirm(page);
-    await page.getByRole('alert').filter({ hasText: /invalid|expected/i }).waitFor();
+    await page.getByRole('alert').filter({ hasText: 'negative amount -1' }).waitFor();
+    await page.getByLabel('Operation', { exact: true }).selectOption('add');
     await page.getByLabel('Input (JSON)').fill('5');
     await page.getByRole('button', { name: 'Signal' }).click();
     await confirm(page);

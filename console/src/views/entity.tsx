@@ -10,6 +10,7 @@ import { fmtTime, Notice, useFlash, useLoader } from '../components/common.js';
 import { useConfirm } from '../components/confirm.js';
 import { JsonEditor, type JsonInput } from '../components/json-editor.js';
 import { JsonText, JsonTree } from '../components/json-tree.js';
+import { schemaProblem } from '../components/schema-check.js';
 import { paths } from '../router.js';
 import { loadCatalog } from './entities.js';
 
@@ -55,8 +56,11 @@ export function EntityView({ name, entityKey }: { name: string; entityKey: strin
         <div class="panel" aria-label="Current state">
           <h2>Current state</h2>
           <p class="muted">
-            {current && current.version > 0 ? `version ${current.version}` : ''}{current?.time ? ` · ${fmtTime(current.time)}` : ''}
-            {' · '}{live === 'live' ? 'live' : live === 'unavailable' ? 'live updates unavailable' : 'connecting…'}
+            {[
+              current && current.version > 0 ? `version ${current.version}` : '',
+              current?.time ? fmtTime(current.time) : '',
+              live === 'live' ? 'live' : live === 'unavailable' ? 'live updates unavailable' : 'connecting…',
+            ].filter((x) => x.length > 0).join(' · ')}
           </p>
           {current === null ? <p class="muted">Loading…</p>
             : current.exists ? <JsonTree value={current.state} label="State" /> : <p class="muted">This entity has no state (never used, or deleted).</p>}
@@ -80,6 +84,7 @@ function Operations({ name, base, onDone }: { name: string; base: string; onDone
   const chosen = op || opNames[0] || '';
   const schema = ops[chosen]?.input;
   const body = input.empty ? undefined : input.value;
+  const problem = input.ok && schema ? schemaProblem(schema, body) : undefined;
   return (
     <div class="panel" aria-label="Operations">
       <h2>Send an operation</h2>
@@ -91,10 +96,11 @@ function Operations({ name, base, onDone }: { name: string; base: string; onDone
       </label>
       <p class="muted">Input schema: {schema ? <JsonText value={schema} max={200} /> : 'any (or none)'}</p>
       <JsonEditor label="Input (JSON)" onChange={setInput} />
+      {problem && <p class="error" role="alert">Does not match the schema: {problem}</p>}
       <div class="row">
-        <button type="button" disabled={!chosen || !input.ok} onClick={() => ask(`Signal ${chosen}?`, `Send '${chosen}' to this entity (one-way).`,
+        <button type="button" disabled={!chosen || !input.ok || problem !== undefined} onClick={() => ask(`Signal ${chosen}?`, `Send '${chosen}' to this entity (one-way).`,
           () => flash.run(`Signal '${chosen}' sent`, async () => { setResult(null); await api(base, { method: 'POST', query: { op: chosen }, body }); onDone(); }))}>Signal</button>
-        <button type="button" disabled={!chosen || !input.ok} onClick={() => ask(`Call ${chosen}?`, `Run '${chosen}' on this entity and wait for its result.`,
+        <button type="button" disabled={!chosen || !input.ok || problem !== undefined} onClick={() => ask(`Call ${chosen}?`, `Run '${chosen}' on this entity and wait for its result.`,
           () => flash.run(`Call '${chosen}' answered`, async () => { const r = await api(`${base}/call`, { method: 'POST', query: { op: chosen }, body }); setResult({ value: r.data }); onDone(); }))}>Call</button>
       </div>
       {result && <div aria-label="Call result"><h3>Result</h3><JsonTree value={result.value} label="Result" /></div>}
