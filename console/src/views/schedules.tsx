@@ -28,18 +28,18 @@ export function SchedulesView() {
         <tbody>
           {(data ?? []).map((s) => (
             <tr key={s.id}>
-              <td>{s.id}</td>
+              <td class="nowrap">{s.id}</td>
               <td>{s.cron ? <code>{s.cron}</code> : `every ${fmtDuration(s.every)}`}{s.timezone ? ` (${s.timezone})` : ''}</td>
               <td><JsonText value={s.action} /> <span class="muted">overlap: {s.overlap}</span></td>
-              <td>{s.paused ? 'paused' : 'active'}</td>
-              <td><ul class="plain">{s.nextRuns.slice(0, 3).map((t) => <li key={t}>{fmtTime(t)}</li>)}</ul></td>
+              <td class="nowrap">{s.paused ? 'paused' : 'active'}</td>
+              <td><ul class="plain">{s.nextRuns.slice(0, 3).map((t) => <li key={t} class="nowrap">{fmtTime(t)}</li>)}</ul></td>
               <td>{s.lastRun ? <>{fmtTime(s.lastRun.time)}{s.lastRun.instanceId && <> · <a href={paths.instance(s.lastRun.instanceId)}>{s.lastRun.instanceId}</a></>}</> : '—'}</td>
-              <td class="row">
+              <td><div class="row nowrap">
                 {s.paused ? act(s, 'resume', 'Resume', `Schedule '${s.id}' resumed`) : act(s, 'pause', 'Pause', `Schedule '${s.id}' paused`)}
                 {act(s, 'trigger', 'Trigger', `Schedule '${s.id}' triggered`)}
                 <button type="button" class="danger" onClick={() => ask(`Delete ${s.id}?`, `Delete the schedule '${s.id}'. Runs already started are kept.`,
                   () => flash.run(`Schedule '${s.id}' deleted`, async () => { await api(`/schedules/${enc(s.id)}`, { method: 'DELETE' }); await reload(); }))}>Delete</button>
-              </td>
+              </div></td>
             </tr>
           ))}
         </tbody>
