@@ -2,7 +2,7 @@
  * The console in a real browser (Debian's Chromium through playwright-core), against a real
  * nats-server, Worker and HTTP server: each view and each action, through user-visible text and
  * roles; the key gate; markup in entity state and orchestration output rendered as text with no
- * script run. Screenshots of the main views go to docs/console/.
+ * script run. Screenshots of the main views go to SHOTS (below).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
@@ -19,7 +19,8 @@ import { launchChromium } from './browser.js';
 const hub = 'console-test';
 const KEY = 'console-test-key';
 const MARKUP = '<img src=x onerror=window.__pwned=1>';
-const SHOTS = 'docs/console';
+/** Screenshots go to .tmp/console; `CONSOLE_SCREENSHOTS=docs/console` refreshes the docs' images. */
+const SHOTS = process.env.CONSOLE_SCREENSHOTS ?? '.tmp/console';
 
 let failActivity = true;
 const flaky = activity('consoleFlaky', async () => {
@@ -428,6 +429,19 @@ describe('workers', () => {
     await expect.poll(async () => (await (await fetch(`${B}/deadletters?code=${KEY}`)).json() as { deadLetters: Array<{ seq: number }> }).deadLetters.length, { timeout: 15_000 })
       .toBe(before.length);
     await page.close();
+  });
+
+  it('re-drives only to this hub\'s inbox, start and activity subjects; an unknown sequence is 404', async () => {
+    const { headers } = await import('@nats-io/transport-node');
+    const h = headers();
+    h.set('Dn-Subject', 'elsewhere.orders');
+    h.set('Dn-Reason', 'planted by the test');
+    const ack = await client.hub.js.publish(`${hub}.dlq.start`, new TextEncoder().encode('{}'), { headers: h });
+    const r = await fetch(`${B}/deadletters/${ack.seq}/redrive?code=${KEY}`, { method: 'POST' });
+    expect(r.status).toBe(400);
+    const left = (await (await fetch(`${B}/deadletters?code=${KEY}`)).json() as { deadLetters: Array<{ seq: number; reason: string }> }).deadLetters;
+    expect(left.find((d) => d.seq === ack.seq)?.reason).toBe('planted by the test'); // kept
+    expect((await fetch(`${B}/deadletters/999999/redrive?code=${KEY}`, { method: 'POST' })).status).toBe(404);
   });
 
   it('screenshot of the instance list', async () => {
