@@ -5,13 +5,17 @@
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { LeanPublisher } from '../src/store/lean-publisher.js';
-import { pipelined, summarize } from './stats.js';
+import { pipelined, sequentialLatency, summarize } from './stats.js';
 
 export interface Baselines {
   publishPerSec: number;
   leanPublishPerSec: number;
   publishLatencyMs: { p50: number; p99: number };
   consumePerSec: number;
+  /** Core request -> a host appends with a fence (lean publish) -> replies: one at a time. */
+  rawCallMs: { p50: number; p99: number };
+  /** The same with 64 concurrent callers (each on its own key). */
+  rawCalls64PerSec: number;
 }
 
 export async function measureBaselines(nc: NatsConnection, n: number): Promise<Baselines> {
@@ -49,6 +53,37 @@ export async function measureBaselines(nc: NatsConnection, n: number): Promise<B
   }
   iter.stop();
   const consumePerSec = n / ((performance.now() - t0) / 1000);
+  const calls = await rawCalls(nc, n);
   await jsm.streams.delete('BENCH_RAW');
-  return { publishPerSec, leanPublishPerSec, publishLatencyMs: { p50: lat.p50, p99: lat.p99 }, consumePerSec };
+  return { publishPerSec, leanPublishPerSec, publishLatencyMs: { p50: lat.p50, p99: lat.p99 }, consumePerSec, ...calls };
+}
+
+/**
+ * The raw call: what a callEntity costs at the least. A host subscribed on a subject receives a
+ * request, appends it to its key's stream subject fenced on the key's last sequence (lean publish
+ * with Nats-Expected-Last-Subject-Sequence), then replies. Measured one at a time (p50/p99) and
+ * with 64 concurrent callers on 64 keys (calls/s).
+ */
+async function rawCalls(nc: NatsConnection, n: number): Promise<{ rawCallMs: { p50: number; p99: number }; rawCalls64PerSec: number }> {
+  const host = new LeanPublisher(nc);
+  const lastSeq = new Map<string, number>();
+  const sub = nc.subscribe('bench.rawcall.*', {
+    callback: (_err, m) => {
+      const key = m.subject.slice('bench.rawcall.'.length);
+      host.publish(`bench.raw.key.${key}`, m.data, { expectedLastSubjectSequence: lastSeq.get(key) ?? 0 }).then(
+        (ack) => { lastSeq.set(key, ack.seq); m.respond(ack.seq.toString()); },
+        () => m.respond('error'),
+      );
+    },
+  });
+  const payload = new TextEncoder().encode(JSON.stringify({ op: 'add', input: 1 }));
+  for (let i = 0; i < 200; i++) await nc.request('bench.rawcall.warm', payload); // warm up
+  const seq = await sequentialLatency(2_000, () => nc.request('bench.rawcall.seq', payload, { timeout: 10_000 }));
+  const count = Math.min(n, 12_800);
+  const t0 = performance.now();
+  await pipelined(count, 64, (i) => nc.request(`bench.rawcall.k${i % 64}`, payload, { timeout: 10_000 }));
+  const rawCalls64PerSec = count / ((performance.now() - t0) / 1000);
+  sub.unsubscribe();
+  host.close();
+  return { rawCallMs: seq, rawCalls64PerSec };
 }

@@ -1,6 +1,6 @@
 /** Entity benchmarks: hot-key and spread signal throughput, call latency, cold load, idle RSS. */
 import { readFileSync } from 'node:fs';
-import { DurableClient, EntityId } from '../src/index.js';
+import { type DurableClient, EntityId } from '../src/index.js';
 import { pipelined, summarize } from './stats.js';
 
 export interface EntityFigures {

@@ -58,7 +58,7 @@ export async function api<T = unknown>(
   }
   const res = await fetch(withQuery(`${BASE}${path}`, init.query), { method: init.method ?? 'GET', headers, ...(body !== undefined ? { body } : {}) });
   const text = await res.text();
-  let data: unknown = undefined;
+  let data: unknown;
   if (text.length > 0) {
     try { data = JSON.parse(text); } catch { data = text; }
   }

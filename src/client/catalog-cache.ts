@@ -52,7 +52,7 @@ export class CatalogCache {
     const hit = this.entries.get(key);
     if (hit) return hit;
     const e = await this.kv.get(key);
-    if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
+    if (e?.operation !== 'PUT' || e.length === 0) return undefined;
     const entry = decodeJson<CatalogEntry>(e.value);
     this.set(entry);
     return entry;

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { decodeJson, encodeJson } from '../core/codec.js';
+import { decodeJson } from '../core/codec.js';
 import { EntityId } from '../core/entity-id.js';
 import { DurableError, fromErrorInfo } from '../core/errors.js';
 import { normalizeName } from '../core/names.js';
@@ -15,7 +15,7 @@ import { decodeToken, encodeToken } from '../core/encoding.js';
 import { DEFAULT_HUB, entityActorToken, entityInboxSubject, entityPartition, eventSubject, inboxSubject } from '../core/topology.js';
 import type { CallOutcome, EntityMessage } from '../entity/messages.js';
 import { connectNats } from '../store/connection.js';
-import { readLast } from '../store/event-log.js';
+import { DirectReader } from '../store/direct-reader.js';
 import { openHub, type Hub } from '../store/hub.js';
 import { LeanPublisher } from '../store/lean-publisher.js';
 import type { EntityEvent } from '../worker/entity-host.js';
@@ -52,8 +52,12 @@ export class DurableClient extends InstanceClient {
   private readonly calls = new Map<string, { resolve: (o: CallOutcome) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextCall = 1;
 
+  /** Last-event reads (DIRECT.GET) over one reply subscription. */
+  private readonly reader: DirectReader;
+
   private constructor(hub: Hub, nc: NatsConnection, publisher: LeanPublisher, catalog: CatalogCache) {
     super(hub, nc, publisher, catalog);
+    this.reader = new DirectReader(nc, hub.names.eventStream);
     this.replyPrefix = `${createInbox()}.`;
     this.replySub = nc.subscribe(`${this.replyPrefix}*`, { callback: (err, msg) => this.onReply(err, msg) });
   }
@@ -109,13 +113,23 @@ export class DurableClient extends InstanceClient {
 
   /**
    * Runs an operation and returns its result (or rejects with its error).
+   *
+   * Every call carries an id (`idempotencyKey`, or a generated one) as its message id: when a
+   * publish gets no PubAck (a NATS node lost, an election), it is sent again with the same id and
+   * the same reply subject until the call's deadline, so the server keeps one copy and the one
+   * outcome reaches this caller; a call is never applied twice because its first PubAck was lost.
    * @example const value = await client.callEntity('@counter@u1', 'get');
    */
-  async callEntity<T = unknown>(idLike: EntityIdLike, op: string, input?: unknown, options: { timeoutMs?: number } = {}): Promise<T> {
+  async callEntity<T = unknown>(idLike: EntityIdLike, op: string, input?: unknown, options: { timeoutMs?: number; idempotencyKey?: string } = {}): Promise<T> {
     const id = EntityId.from(idLike);
     const opName = normalizeName(op, 'operation');
     await this.catalog.validateOperation(id.name, opName, input);
+    const callId = options.idempotencyKey ?? randomUUID();
+    if (typeof callId !== 'string' || callId.length === 0 || callId.length > 256) {
+      throw new DurableError('validation', 'idempotencyKey must be a string of 1..256 characters');
+    }
     const timeoutMs = options.timeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
     const token = String(this.nextCall++);
     const reply = `${this.replyPrefix}${token}`;
     const outcome = new Promise<CallOutcome>((resolve, reject) => {
@@ -129,12 +143,20 @@ export class DurableClient extends InstanceClient {
     // rejection now so that it is never reported as unhandled.
     outcome.catch(() => undefined);
     const body: EntityMessage = { op: opName, k: 'c', reply, ...(input === undefined ? {} : { input }) };
-    try {
-      await this.publish(this.signalSubject(id), body);
-    } catch (e) {
-      const pending = this.calls.get(token);
-      if (pending) { clearTimeout(pending.timer); this.calls.delete(token); }
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.publish(this.signalSubject(id), body, `call:${callId}`);
+        break;
+      } catch (e) {
+        const backoff = Math.min(1_000, 50 * 2 ** attempt);
+        const transient = DurableError.is(e, 'timeout') || DurableError.is(e, 'connection');
+        if (!transient || Date.now() + backoff >= deadline) {
+          const pending = this.calls.get(token);
+          if (pending) { clearTimeout(pending.timer); this.calls.delete(token); }
+          throw e;
+        }
+        await new Promise((r) => setTimeout(r, backoff));
+      }
     }
     const result = await outcome;
     if (!result.ok) throw fromErrorInfo(result.error ?? { message: 'operation failed', errorType: 'Error' });
@@ -145,7 +167,7 @@ export class DurableClient extends InstanceClient {
   async readEntityState<S = unknown>(idLike: EntityIdLike): Promise<EntityState<S>> {
     const id = EntityId.from(idLike);
     const subject = eventSubject(this.hub.names.hub, entityPartition(id, this.hub.config.partitions), entityActorToken(id));
-    const last = await readLast(this.nc, this.hub.names.eventStream, subject);
+    const last = await this.reader.readLast(subject);
     if (!last) return { exists: false };
     const ev = decodeJson<EntityEvent>(last.data);
     return ev.ex === 1 ? { exists: true, state: ev.st as S, version: last.seq } : { exists: false, version: last.seq };
@@ -179,6 +201,7 @@ export class DurableClient extends InstanceClient {
     this.replySub.unsubscribe();
     for (const c of this.calls.values()) { clearTimeout(c.timer); c.reject(new DurableError('connection', 'client closed')); }
     this.calls.clear();
+    this.reader.close();
     await super.close();
   }
 

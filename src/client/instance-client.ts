@@ -6,6 +6,7 @@
  * that writes resolves once durable (PubAck or KV revision); waiting is pushed by a KV watch,
  * never polled.
  */
+import { instanceMessages } from '../orchestration/messages.js';
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeJson, encodeJson } from '../core/codec.js';
@@ -89,10 +90,9 @@ export class InstanceClient {
     };
     const data = encodeJson(pending);
     await Promise.all([
-      this.publish(this.instanceSubject(instanceId), {
-        type: 'ExecutionStarted', eventId: -1, timestamp: now, name: orchestration, instanceId, runId, mode: 'replaceTerminal',
-        ...(options.input === undefined ? {} : { input: options.input }),
-      }, `start:${instanceId}:${runId}`),
+      this.publish(this.instanceSubject(instanceId), instanceMessages.started({
+        name: orchestration, instanceId, runId, mode: 'replaceTerminal', ...(options.input === undefined ? {} : { input: options.input }),
+      }), `start:${instanceId}:${runId}`),
       (revision ? this.hub.status.update(statusKey(instanceId), data, revision) : this.hub.status.create(statusKey(instanceId), data)).catch(() => undefined),
     ]);
     return instanceId;
@@ -102,7 +102,7 @@ export class InstanceClient {
   async getStatus(instanceId: string, options: { showHistory?: boolean; showInput?: boolean } = {}): Promise<OrchestrationStatus | undefined> {
     validateInstanceId(instanceId);
     const e = await this.hub.status.get(statusKey(instanceId));
-    if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
+    if (e?.operation !== 'PUT' || e.length === 0) return undefined;
     const status = decodeStatusRecord(e.value);
     if (options.showInput === false) delete status.input;
     if (options.showHistory) status.history = await this.readHistory(instanceId);
@@ -176,22 +176,22 @@ export class InstanceClient {
   async raiseEvent(instanceId: string, eventName: string, data?: unknown): Promise<void> {
     const name = normalizeName(eventName, 'event');
     await this.requireActive(instanceId, 'raise an event on');
-    await this.send(instanceId, { type: 'EventRaised', name, ...(data === undefined ? {} : { data }) });
+    await this.send(instanceId, instanceMessages.eventRaised(name, data));
   }
 
   async terminate(instanceId: string, reason?: string): Promise<void> {
     await this.requireActive(instanceId, 'terminate');
-    await this.send(instanceId, { type: 'ExecutionTerminated', ...(reason === undefined ? {} : { reason }) });
+    await this.send(instanceId, instanceMessages.terminated(reason));
   }
 
   async suspend(instanceId: string, reason?: string): Promise<void> {
     await this.requireActive(instanceId, 'suspend');
-    await this.send(instanceId, { type: 'ExecutionSuspended', ...(reason === undefined ? {} : { reason }) });
+    await this.send(instanceId, instanceMessages.suspended(reason));
   }
 
   async resume(instanceId: string, reason?: string): Promise<void> {
     await this.requireActive(instanceId, 'resume');
-    await this.send(instanceId, { type: 'ExecutionResumed', ...(reason === undefined ? {} : { reason }) });
+    await this.send(instanceId, instanceMessages.resumed(reason));
   }
 
   /** Starts a terminal instance again under the same id, with its original input. */
@@ -205,7 +205,7 @@ export class InstanceClient {
     const entry = await this.hub.status.get(statusKey(instanceId));
     const s = await this.requireStatus(instanceId);
     if (s.runtimeStatus !== 'Failed') throw new DurableError('validation', `only Failed instances can be rewound; '${instanceId}' is ${s.runtimeStatus}`);
-    await this.send(instanceId, { type: 'ExecutionRewound', ...(reason === undefined ? {} : { reason }) });
+    await this.send(instanceId, instanceMessages.rewound(reason));
     // Not terminal any more from now on (a wait right after must not see the old failure);
     // CAS so that a newer status from the worker wins.
     if (entry) {

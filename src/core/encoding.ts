@@ -25,7 +25,7 @@ export function encodeToken(s: string): string {
   if (plain) return s;
   for (const ch of s) {
     if (SAFE.test(ch)) { out += ch; continue; }
-    for (const b of encoder.encode(ch)) out += '=' + b.toString(16).toUpperCase().padStart(2, '0');
+    for (const b of encoder.encode(ch)) out += `=${b.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }

@@ -144,7 +144,7 @@ class BatchRun<S> {
     this.effects.push({ seq, effect });
   }
 
-  private async unlock(seq: number, body: EntityMessage): Promise<void> {
+  private async unlock(_seq: number, body: EntityMessage): Promise<void> {
     const lock = this.meta.lock;
     const owner = body.lock?.o ?? body.from?.i;
     if (!lock || lock.o !== owner || (body.lock && body.lock.l !== lock.l)) {

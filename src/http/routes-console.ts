@@ -106,7 +106,7 @@ async function readCatalog(ctx: RouteContext): Promise<CatalogEntry[]> {
   for await (const k of await kv.keys()) keys.push(k);
   const out: CatalogEntry[] = [];
   for (const e of await Promise.all(keys.map((k) => kv.get(k).catch(() => null)))) {
-    if (!e || e.operation !== 'PUT' || e.length === 0) continue;
+    if (e?.operation !== 'PUT' || e.length === 0) continue;
     try { out.push(JSON.parse(new TextDecoder().decode(e.value)) as CatalogEntry); } catch { /* not ours */ }
   }
   return out.sort((a, b) => (a.kind === b.kind ? (a.name < b.name ? -1 : 1) : a.kind < b.kind ? -1 : 1));
@@ -125,7 +125,7 @@ export function registerConsoleRoutes(app: FastifyInstance, ctx: RouteContext): 
     return { instanceId, history: s.history ?? [] };
   });
 
-  app.get(`${WEBHOOK_BASE}/streams/instances`, async (request, reply) => {
+  app.get(`${WEBHOOK_BASE}/streams/instances`, async (_request, reply) => {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {

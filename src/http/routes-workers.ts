@@ -79,7 +79,7 @@ async function entries(kv: KV): Promise<Map<string, { value: unknown; created: D
   const out = new Map<string, { value: unknown; created: Date }>();
   await Promise.all(keys.map(async (k) => {
     const e = await kv.get(k).catch(() => null);
-    if (!e || e.operation !== 'PUT' || e.length === 0) return;
+    if (e?.operation !== 'PUT' || e.length === 0) return;
     try {
       out.set(k, { value: JSON.parse(new TextDecoder().decode(e.value)), created: e.created });
     } catch { /* not a JSON value: not one of ours */ }

@@ -9,7 +9,7 @@ import { normalizeName } from '../core/names.js';
 import type { ActivityDefinition, OrchestrationDefinition } from './definition.js';
 import { uuidV5 } from './guid.js';
 import { retrying, validateRetryPolicy, type RetryPolicy } from './retry.js';
-import { Task, whenAll, whenAny, type TaskResult, type TimerTask } from './tasks.js';
+import { type Task, whenAll, whenAny, type TaskResult, type TimerTask } from './tasks.js';
 
 /** A held (or requested) lock over several entities; released by `release()` or at completion. */
 export interface EntityLock {

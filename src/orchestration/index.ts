@@ -15,7 +15,7 @@ export { OrchestrationExecutor } from './executor.js';
 export type { ExecutionStatus, ExecutorOptions, ExecutorState } from './executor.js';
 export { InstanceRuntime } from './instance.js';
 export type { OrchestrationRegistry, ProcessResult } from './instance.js';
-export { summarizeHistory, isTerminalHistory, TERMINAL_STATUSES } from './status.js';
+export { summarizeHistory, hasRunEnded, isTerminalStatus, RUNTIME_STATUSES } from './status.js';
 export type { FailureDetails, InstanceStatus, RuntimeStatus } from './status.js';
 export { describeStep, isSequenced, isTerminalEvent } from './history.js';
 export type { HistoryEvent, HistoryEventFields, HistoryEventOf, HistoryEventType, ParentRef, SequencedEvent, StartMode } from './history.js';

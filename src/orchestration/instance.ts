@@ -20,7 +20,7 @@ import { OrchestrationExecutor } from './executor.js';
 import { uuidV5 } from './guid.js';
 import type { HistoryEvent, HistoryEventOf } from './history.js';
 import { rewindHistory } from './rewind.js';
-import { isTerminalHistory, summarizeHistory, type InstanceStatus } from './status.js';
+import { hasRunEnded, summarizeHistory, type InstanceStatus } from './status.js';
 
 /** The orchestrations this worker can run, by lower-case name. */
 export interface OrchestrationRegistry {
@@ -73,7 +73,7 @@ export class InstanceRuntime {
     rt.#history = [...history];
     rt.#lastUpdated = history[history.length - 1]?.timestamp;
     const start = rt.#start();
-    if (start && !isTerminalHistory(history)) {
+    if (start && !hasRunEnded(history)) {
       rt.#executor = rt.#newExecutor(start.name);
       rt.#executor.apply(history, true);
       // Anything replay produced beyond history (e.g. a non-determinism failure) is emitted by
@@ -106,7 +106,7 @@ export class InstanceRuntime {
     if (!this.#start()) return void b.dropped.push(original);
     if (msg.type === 'ExecutionRewound') return this.#onRewind(msg, original, b);
     const ex = this.#executor;
-    if (!ex || ex.state.status !== 'Running' || ex.apply([msg], false).ignored.length > 0) return void b.dropped.push(original);
+    if (ex?.state.status !== 'Running' || ex.apply([msg], false).ignored.length > 0) return void b.dropped.push(original);
     this.#history.push(msg);
     this.#collect(b);
     this.#continueIfAsked(b);
@@ -114,7 +114,7 @@ export class InstanceRuntime {
 
   #onStart(msg: HistoryEventOf<'ExecutionStarted'>, original: HistoryEvent, b: Batch): void {
     const exists = this.#start() !== undefined;
-    if (exists && (!isTerminalHistory(this.#history) || msg.mode !== 'replaceTerminal')) return void b.dropped.push(original);
+    if (exists && (!hasRunEnded(this.#history) || msg.mode !== 'replaceTerminal')) return void b.dropped.push(original);
     const { mode: _mode, ...start } = msg;
     const runId = start.runId ?? uuidV5(`${this.instanceId}|${start.timestamp}|start`);
     if (exists) b.reset = true;

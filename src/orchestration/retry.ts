@@ -30,7 +30,7 @@ export function validateRetryPolicy(p: RetryPolicy): RetryPolicy {
 
 /** The wait before attempt `attempt + 1`, after `attempt` (1-based) failed. */
 export function retryDelayMs(p: RetryPolicy, attempt: number): number {
-  const raw = p.firstRetryIntervalMs * Math.pow(p.backoffCoefficient ?? 1, attempt - 1);
+  const raw = p.firstRetryIntervalMs * (p.backoffCoefficient ?? 1) ** (attempt - 1);
   return Math.round(p.maxRetryIntervalMs === undefined ? raw : Math.min(raw, p.maxRetryIntervalMs));
 }
 

@@ -16,7 +16,7 @@ import { isSequenced } from './history.js';
 export function rewindHistory(history: readonly HistoryEvent[], marker: HistoryEventOf<'ExecutionRewound'>): HistoryEvent[] | undefined {
   const end = history.findIndex((e) => e.type === 'ExecutionCompleted');
   const completed = history[end];
-  if (!completed || completed.type !== 'ExecutionCompleted' || completed.status !== 'Failed') return undefined;
+  if (completed?.type !== 'ExecutionCompleted' || completed.status !== 'Failed') return undefined;
   let lastStep = -1;
   for (let i = 0; i < end; i++) if (isSequenced(history[i]!)) lastStep = i;
   if (history[lastStep]?.type === 'EntityUnlockSent') return undefined;

@@ -6,10 +6,17 @@
  */
 import type { HistoryEvent, HistoryEventOf } from './history.js';
 
-export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed' | 'Terminated' | 'Suspended';
+/** Every runtime status (API.md), the one definition used by the engine, the client and the HTTP API. */
+export const RUNTIME_STATUSES = ['Pending', 'Running', 'Completed', 'ContinuedAsNew', 'Failed', 'Terminated', 'Suspended'] as const;
+export type RuntimeStatus = (typeof RUNTIME_STATUSES)[number];
 
-/** Runtime statuses after which nothing more happens to a run. */
-export const TERMINAL_STATUSES: readonly RuntimeStatus[] = ['Completed', 'Failed', 'Terminated', 'ContinuedAsNew'];
+/**
+ * Terminal: the instance will not change again (until it is restarted or started anew). This is
+ * what waiters wait for. `ContinuedAsNew` is not terminal: a new run of the instance follows at once.
+ */
+export function isTerminalStatus(s: RuntimeStatus): boolean {
+  return s === 'Completed' || s === 'Failed' || s === 'Terminated';
+}
 
 export interface FailureDetails {
   message: string;
@@ -72,8 +79,11 @@ export function summarizeHistory(history: readonly HistoryEvent[], lastUpdatedTi
   return status;
 }
 
-/** True if the run recorded in `history` has ended. */
-export function isTerminalHistory(history: readonly HistoryEvent[]): boolean {
+/**
+ * True if the run recorded in `history` has ended: terminal, or continued as new (that run is
+ * over; the next one has its own history). The engine starts nothing more in an ended run.
+ */
+export function hasRunEnded(history: readonly HistoryEvent[]): boolean {
   const s = summarizeHistory(history);
-  return s !== undefined && TERMINAL_STATUSES.includes(s.runtimeStatus);
+  return s !== undefined && (isTerminalStatus(s.runtimeStatus) || s.runtimeStatus === 'ContinuedAsNew');
 }

@@ -1,13 +1,10 @@
 /**
- * Reading actor events from the event stream: the last event of one subject by direct get
- * (one round trip, the common load path), and a bounded ordered scan of a subject filter (history
- * loads and partition recovery).
+ * Reading actor events from the event stream: a bounded ordered scan of a subject filter (history
+ * loads and partition recovery). The last event of one subject is read with DirectReader.
  *
  * Invariant: reads never create durable server state (direct get, ephemeral ordered consumers).
  */
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { encodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
 
 export interface StoredMessage {
@@ -15,21 +12,6 @@ export interface StoredMessage {
   subject: string;
   data: Uint8Array;
   headers?: Map<string, string>;
-}
-
-/** The newest message on `subject`, or null. Uses the DIRECT.GET API (stream needs allow_direct). */
-export async function readLast(nc: NatsConnection, stream: string, subject: string, timeoutMs = 5_000): Promise<StoredMessage | null> {
-  let msg;
-  try {
-    msg = await nc.request(`$JS.API.DIRECT.GET.${stream}`, encodeJson({ last_by_subj: subject }), { timeout: timeoutMs });
-  } catch (e) {
-    throw new DurableError('connection', `reading ${subject}: ${(e as Error).message}`, { cause: e });
-  }
-  const h = msg.headers;
-  if (!h || h.code === 404) return null;
-  if (h.code && h.code >= 400) throw new DurableError('connection', `reading ${subject}: ${h.code} ${h.description}`);
-  const seq = Number(h.get('Nats-Sequence'));
-  return { seq, subject: h.get('Nats-Subject') || subject, data: msg.data };
 }
 
 /**

@@ -5,8 +5,8 @@
  * Invariant: a hub's partition count never changes after creation (it is stored in the lease
  * bucket under key 'hub' with kv.create, so the first creator wins and everyone reads it back).
  */
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { jetstream, jetstreamManager, RetentionPolicy, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
@@ -58,7 +58,7 @@ function streamConfigs(n: HubNames, replicas: number): Array<Partial<StreamConfi
     // Starts from raw producers (instance id chosen by the producer), routed to partitions.
     { ...base, name: n.startStream, subjects: [`${h}.start.>`], duplicate_window: DEDUPE_WINDOW_MS * NS_PER_MS },
     // Activity work queue: any worker pulls; a message leaves when its result is durable.
-    { ...base, name: n.activityStream, subjects: [`${h}.act.>`], retention: 'workqueue' as any, duplicate_window: DEDUPE_WINDOW_MS * NS_PER_MS },
+    { ...base, name: n.activityStream, subjects: [`${h}.act.>`], retention: RetentionPolicy.Workqueue, duplicate_window: DEDUPE_WINDOW_MS * NS_PER_MS },
     // Parked messages that could not be applied, with the reason in headers.
     { ...base, name: n.deadLetterStream, subjects: [`${h}.dlq.>`], max_age: 30 * 24 * 60 * MINUTE * NS_PER_MS },
   ];
@@ -79,7 +79,7 @@ export async function openHub(nc: NatsConnection, options: HubOptions): Promise<
   const kvm = new Kvm(js);
   // The lease bucket answers quickly or not at all: a lost request (server restarting) must not
   // hold up renewals for the default 10 s, longer than a lease.
-  const bucket = (name: string, timeout = 10_000) => kvm.create(name, { history: 1, replicas, allow_direct: true, timeout } as any);
+  const bucket = (name: string, timeout = 10_000) => kvm.create(name, { history: 1, replicas, allow_direct: true, timeout } satisfies Partial<KvOptions>);
   const [leases, status, timers, catalog, entityIndex] = await Promise.all([
     bucket(names.leaseBucket, 2_000), bucket(names.statusBucket), bucket(names.timerBucket), bucket(names.catalogBucket), bucket(names.entityIndexBucket),
   ]);

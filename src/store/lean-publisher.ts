@@ -32,7 +32,7 @@ function decodePubAck(msg: Msg, subject: string): PubAck {
   if (msg.headers?.code === 503 || (msg.data.length === 0 && msg.headers?.hasError)) {
     throw new DurableError('connection', `no JetStream stream captures '${subject}' (is the hub created and the server JetStream-enabled?)`);
   }
-  let reply: any;
+  let reply: { error?: { err_code?: number; description?: string }; stream: string; seq: number; duplicate?: boolean };
   try {
     reply = JSON.parse(decoder.decode(msg.data));
   } catch (e) {

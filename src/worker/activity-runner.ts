@@ -5,21 +5,23 @@
  *
  * Invariants: an activity is acked only after its result is durable (so a crash re-runs it:
  * at-least-once; the instance applies the first result of a task id and ignores the rest); a
- * long activity keeps its claim with working() heartbeats; an item delivered MAX_ATTEMPTS times
- * without completing becomes a TaskFailed (never a silent loss); stop() lets running ones finish.
+ * worker holds at most `concurrency` waiting items per activity, and every item it holds, waiting
+ * for a free execution slot or running, keeps its claim with working() heartbeats (under
+ * saturation, prefetched items used to wait silently, time out and run twice); an item delivered MAX_ATTEMPTS
+ * times without completing becomes a TaskFailed (never a silent loss); stop() lets running ones
+ * finish.
  */
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { encodeToken } from '../core/encoding.js';
 import { toErrorInfo } from '../core/errors.js';
-import { activitySubject, instanceInboxSubject } from '../core/topology.js';
+import { activitySubject, deadLetterSubject, instanceInboxSubject } from '../core/topology.js';
 import type { ActivityDefinition } from '../orchestration/definition.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
 import type { WorkerMetrics } from './metrics.js';
-import { Semaphore } from './semaphore.js';
-import type { ActivityWorkItem } from './orchestration-host.js';
+import { activityWorkItemSchema, instanceMessages, type ActivityWorkItem } from '../orchestration/messages.js';
 
 const MAX_ATTEMPTS = 10;
 
@@ -35,14 +37,16 @@ export interface ActivityRunnerOptions {
 }
 
 export class ActivityRunner {
-  private readonly iterators: ConsumerMessages[] = [];
+  /** Open pull requests, to stop them on stop(). */
+  private readonly fetches = new Set<ConsumerMessages>();
+  /** Items received and waiting for an execution slot, in arrival order (shared by all activities). */
+  private readonly waiting: Array<{ def: ActivityDefinition; m: JsMsg; intake: Intake }> = [];
+  private executing = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
-  private readonly slots: Semaphore;
 
-  constructor(private readonly o: ActivityRunnerOptions) {
-    this.slots = new Semaphore(o.concurrency);
-  }
+  constructor(private readonly o: ActivityRunnerOptions) {}
 
   async start(): Promise<void> {
     const { hub } = this.o;
@@ -63,44 +67,85 @@ export class ActivityRunner {
         await hub.jsm.consumers.update(hub.names.activityStream, durable, { ack_wait: ackWait });
       }
       const consumer = await hub.js.consumers.get(hub.names.activityStream, durable);
-      // Short pull expiry: after a NATS node or cluster restart a pull is only re-issued when the old
-      // one expires (30 s by default), which left activities idle that long.
-      const iter = await consumer.consume({ max_messages: Math.max(8, this.o.concurrency), expires: 5_000, idle_heartbeat: 1_000 } as any);
-      this.iterators.push(iter);
-      void this.loop(def, iter);
+      void this.loop(def, consumer);
     }
+    // Waiting items keep their claim like running ones.
+    this.heartbeat = setInterval(() => { for (const w of this.waiting) w.m.working(); }, Math.max(100, this.o.ackWaitMs / 3));
+    this.heartbeat.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const it of this.iterators) it.stop();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const it of this.fetches) it.stop();
+    for (const w of this.waiting.splice(0)) w.m.nak();
     await Promise.allSettled([...this.running]);
   }
 
-  private async loop(def: ActivityDefinition, iter: ConsumerMessages): Promise<void> {
-    try {
-      for await (const m of iter) {
-        if (this.stopped) { m.nak(); break; }
-        await this.slots.acquire();
-        const p = this.run(def, m).finally(() => {
-          this.running.delete(p);
-          this.slots.release();
-        });
-        this.running.add(p);
+  /**
+   * Pulls as many items as this activity has intake credits (`concurrency` per activity: items
+   * received and not yet running), so a worker never claims more than it can heartbeat, and an
+   * idle activity's open pull holds only its own credits, never the shared execution slots.
+   */
+  private async loop(def: ActivityDefinition, consumer: Consumer): Promise<void> {
+    const intake: Intake = { credits: this.o.concurrency, wake: undefined };
+    while (!this.stopped) {
+      if (intake.credits === 0) {
+        await new Promise<void>((resolve) => (intake.wake = resolve));
+        continue;
       }
-    } catch (err) {
-      if (!this.stopped) this.o.logger.error({ err, activity: def.name }, 'activity consumer failed');
+      const asked = intake.credits;
+      intake.credits = 0;
+      let received = 0;
+      try {
+        const iter = await consumer.fetch({ max_messages: asked, expires: 5_000 });
+        this.fetches.add(iter);
+        try {
+          for await (const m of iter) {
+            received++;
+            if (this.stopped) { m.nak(); continue; }
+            this.waiting.push({ def, m, intake });
+            this.startWaiting();
+          }
+        } finally {
+          this.fetches.delete(iter);
+        }
+      } catch (err) {
+        if (!this.stopped) {
+          this.o.logger.warn({ err: (err as Error).message, activity: def.name }, 'activity pull failed; retrying');
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+      } finally {
+        intake.credits += asked - received; // credits of items that never came
+      }
+    }
+  }
+
+  /** Runs waiting items while execution slots are free, oldest first. */
+  private startWaiting(): void {
+    while (this.executing < this.o.concurrency && this.waiting.length > 0 && !this.stopped) {
+      const { def, m, intake } = this.waiting.shift()!;
+      intake.credits++;
+      intake.wake?.();
+      intake.wake = undefined;
+      this.executing++;
+      const p = this.run(def, m).finally(() => {
+        this.running.delete(p);
+        this.executing--;
+        this.startWaiting();
+      });
+      this.running.add(p);
     }
   }
 
   private async run(def: ActivityDefinition, m: JsMsg): Promise<void> {
     let item: ActivityWorkItem;
     try {
-      item = decodeJson<ActivityWorkItem>(m.data);
-      if (typeof item.i !== 'string' || typeof item.t !== 'number') throw new Error('bad shape');
-    } catch {
-      this.o.logger.warn({ subject: m.subject, seq: m.seq }, 'malformed activity work item dropped');
-      m.term();
+      const check = activityWorkItemSchema.safeParse(decodeJson(m.data));
+      if (!check.success) throw new Error(check.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+      item = check.data;
+    } catch (e) {
+      await this.park(m, `malformed activity work item: ${(e as Error).message}`);
       return;
     }
     const log = this.o.logger.child({ instanceId: item.i, activity: def.name, taskId: item.t });
@@ -122,15 +167,14 @@ export class ActivityRunner {
         clearInterval(heartbeat);
       }
     }
-    const base = { taskId: item.t, ...(item.r ? { runId: item.r } : {}) };
-    const event = outcome.failure ? { type: 'TaskFailed', ...base, failure: outcome.failure } : { type: 'TaskCompleted', ...base, ...(outcome.result === undefined ? {} : { result: outcome.result }) };
+    const event = outcome.failure ? instanceMessages.taskFailed(item.t, outcome.failure, item.r) : instanceMessages.taskCompleted(item.t, outcome.result, item.r);
     const subject = instanceInboxSubject(this.o.hub.names.hub, item.i, this.o.hub.config.partitions);
     // Per work item (its stream sequence), not per task: a rewound task is a new item whose result must not be deduped away.
     const msgId = `res:${item.i}:${m.seq}`;
     try {
       let data = encodeJson(event);
       if (data.length > (this.o.hub.nc.info?.max_payload ?? 1 << 20) - 4096) {
-        data = encodeJson({ type: 'TaskFailed', ...base, failure: { message: `activity '${def.name}' returned ${data.length} bytes, more than the message limit`, errorType: 'DurableError', code: 'validation' } });
+        data = encodeJson(instanceMessages.taskFailed(item.t, { message: `activity '${def.name}' returned ${data.length} bytes, more than the message limit`, errorType: 'DurableError', code: 'validation' }, item.r));
       }
       await this.o.publisher.publish(subject, data, { msgId });
       m.ack();
@@ -139,4 +183,24 @@ export class ActivityRunner {
       m.nak(1_000);
     }
   }
+
+  /** Parks an item that can never run (dead-letter stream, with the reason), then removes it. */
+  private async park(m: JsMsg, reason: string): Promise<void> {
+    this.o.logger.warn({ subject: m.subject, seq: m.seq, reason }, 'activity work item dead-lettered');
+    try {
+      await this.o.publisher.publish(deadLetterSubject(this.o.hub.names.hub, 'act'), m.data, {
+        msgId: `dlq-act:${m.seq}`, headers: { 'Dn-Reason': reason.slice(0, 1000), 'Dn-Subject': m.subject, 'Dn-Seq': String(m.seq) },
+      });
+      m.term();
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message, seq: m.seq }, 'dead-lettering an activity item failed; will retry');
+      m.nak(1_000);
+    }
+  }
+}
+
+/** Per-activity intake: how many more items its pulls may ask for, and its parked loop. */
+interface Intake {
+  credits: number;
+  wake: (() => void) | undefined;
 }

@@ -1,10 +1,18 @@
 /**
  * The contract between a partition's batch loop and the hosts of each actor kind (entities,
  * orchestrations). A host turns one actor's messages of a batch into a CommitPlan; the batch
- * loop appends every plan's event (fenced), then publishes effects, then replies.
+ * committer appends every plan's event (fenced), then the partition publishes effects, then replies.
  *
- * Invariant: a plan's effects are recorded inside its event, so that whoever recovers the
- * partition after a crash can publish them again (with the same dedupe ids).
+ * The contract, both ways:
+ * - a plan's effects are recorded inside its event, so that whoever recovers the partition after a
+ *   crash can publish them again (with the same dedupe ids);
+ * - `prepare` may advance the host's cached view of the actor in memory (an orchestration's live
+ *   generator does), but `committed` is the only point where that view becomes the truth;
+ * - after any failed or uncertain commit of an actor (fenced, no PubAck, a throwing `prepare`,
+ *   the lease lost before the append), the committer calls `invalidate(actor)` before anyone
+ *   prepares that actor again: the host must then reload it from the store;
+ * - `prepare` skips messages at or below the actor's recorded `in` sequence, so a batch retried
+ *   after a partial failure re-applies nothing.
  */
 
 /** A message read from a partition's inbox. */

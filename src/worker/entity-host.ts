@@ -11,7 +11,7 @@ import { decodeToken } from '../core/encoding.js';
 import { EntityId } from '../core/entity-id.js';
 import { toErrorInfo } from '../core/errors.js';
 import {
-  entityActorToken, entityIndexKey, entityInboxSubject, eventSubject, inboxSubject, instanceInboxSubject, entityPartition,
+  entityIndexKey, entityInboxSubject, eventSubject, inboxSubject, instanceInboxSubject, entityPartition,
 } from '../core/topology.js';
 import type { EntityDefinition } from '../entity/definition.js';
 import { executeEntityBatch, newSnapshot, type EntityEffect, type EntitySnapshot } from '../entity/executor.js';

@@ -89,16 +89,7 @@ export class LeaseManager {
     if (this.tickTimer) clearInterval(this.tickTimer);
     while (this.ticking) await new Promise((r) => setTimeout(r, 10));
     await Promise.all([...this.owned.keys()].map((p) => this.release(p)));
-    await this.kv.delete(`w.${this.o.workerId}`).catch(() => undefined);
-    this.watcher?.stop();
-  }
-
-  /** Abandons everything without writing (used when the connection is gone). */
-  abort(): void {
-    this.stopping = true;
-    if (this.tickTimer) clearInterval(this.tickTimer);
-    for (const o of this.owned.values()) void o.processor.stop(false);
-    this.owned.clear();
+    await this.kv.delete(`w.${this.o.workerId}`).catch((err) => this.o.logger.warn({ err: (err as Error).message }, 'could not remove this worker\'s heartbeat; others will see it expire'));
     this.watcher?.stop();
   }
 

@@ -13,11 +13,12 @@ import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { decodeToken } from '../core/encoding.js';
 import { EntityId } from '../core/entity-id.js';
-import { activitySubject, entityInboxSubject, eventSubject, inboxSubject, instanceInboxSubject, instancePartition, statusKey } from '../core/topology.js';
+import { activitySubject, entityInboxSubject, eventSubject, inboxSubject, instanceInboxSubject, statusKey } from '../core/topology.js';
 import type { EntityMessage } from '../entity/messages.js';
 import type { OrchestratorAction } from '../orchestration/actions.js';
 import type { HistoryEvent } from '../orchestration/history.js';
 import { InstanceRuntime, type OrchestrationRegistry } from '../orchestration/instance.js';
+import { activityWorkItem, instanceMessages, parseOrchestrationMessage } from '../orchestration/messages.js';
 import type { DirectReader } from '../store/direct-reader.js';
 import { HistoryAssembler } from '../store/history-records.js';
 import { scan } from '../store/event-log.js';
@@ -39,15 +40,7 @@ export interface InstanceEvent {
   fx?: ResolvedEffect[];
 }
 
-/** An activity work item on the activity stream. */
-export interface ActivityWorkItem {
-  i: string;
-  r?: string;
-  t: number;
-  n: string;
-  a: number;
-  in?: unknown;
-}
+export type { ActivityWorkItem } from '../orchestration/messages.js';
 
 interface CachedInstance {
   runtime: InstanceRuntime;
@@ -94,18 +87,19 @@ export class OrchestrationHost implements ActorHost {
     for (const m of messages) {
       if (m.seq <= cached.lastIn) continue;
       lastSeq = m.seq;
-      let ev: HistoryEvent;
+      let body: unknown;
       try {
-        ev = decodeJson<HistoryEvent>(m.data);
+        body = decodeJson(m.data);
       } catch {
         deadLetters.push({ ...m, reason: 'body is not JSON' });
         continue;
       }
-      if (!ev || typeof ev !== 'object' || typeof ev.type !== 'string') {
-        deadLetters.push({ ...m, reason: 'not an orchestration message (needs a string "type")' });
+      const parsed = parseOrchestrationMessage(body);
+      if (!parsed.ok) {
+        deadLetters.push({ ...m, reason: parsed.reason });
         continue;
       }
-      events.push({ ...ev, eventId: -1 } as HistoryEvent);
+      events.push(parsed.message);
     }
     const nothing: CommitPlan = { effects: [], replies: [], deadLetters, committed: () => undefined, applied: 0 };
     if (events.length === 0) return nothing;
@@ -183,18 +177,18 @@ export class OrchestrationHost implements ActorHost {
     const partitions = this.hub.config.partitions;
     switch (a.type) {
       case 'scheduleActivity': {
-        const item: ActivityWorkItem = { i: instanceId, t: a.taskId, n: a.name, a: a.attempt, ...(a.runId ? { r: a.runId } : {}), ...(a.input === undefined ? {} : { in: a.input }) };
+        const item = activityWorkItem({ instanceId, taskId: a.taskId, name: a.name, attempt: a.attempt, ...(a.runId ? { runId: a.runId } : {}), ...(a.input === undefined ? {} : { input: a.input }) });
         return { s: activitySubject(hub, a.name), d: item, id: msgId };
       }
       case 'createTimer': {
-        const fired = { type: 'TimerFired', timerId: a.timerId, fireAt: a.fireAt, ...(a.runId ? { runId: a.runId } : {}) };
+        const fired = instanceMessages.timerFired(a.timerId, a.fireAt, a.runId);
         const timer = { id: msgId, at: Date.parse(a.fireAt), s: instanceInboxSubject(hub, instanceId, partitions), d: fired };
         return { s: inboxSubject(hub, partition, 't'), d: timer, id: msgId };
       }
       case 'startSubOrchestration':
         return {
           s: instanceInboxSubject(hub, a.instanceId, partitions),
-          d: { type: 'ExecutionStarted', name: a.name, instanceId: a.instanceId, parent: a.parent, mode: 'replaceTerminal', ...(a.input === undefined ? {} : { input: a.input }) },
+          d: instanceMessages.started({ name: a.name, instanceId: a.instanceId, parent: a.parent, mode: 'replaceTerminal', ...(a.input === undefined ? {} : { input: a.input }) }),
           id: msgId,
         };
       case 'sendEntityMessage': {
@@ -202,7 +196,7 @@ export class OrchestrationHost implements ActorHost {
         return { s: entityInboxSubject(hub, EntityId.parse(a.entityId), partitions), d: body, id: msgId };
       }
       case 'sendEvent':
-        return { s: instanceInboxSubject(hub, a.instanceId, partitions), d: { type: 'EventRaised', name: a.name, ...(a.data === undefined ? {} : { data: a.data }) }, id: msgId };
+        return { s: instanceInboxSubject(hub, a.instanceId, partitions), d: instanceMessages.eventRaised(a.name, a.data), id: msgId };
       case 'notifyParent':
         return { s: instanceInboxSubject(hub, a.instanceId, partitions), d: a.event, id: msgId };
       default: {

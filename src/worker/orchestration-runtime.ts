@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { DurableError } from '../core/errors.js';
+import { instanceMessages } from '../orchestration/messages.js';
 import type { CallOutcome } from '../entity/messages.js';
 import type { ActivityDefinition, OrchestrationDefinition } from '../orchestration/definition.js';
 import type { Hub } from '../store/hub.js';
@@ -41,11 +42,9 @@ export interface OrchestrationRuntime {
 }
 
 export const orchestrationMessages: OrchestrationMessageFactory = {
-  start: (name, instanceId, input) => ({ type: 'ExecutionStarted', name, instanceId, mode: 'ifNotExists', ...(input === undefined ? {} : { input }) }),
-  entityResponse: (requestId: number, outcome: CallOutcome, runId?: string) => ({
-    type: 'EntityResponded', requestId, ...(runId ? { runId } : {}), ...(outcome.ok ? { result: outcome.result } : { failure: outcome.error }),
-  }),
-  lockGranted: (lockId: number, runId?: string) => ({ type: 'EntityLockGranted', lockId, ...(runId ? { runId } : {}) }),
+  start: (name, instanceId, input) => instanceMessages.started({ name, instanceId, mode: 'ifNotExists', ...(input === undefined ? {} : { input }) }),
+  entityResponse: (requestId: number, outcome: CallOutcome, runId?: string) => instanceMessages.entityResponded(requestId, outcome, runId),
+  lockGranted: (lockId: number, runId?: string) => instanceMessages.lockGranted(lockId, runId),
 };
 
 function byName<T extends { name: string }>(defs: T[], kind: string): Map<string, T> {

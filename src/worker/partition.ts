@@ -1,29 +1,33 @@
 /**
  * PartitionProcessor: the batch loop of one partition, run only by the partition's lease holder.
+ * A short pipeline of parts with one role each:
  *
- *   read inbox (ordered consumer from checkpoint+1) -> group by actor -> host.prepare each actor
- *   -> append every actor's event (fenced, pipelined) -> publish effects -> reply -> next batch
+ *   InboxReader (ordered, bounded buffer) -> route (group by actor; timers, forwards, dead letters)
+ *   -> BatchCommitter (one fenced append per actor; reports committed and failed actors)
+ *   -> EffectPublisher (effects, dead letters, forwards) + timer registrations -> replies
+ *   -> checkpoint
  *
  * Invariants:
  * - messages of one actor are applied in inbox order: one batch at a time per partition;
- * - invariant 4: a message counts as processed (checkpoint) only after its event and effects are
- *   durable; the checkpoint advances only under this owner's lease (the lease manager writes it);
- * - on start, effects recorded in events after the checkpoint are published again (crash between
- *   append and effects), with their original dedupe ids;
+ * - invariant 4: the checkpoint moves past a batch only when every actor of it committed and every
+ *   effect, dead letter, forward and timer registration of it is durable; a batch with a failure
+ *   is retried whole (actors that did commit skip their applied messages by their `in` sequence),
+ *   after the effects recorded in events since the checkpoint are published again;
+ * - actors that committed reply to their callers even when others in the batch failed;
+ * - no promise is left unobserved: every publish of a batch is settled before the batch ends;
  * - a message that cannot be applied is parked in the dead-letter stream, never fatal.
  */
-import type { ConsumerMessages } from '@nats-io/jetstream';
-import { DeliverPolicy } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { decodeJson, encodeJson } from '../core/codec.js';
-import { DurableError } from '../core/errors.js';
-import { deadLetterSubject, eventFilter, inboxFilter, inboxSubject, entityPartition, instancePartition } from '../core/topology.js';
-import { EntityId } from '../core/entity-id.js';
+import { decodeJson } from '../core/codec.js';
 import { decodeToken } from '../core/encoding.js';
-import { scan } from '../store/event-log.js';
+import { EntityId } from '../core/entity-id.js';
+import { entityPartition, instancePartition } from '../core/topology.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
-import type { ActorHost, CommitPlan, DeadLetterRecord, InboxMessage, ResolvedEffect } from './actor-host.js';
+import type { ActorHost, DeadLetterRecord, InboxMessage } from './actor-host.js';
+import { BatchCommitter, type CommitOutcome } from './batch-committer.js';
+import { EffectPublisher } from './effect-publisher.js';
+import { InboxReader } from './inbox-reader.js';
 import type { WorkerMetrics } from './metrics.js';
 import { TimerIndex, type TimerRecord } from './timer-index.js';
 
@@ -45,29 +49,42 @@ export interface PartitionDeps {
   leaseValid: () => boolean;
 }
 
-const MAX_BUFFER = 20_000;
-const READER_STALL_MS = 3_000;
-const MAX_FENCE_RETRIES = 5;
+/** The messages of a batch, sorted by what happens to them. */
+interface RoutedBatch {
+  groups: Map<string, InboxMessage[]>;
+  timers: InboxMessage[];
+  forwards: Array<{ message: InboxMessage; home: number }>;
+  deadLetters: DeadLetterRecord[];
+}
+
+const RETRY_BASE_MS = 100;
+const RETRY_MAX_MS = 5_000;
 
 export class PartitionProcessor {
-  private buffer: InboxMessage[] = [];
-  private messages: ConsumerMessages | undefined;
+  private readonly reader: InboxReader;
+  private readonly committer: BatchCommitter;
+  private readonly effects: EffectPublisher;
+  private readonly timers: TimerIndex;
+  private readonly log: Logger;
   private processing: Promise<void> | undefined;
   private stopped = false;
   private done: Checkpoint;
-  private readonly timers: TimerIndex;
-  private bufferDrained: (() => void) | undefined;
-  private readonly log: Logger;
-  private readerGeneration = 0;
-  /** Highest inbox sequence the reader delivered, and when it last delivered anything. */
-  private lastRead = 0;
-  private lastReadAt = Date.now();
-  private checkingReader = false;
-  private watchdog: NodeJS.Timeout | undefined;
+  /** Consecutive failed attempts of the current batch (for backoff and logs). */
+  private failures = 0;
+  /** A batch failed: effects recorded in events since the checkpoint must be published again. */
+  private recoveryNeeded = false;
 
   constructor(readonly partition: number, start: Checkpoint, private readonly d: PartitionDeps) {
     this.done = { ...start };
     this.log = d.logger.child({ partition });
+    this.reader = new InboxReader({ hub: d.hub, partition, logger: this.log, onMessages: () => this.kick() });
+    this.committer = new BatchCommitter({
+      publisher: d.publisher,
+      hostOf: (token) => (token.charCodeAt(0) === 101 /* e */ ? d.hosts.e : d.hosts.o),
+      metrics: d.metrics,
+      leaseValid: d.leaseValid,
+    });
+    this.effects = new EffectPublisher({ hub: d.hub, publisher: d.publisher, partition, logger: this.log, metrics: d.metrics, leaseValid: d.leaseValid });
     this.timers = new TimerIndex({
       partition,
       bucket: d.hub.timers,
@@ -84,7 +101,9 @@ export class PartitionProcessor {
 
   async start(): Promise<void> {
     const t0 = performance.now();
-    const recovered = await this.recoverEffects();
+    // Effects are published after their event; a crash in between leaves them only in the event.
+    const recovered = await this.effects.recover(this.done.ev);
+    this.done.ev = recovered.lastEventSeq;
     const t1 = performance.now();
     if (this.stopped) return;
     await this.timers.load();
@@ -93,249 +112,133 @@ export class PartitionProcessor {
       return;
     }
     const t2 = performance.now();
-    this.lastRead = this.done.in;
-    await this.consume();
-    this.watchdog = setInterval(() => void this.checkReader(), 1_000);
-    this.watchdog.unref();
-    this.log.debug({ recovered, timers: this.timers.size, recoverMs: Math.round(t1 - t0), timersMs: Math.round(t2 - t1), consumeMs: Math.round(performance.now() - t2) }, 'partition started');
+    await this.reader.start(this.done.in);
+    this.log.debug({ recovered: recovered.count, timers: this.timers.size, recoverMs: Math.round(t1 - t0), timersMs: Math.round(t2 - t1), consumeMs: Math.round(performance.now() - t2) }, 'partition started');
   }
 
-  /** Stops reading, finishes the batch in flight (if `graceful`), and returns the final checkpoint. */
+  /**
+   * Stops reading and returns the checkpoint. `graceful`: first let the batch in flight finish
+   * (its checkpoint then counts); otherwise (lease lost) return at once: the fence stops any
+   * append of the abandoned batch that is still in flight.
+   */
   async stop(graceful: boolean): Promise<Checkpoint> {
     this.stopped = true;
-    if (this.watchdog) clearInterval(this.watchdog);
     this.timers.stop();
-    this.messages?.stop();
-    this.bufferDrained?.();
-    if (graceful) await this.processing?.catch(() => undefined);
-    this.buffer = [];
+    this.reader.stop();
+    if (graceful) await this.processing;
     return this.checkpoint;
-  }
-
-  /** Effects are published after their event; a crash in between leaves them only in the event. */
-  private async recoverEffects(): Promise<number> {
-    const { hub } = this.d;
-    let count = 0;
-    const pending: Promise<unknown>[] = [];
-    // Parts of a record that was not finished (no last part) are never acted on.
-    const unfinished = new Map<string, ResolvedEffect[]>();
-    const last = await scan(hub, hub.names.eventStream, eventFilter(hub.names.hub, this.partition), this.done.ev + 1, (m) => {
-      let ev: { fx?: ResolvedEffect[]; more?: boolean; reset?: boolean };
-      try {
-        ev = decodeJson(m.data);
-      } catch {
-        return;
-      }
-      const group = ev.reset ? [] : (unfinished.get(m.subject) ?? []);
-      group.push(...(ev.fx ?? []));
-      if (ev.more) {
-        unfinished.set(m.subject, group);
-        return;
-      }
-      unfinished.delete(m.subject);
-      for (const fx of group) {
-        pending.push(this.publishEffect(fx));
-        count++;
-      }
-    });
-    await Promise.all(pending);
-    if (last > this.done.ev) this.done.ev = last;
-    return count;
-  }
-
-  /**
-   * Reads the inbox from `fromSeq` with a fresh ordered consumer. A reader is replaced (see the
-   * watchdog) by bumping `readerGeneration`; an old reader's late messages are dropped.
-   */
-  private async consume(fromSeq = this.done.in + 1): Promise<void> {
-    const { hub } = this.d;
-    const generation = ++this.readerGeneration;
-    const consumer = await hub.js.consumers.get(hub.names.inboxStream, {
-      filter_subjects: inboxFilter(hub.names.hub, this.partition),
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: fromSeq,
-    });
-    if (this.stopped || generation !== this.readerGeneration) return; // released or replaced while starting
-    // Short pull expiry and heartbeats: when the node hosting this (R1, ephemeral) ordered consumer
-    // dies, nats.js notices only when a pull expires; with its 30 s default, consumers of an R3
-    // stream whose leader was SIGKILLed delivered nothing for 25 s or more while the partition's
-    // lease was still renewed (docs/operations.md, known limits).
-    const messages = await consumer.consume({ max_messages: 2_000, threshold_messages: 1_000, expires: 5_000, idle_heartbeat: 1_000 } as any);
-    if (this.stopped || generation !== this.readerGeneration) {
-      messages.stop();
-      return;
-    }
-    this.messages = messages;
-    this.lastReadAt = Date.now();
-    const prefixLength = `${hub.names.hub}.in.${this.partition}.`.length;
-    void (async () => {
-      try {
-        for await (const m of messages) {
-          if (this.stopped || generation !== this.readerGeneration) break;
-          if (m.seq <= this.lastRead) continue; // a replacement reader starts where the old one was
-          this.lastRead = m.seq;
-          this.lastReadAt = Date.now();
-          const msgId = m.headers?.get('Nats-Msg-Id');
-          this.buffer.push({ seq: m.seq, subject: m.subject, actorToken: m.subject.slice(prefixLength), data: m.data, ...(msgId ? { msgId } : {}) });
-          this.kick();
-          if (this.buffer.length >= MAX_BUFFER) await new Promise<void>((r) => (this.bufferDrained = r));
-        }
-      } catch (e) {
-        if (!this.stopped) this.log.error({ err: e }, 'inbox consumer failed');
-      }
-    })();
-  }
-
-  /**
-   * The reader must not go quiet while the inbox has more: after a NATS node loss an ordered
-   * consumer can stall while the lease is still renewed (nobody else would take over). When the
-   * reader has been silent for READER_STALL_MS and the inbox holds a newer message, start a new
-   * reader where the old one stopped.
-   */
-  private async checkReader(): Promise<void> {
-    if (this.stopped || this.checkingReader || Date.now() - this.lastReadAt < READER_STALL_MS) return;
-    this.checkingReader = true;
-    try {
-      // Asked of the stream leader (not DIRECT.GET, which a lagging replica may answer).
-      const newest = await this.d.hub.jsm.streams.getMessage(this.d.hub.names.inboxStream, { last_by_subj: inboxFilter(this.d.hub.names.hub, this.partition) }).catch(() => null);
-      if (this.stopped || !newest || newest.seq <= this.lastRead || Date.now() - this.lastReadAt < READER_STALL_MS) return;
-      this.log.warn({ lastRead: this.lastRead, newest: newest.seq }, 'inbox reader stalled; starting a new one');
-      this.messages?.stop();
-      await this.consume(Math.max(this.lastRead, this.done.in) + 1);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'inbox reader check failed');
-    } finally {
-      this.checkingReader = false;
-    }
   }
 
   private kick(): void {
     if (this.processing || this.stopped) return;
     this.processing = this.drain().finally(() => {
       this.processing = undefined;
-      if (this.buffer.length > 0 && !this.stopped) this.kick();
+      if (this.reader.size > 0 && !this.stopped) this.kick();
     });
   }
 
+  /** Never rejects: every failure is logged and the batch retried with backoff. */
   private async drain(): Promise<void> {
-    while (this.buffer.length > 0 && !this.stopped) {
+    while (this.reader.size > 0 && !this.stopped) {
       if (!this.d.leaseValid()) {
         await sleep(50);
         continue;
       }
-      const batch = this.buffer.slice(0, this.d.maxBatch);
       try {
-        await this.processBatch(batch);
-        this.buffer.splice(0, batch.length);
-        if (this.bufferDrained && this.buffer.length < MAX_BUFFER / 2) {
-          this.bufferDrained();
-          this.bufferDrained = undefined;
+        if (this.recoveryNeeded) {
+          const recovered = await this.effects.recover(this.done.ev);
+          this.done.ev = recovered.lastEventSeq;
+          this.recoveryNeeded = false;
         }
-      } catch (e) {
-        this.log.error({ err: e }, 'batch failed; retrying');
-        this.d.hosts.e.invalidate();
-        this.d.hosts.o.invalidate();
-        await sleep(250);
-        // Part of the batch may be committed with its effects unpublished: publish them again.
-        await this.recoverEffects().catch((err) => this.log.warn({ err }, 'effect recovery failed; will retry'));
+        const batch = this.reader.peek(this.d.maxBatch);
+        if (await this.processBatch(batch)) {
+          this.reader.consumed(batch.length);
+          this.failures = 0;
+          continue;
+        }
+      } catch (err) {
+        this.log.error({ err }, 'batch step failed');
+      }
+      this.failures++;
+      this.recoveryNeeded = true;
+      await sleep(Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.failures, 10)));
+    }
+  }
+
+  /** Processes one batch; true when all of it is durable and the checkpoint moved past it. */
+  private async processBatch(batch: InboxMessage[]): Promise<boolean> {
+    const started = performance.now();
+    const routed = this.route(batch);
+    const outcome = await this.committer.commit(this.partition, routed.groups);
+    const deadLetters = [...routed.deadLetters, ...outcome.committed.flatMap((c) => c.plan.deadLetters)];
+    // Everything else this batch must make durable, all at once, all settled (never unobserved).
+    const settled = await Promise.allSettled([
+      ...outcome.committed.flatMap((c) => c.plan.effects.map((fx) => this.effects.publish(fx))),
+      ...deadLetters.map((dl) => this.effects.deadLetter(dl)),
+      ...routed.forwards.map(({ message, home }) => this.effects.forward(message, home)),
+      ...routed.timers.map((m) => this.registerTimer(m)),
+    ]);
+    this.sendReplies(outcome);
+    const failedPublishes = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (outcome.failed.length > 0 || failedPublishes.length > 0) {
+      const firstError = outcome.failed[0]?.error ?? (failedPublishes[0]?.reason as Error | undefined);
+      this.log.warn({
+        err: firstError, attempt: this.failures + 1, committed: outcome.committed.length,
+        failedActors: outcome.failed.map((f) => f.token).slice(0, 10), failedPublishes: failedPublishes.length,
+      }, 'batch not fully durable; retrying it (committed actors skip what they applied)');
+      return false;
+    }
+    for (const c of outcome.committed) {
+      if (c.plan.afterCommit) await c.plan.afterCommit().catch((err) => this.log.warn({ err, actor: c.token }, 'after-commit step failed'));
+    }
+    const last = batch[batch.length - 1]!;
+    this.done = { in: last.seq, ev: Math.max(this.done.ev, outcome.maxEventSeq) };
+    this.d.metrics.batchSize.observe(batch.length);
+    this.d.metrics.commitLatency.observe((performance.now() - started) / 1000);
+    this.d.metrics.applied.inc(outcome.committed.reduce((n, c) => n + c.plan.applied, 0));
+    return true;
+  }
+
+  /** Replies of committed actors (core NATS: a caller that is gone costs nothing). */
+  private sendReplies(outcome: CommitOutcome): void {
+    for (const c of outcome.committed) {
+      for (const r of c.plan.replies) {
+        try {
+          this.d.hub.nc.publish(r.subject, r.data);
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message, actor: c.token }, 'reply not sent (connection closed?)');
+        }
       }
     }
   }
 
-  private async processBatch(batch: InboxMessage[]): Promise<void> {
-    const started = performance.now();
-    const groups = new Map<string, InboxMessage[]>();
-    const deadLetters: DeadLetterRecord[] = [];
-    const forwards: Promise<unknown>[] = [];
-    // Timer registrations go to the bucket in parallel; all are durable before the batch ends.
-    const timerRegistrations: Promise<void>[] = [];
+  private route(batch: InboxMessage[]): RoutedBatch {
+    const routed: RoutedBatch = { groups: new Map(), timers: [], forwards: [], deadLetters: [] };
     for (const m of batch) {
-      const kind = m.actorToken.charCodeAt(0);
       if (m.actorToken === 't') {
-        timerRegistrations.push(this.registerTimer(m, deadLetters));
+        routed.timers.push(m);
         continue;
       }
+      const kind = m.actorToken.charCodeAt(0);
       if ((kind !== 101 /* e */ && kind !== 111 /* o */) || m.actorToken[1] !== '.') {
-        deadLetters.push({ ...m, reason: `unknown actor subject '${m.subject}'` });
+        routed.deadLetters.push({ ...m, reason: `unknown actor subject '${m.subject}'` });
         continue;
       }
       const home = this.homePartition(m.actorToken);
       if (home === undefined) {
-        deadLetters.push({ ...m, reason: `malformed actor address in '${m.subject}'` });
+        routed.deadLetters.push({ ...m, reason: `malformed actor address in '${m.subject}'` });
         continue;
       }
       if (home !== this.partition) {
         // A producer hashed with another partition count: move it home instead of applying it here.
-        forwards.push(this.d.publisher.publish(inboxSubject(this.d.hub.names.hub, home, m.actorToken), m.data, { msgId: `fwd:${this.partition}:${m.seq}` }));
+        routed.forwards.push({ message: m, home });
         continue;
       }
-      let list = groups.get(m.actorToken);
-      if (!list) groups.set(m.actorToken, (list = []));
+      let list = routed.groups.get(m.actorToken);
+      if (!list) routed.groups.set(m.actorToken, (list = []));
       list.push(m);
     }
-
-    let pending = [...groups.entries()];
-    const effects: ResolvedEffect[] = [];
-    const replies: CommitPlan['replies'] = [];
-    const after: Array<() => Promise<void>> = [];
-    let maxEventSeq = 0;
-    let applied = 0;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > MAX_FENCE_RETRIES) throw new DurableError('fenced', `partition ${this.partition}: actors kept being written by another owner`);
-      const plans = await Promise.all(pending.map(([token, msgs]) => this.host(token).prepare(this.partition, token, msgs)));
-      if (!this.d.leaseValid()) throw new DurableError('fenced', `partition ${this.partition}: lease lost before commit`);
-      const appends = await Promise.allSettled(plans.map((p) => this.append(p)));
-      const retry: typeof pending = [];
-      appends.forEach((r, i) => {
-        const plan = plans[i]!;
-        const [token, msgs] = pending[i]!;
-        if (r.status === 'rejected') {
-          if (DurableError.is(r.reason, 'fenced')) {
-            this.host(token).invalidate(token);
-            this.d.metrics.fenced.inc();
-            retry.push([token, msgs]);
-            return;
-          }
-          throw r.reason;
-        }
-        const [firstSeq, seq] = r.value;
-        if (seq > maxEventSeq) maxEventSeq = seq;
-        plan.committed(seq, firstSeq);
-        effects.push(...plan.effects);
-        replies.push(...plan.replies);
-        deadLetters.push(...plan.deadLetters);
-        if (plan.afterCommit) after.push(plan.afterCommit);
-        applied += plan.applied;
-      });
-      pending = retry;
-    }
-    await Promise.all(timerRegistrations); // may add dead letters (malformed registrations)
-    await Promise.all([...effects.map((fx) => this.publishEffect(fx)), ...deadLetters.map((dl) => this.deadLetter(dl)), ...forwards]);
-    for (const r of replies) this.d.hub.nc.publish(r.subject, r.data);
-    for (const fn of after) await fn();
-    const last = batch[batch.length - 1]!;
-    this.done = { in: last.seq, ev: Math.max(this.done.ev, maxEventSeq) };
-    this.d.metrics.batchSize.observe(batch.length);
-    this.d.metrics.commitLatency.observe((performance.now() - started) / 1000);
-    this.d.metrics.applied.inc(applied);
-  }
-
-  /** Appends a plan's parts in order, each fenced on the previous; resolves [first, last] sequence. */
-  private async append(plan: CommitPlan): Promise<[number, number]> {
-    if (!plan.append) return [0, 0];
-    const { subject, parts } = plan.append;
-    let expected = plan.append.expectedLastSeq;
-    let first = 0;
-    for (const data of parts) {
-      const ack = await this.d.publisher.publish(subject, data, { expectedLastSubjectSequence: expected });
-      if (!first) first = ack.seq;
-      expected = ack.seq;
-    }
-    return [first, expected];
-  }
-
-  private host(actorToken: string): ActorHost {
-    return actorToken.charCodeAt(0) === 101 ? this.d.hosts.e : this.d.hosts.o;
+    return routed;
   }
 
   private homePartition(actorToken: string): number | undefined {
@@ -345,51 +248,21 @@ export class PartitionProcessor {
       if (parts[0] === 'e' && parts.length === 3) return entityPartition(new EntityId(decodeToken(parts[1]!), decodeToken(parts[2]!)), partitions);
       if (parts[0] === 'o' && parts.length === 2) return instancePartition(decodeToken(parts[1]!), partitions);
     } catch {
-      return undefined;
+      return undefined; // not a valid token: the caller dead-letters the message
     }
     return undefined;
   }
 
-  private async registerTimer(m: InboxMessage, deadLetters: DeadLetterRecord[]): Promise<void> {
+  /** Durable in the timer bucket before the batch completes; a malformed one is dead-lettered. */
+  private async registerTimer(m: InboxMessage): Promise<unknown> {
     let t: TimerRecord;
     try {
       t = decodeJson<TimerRecord>(m.data);
       if (typeof t.id !== 'string' || typeof t.at !== 'number' || typeof t.s !== 'string') throw new Error('bad shape');
     } catch {
-      deadLetters.push({ ...m, reason: 'malformed timer registration' });
-      return;
+      return this.effects.deadLetter({ ...m, reason: 'malformed timer registration' });
     }
-    await this.timers.register(t);
-  }
-
-  private publishEffect(fx: ResolvedEffect): Promise<unknown> {
-    // A worker that was paused past its lease may reach this after the new owner moved on:
-    // a status write must then not go backwards (see guardedStatusWrite).
-    if (fx.v !== undefined && !this.d.leaseValid()) return this.guardedStatusWrite(fx);
-    const data = fx.d === undefined ? new Uint8Array(0) : encodeJson(fx.d);
-    return this.d.publisher.publish(fx.s, data, { ...(fx.id ? { msgId: fx.id } : {}), ...(fx.h ? { headers: fx.h } : {}) });
-  }
-
-  /** Writes a status record only if the stored one is not from a later position of history. */
-  private async guardedStatusWrite(fx: ResolvedEffect): Promise<unknown> {
-    const key = fx.s.slice(`$KV.${this.d.hub.names.statusBucket}.`.length);
-    const current = await this.d.hub.status.get(key);
-    const stored = current && current.length > 0 ? (decodeJson<{ _v?: number }>(current.value)._v ?? 0) : -1;
-    if (stored > fx.v!) {
-      this.log.warn({ key, stale: fx.v, stored }, 'stale status write from a lost lease dropped');
-      return undefined;
-    }
-    const data = encodeJson(fx.d);
-    return current ? this.d.hub.status.update(key, data, current.revision).catch(() => undefined) : this.d.hub.status.create(key, data).catch(() => undefined);
-  }
-
-  private deadLetter(dl: DeadLetterRecord): Promise<unknown> {
-    this.d.metrics.deadLetters.inc();
-    this.log.warn({ seq: dl.seq, subject: dl.subject, reason: dl.reason }, 'message dead-lettered');
-    return this.d.publisher.publish(deadLetterSubject(this.d.hub.names.hub, this.partition), dl.data, {
-      msgId: `dlq:${dl.seq}`,
-      headers: { 'Dn-Reason': dl.reason.slice(0, 1000), 'Dn-Subject': dl.subject, 'Dn-Seq': String(dl.seq) },
-    });
+    return this.timers.register(t);
   }
 }
 

@@ -7,6 +7,7 @@
  * 'ifNotExists', so an event delivered twice starts one instance (the producer's correlation key
  * is the instance id); a malformed start is dead-lettered, never retried forever.
  */
+import { instanceMessages, rawStartSchema } from '../orchestration/messages.js';
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
@@ -47,21 +48,19 @@ export class StartRouter {
   private async route(m: JsMsg): Promise<void> {
     const prefix = `${this.hub.names.hub}.start.`;
     let name: string;
-    let body: { instanceId?: unknown; input?: unknown };
+    let body: { instanceId?: string; input?: unknown };
     try {
       name = decodeToken(m.subject.slice(prefix.length)).toLowerCase();
-      body = m.data.length ? decodeJson(m.data) : {};
-      if (!body || typeof body !== 'object' || Array.isArray(body)) throw new Error('body must be a JSON object');
-      if (body.instanceId !== undefined && (typeof body.instanceId !== 'string' || body.instanceId.length === 0 || body.instanceId.length > 512)) {
-        throw new Error('instanceId must be a non-empty string of at most 512 characters');
-      }
+      const check = rawStartSchema.safeParse(m.data.length ? decodeJson(m.data) : {});
+      if (!check.success) throw new Error(check.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+      body = check.data;
     } catch (e) {
       await this.park(m, `malformed start: ${(e as Error).message}`);
       return;
     }
     // No id given: derive one from the stream sequence, so a redelivery routes to the same id.
-    const instanceId = (body.instanceId as string | undefined) ?? uuidV5(`${this.hub.names.hub}|start|${m.seq}`).replaceAll('-', '');
-    const started = { type: 'ExecutionStarted', name, instanceId, mode: 'ifNotExists', ...(body.input === undefined ? {} : { input: body.input }) };
+    const instanceId = body.instanceId ?? uuidV5(`${this.hub.names.hub}|start|${m.seq}`).replaceAll('-', '');
+    const started = instanceMessages.started({ name, instanceId, mode: 'ifNotExists', ...(body.input === undefined ? {} : { input: body.input }) });
     try {
       await this.publisher.publish(instanceInboxSubject(this.hub.names.hub, instanceId, this.hub.config.partitions), encodeJson(started), { msgId: `start:${m.seq}` });
       m.ack();

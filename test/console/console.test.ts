@@ -98,7 +98,7 @@ async function confirm(page: Page): Promise<void> {
 }
 
 /** Text of the instance page's status line. */
-const statusOf = (page: Page) => page.locator('dl.facts dd').nth(1).innerText();
+const statusOf = async (page: Page) => (await page.locator('dl.facts dd').nth(1).textContent()) ?? '';
 
 /** True when the route is not served (another helper's work not merged yet). */
 async function routeMissing(path: string): Promise<boolean> {

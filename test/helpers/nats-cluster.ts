@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
 import { decodeJson } from '../../src/core/codec.js';
-import { DurableClient, DurableError, EntityId } from '../../src/index.js';
+import { type DurableClient, DurableError, EntityId } from '../../src/index.js';
 import { expectedTotalBytes } from '../../orchestrations/fan-out-fan-in.js';
 import { freePort, NATS_SERVER_BIN } from './nats-server.js';
 

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DurableClient } from '../../src/index.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/processes.js';
 import {
-  sendSignals, startNatsCluster, startOrchestrations, waitFor, wrongOrchestrations, wrongTotals, type TestCluster,
+  sendSignals, startNatsCluster, startOrchestrations, wrongOrchestrations, wrongTotals, type TestCluster,
 } from '../helpers/nats-cluster.js';
 
 let cluster: TestCluster;

@@ -205,7 +205,7 @@ describe('orchestration ctx and management', () => {
     const ids = await Promise.all([1, 2, 3].map((i) => client.startNew('helloSequence', { instanceId: `list-${i}` })));
     await Promise.all(ids.map((id) => client.waitForCompletion(id, { timeoutMs: 10_000 })));
     const s = await client.getStatus('list-1', { showHistory: true });
-    expect((s?.history as Array<{ type: string }>).map((e) => e.type)).toContain('TaskCompleted');
+    expect((s!.history as Array<{ type: string }>).map((e) => e.type)).toContain('TaskCompleted');
     const page1 = await client.listInstances({ namePrefix: 'hellos', runtimeStatus: ['Completed'], pageSize: 2 });
     expect(page1.instances).toHaveLength(2);
     const page2 = await client.listInstances({ namePrefix: 'hellos', runtimeStatus: ['Completed'], pageSize: 2, continuationToken: page1.continuationToken! });

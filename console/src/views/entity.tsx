@@ -53,7 +53,7 @@ export function EntityView({ name, entityKey }: { name: string; entityKey: strin
       <h1>Entity @{name}@{entityKey}</h1>
       {error && <Notice kind="error">{error}</Notice>}
       <div class="grid2">
-        <div class="panel" aria-label="Current state">
+        <div class="panel" role="region" aria-label="Current state">
           <h2>Current state</h2>
           <p class="muted">
             {[
@@ -86,7 +86,7 @@ function Operations({ name, base, onDone }: { name: string; base: string; onDone
   const body = input.empty ? undefined : input.value;
   const problem = input.ok && schema ? schemaProblem(schema, body) : undefined;
   return (
-    <div class="panel" aria-label="Operations">
+    <div class="panel" role="region" aria-label="Operations">
       <h2>Send an operation</h2>
       {flash.node}
       <label class="field"><span>Operation</span>
@@ -103,7 +103,7 @@ function Operations({ name, base, onDone }: { name: string; base: string; onDone
         <button type="button" disabled={!chosen || !input.ok || problem !== undefined} onClick={() => ask(`Call ${chosen}?`, `Run '${chosen}' on this entity and wait for its result.`,
           () => flash.run(`Call '${chosen}' answered`, async () => { const r = await api(`${base}/call`, { method: 'POST', query: { op: chosen }, body }); setResult({ value: r.data }); onDone(); }))}>Call</button>
       </div>
-      {result && <div aria-label="Call result"><h3>Result</h3><JsonTree value={result.value} label="Result" /></div>}
+      {result && <div role="region" aria-label="Call result"><h3>Result</h3><JsonTree value={result.value} label="Result" /></div>}
       {dialog}
     </div>
   );
@@ -120,7 +120,7 @@ function History({ base, latest, onRestored }: { base: string; latest: number; o
   const i = Math.min(index ?? versions.length - 1, versions.length - 1);
   const v = versions[i]!;
   return (
-    <div class="panel" aria-label="History">
+    <div class="panel" role="region" aria-label="History">
       <h2>History</h2>
       {flash.node}
       <label class="field"><span>Version {v.version} of {versions[versions.length - 1]!.version} · {fmtTime(v.time)}</span>

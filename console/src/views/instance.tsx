@@ -55,7 +55,7 @@ export function InstanceView({ id }: { id: string }) {
         <Panel title={data.runtimeStatus === 'Failed' ? 'Output (failure message)' : 'Output'} value={data.output} />
         <Panel title="Custom status" value={data.customStatus} />
         {data.failureDetails && (
-          <div class="panel" aria-label="Failure details">
+          <div class="panel" role="region" aria-label="Failure details">
             <h2>Failure details</h2>
             <p><strong>{data.failureDetails.errorType}</strong>: {data.failureDetails.message}</p>
             {data.failureDetails.stack && <pre class="stack">{data.failureDetails.stack}</pre>}
@@ -69,7 +69,7 @@ export function InstanceView({ id }: { id: string }) {
 }
 
 function Panel({ title, value }: { title: string; value: unknown }) {
-  return <div class="panel" aria-label={title}><h2>{title}</h2>{value === null || value === undefined ? <p class="muted">none</p> : <JsonTree value={value} label={title} />}</div>;
+  return <div class="panel" role="region" aria-label={title}><h2>{title}</h2>{value === null || value === undefined ? <p class="muted">none</p> : <JsonTree value={value} label={title} />}</div>;
 }
 
 function Related({ spans }: { spans: Span[] }) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DurableError } from '../../../src/core/errors.js';
+import type { DurableError } from '../../../src/core/errors.js';
 import { orchestration } from '../../../src/orchestration/definition.js';
 import { OrchestrationExecutor } from '../../../src/orchestration/executor.js';
 import { at, h } from '../../../src/orchestration/history-builders.js';

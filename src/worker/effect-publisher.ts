@@ -1,0 +1,112 @@
+/**
+ * EffectPublisher: everything a partition publishes besides its events: the effects recorded in
+ * committed events (signals, activity work items, timers, starts, status writes), dead letters,
+ * and messages forwarded to their home partition; and the recovery of effects that a crash left
+ * only inside events.
+ *
+ * Invariants:
+ * - every publish carries a deterministic dedupe id, so publishing an effect again (recovery, a
+ *   retried batch) is harmless within the stream's duplicate window;
+ * - a status write from a worker that may have lost its lease never overwrites a status of a later
+ *   history position (compare-and-set on the stored `_v`);
+ * - recovery never acts on a record whose last part was never written.
+ */
+import type { Logger } from 'pino';
+import { decodeJson, encodeJson } from '../core/codec.js';
+import { deadLetterSubject, eventFilter, inboxSubject } from '../core/topology.js';
+import { scan } from '../store/event-log.js';
+import { RecordParts, type EventRecord } from '../store/history-records.js';
+import type { Hub } from '../store/hub.js';
+import type { LeanPublisher } from '../store/lean-publisher.js';
+import type { DeadLetterRecord, InboxMessage, ResolvedEffect } from './actor-host.js';
+import type { WorkerMetrics } from './metrics.js';
+
+export interface EffectPublisherDeps {
+  hub: Hub;
+  publisher: LeanPublisher;
+  partition: number;
+  logger: Logger;
+  metrics: WorkerMetrics;
+  leaseValid: () => boolean;
+}
+
+/** JetStream's answer to a KV compare-and-set whose revision is no longer current. */
+const WRONG_LAST_SEQUENCE = /wrong last sequence|10071/i;
+
+export class EffectPublisher {
+  constructor(private readonly d: EffectPublisherDeps) {}
+
+  publish(fx: ResolvedEffect): Promise<unknown> {
+    // A worker that was paused past its lease may reach this after the new owner moved on:
+    // a status write must then not go backwards.
+    if (fx.v !== undefined && !this.d.leaseValid()) return this.guardedStatusWrite(fx);
+    const data = fx.d === undefined ? new Uint8Array(0) : encodeJson(fx.d);
+    return this.d.publisher.publish(fx.s, data, { ...(fx.id ? { msgId: fx.id } : {}), ...(fx.h ? { headers: fx.h } : {}) });
+  }
+
+  deadLetter(dl: DeadLetterRecord): Promise<unknown> {
+    this.d.metrics.deadLetters.inc();
+    this.d.logger.warn({ seq: dl.seq, subject: dl.subject, reason: dl.reason }, 'message dead-lettered');
+    return this.d.publisher.publish(deadLetterSubject(this.d.hub.names.hub, this.d.partition), dl.data, {
+      msgId: `dlq:${dl.seq}`,
+      headers: { 'Dn-Reason': dl.reason.slice(0, 1000), 'Dn-Subject': dl.subject, 'Dn-Seq': String(dl.seq) },
+    });
+  }
+
+  /** A message hashed by a producer with another partition count goes to its home partition. */
+  forward(m: InboxMessage, home: number): Promise<unknown> {
+    return this.d.publisher.publish(inboxSubject(this.d.hub.names.hub, home, m.actorToken), m.data, { msgId: `fwd:${this.d.partition}:${m.seq}` });
+  }
+
+  /**
+   * Publishes again the effects recorded in this partition's events after `afterEventSeq` (a crash
+   * or a failed batch between an append and its effects). Returns the count and the last event
+   * sequence seen.
+   */
+  async recover(afterEventSeq: number): Promise<{ count: number; lastEventSeq: number }> {
+    const { hub } = this.d;
+    let count = 0;
+    const pending: Promise<unknown>[] = [];
+    // Parts of a record that was not finished (no last part) are never acted on.
+    const records = new RecordParts<unknown, ResolvedEffect>();
+    const last = await scan(hub, hub.names.eventStream, eventFilter(hub.names.hub, this.d.partition), afterEventSeq + 1, (m) => {
+      let record: EventRecord<unknown, ResolvedEffect>;
+      try {
+        record = decodeJson(m.data);
+      } catch (err) {
+        this.d.logger.error({ err, seq: m.seq, subject: m.subject }, 'unreadable event skipped by effect recovery');
+        return;
+      }
+      const finished = records.add(m.subject, record);
+      if (!finished) return;
+      for (const fx of finished.fx) {
+        pending.push(this.publish(fx));
+        count++;
+      }
+    });
+    await Promise.all(pending);
+    return { count, lastEventSeq: Math.max(last, afterEventSeq) };
+  }
+
+  /** Writes a status record only if the stored one is not from a later position of history. */
+  private async guardedStatusWrite(fx: ResolvedEffect): Promise<unknown> {
+    const key = fx.s.slice(`$KV.${this.d.hub.names.statusBucket}.`.length);
+    const current = await this.d.hub.status.get(key);
+    const stored = current && current.length > 0 ? (decodeJson<{ _v?: number }>(current.value)._v ?? 0) : -1;
+    if (stored > fx.v!) {
+      this.d.logger.warn({ key, stale: fx.v, stored }, 'stale status write from a lost lease dropped');
+      return undefined;
+    }
+    const data = encodeJson(fx.d);
+    try {
+      return current ? await this.d.hub.status.update(key, data, current.revision) : await this.d.hub.status.create(key, data);
+    } catch (err) {
+      // Someone wrote in between: the new owner, whose status is at least as recent. Nothing to do.
+      if (WRONG_LAST_SEQUENCE.test((err as Error).message) || /exists/i.test((err as Error).message)) {
+        this.d.logger.debug({ key }, 'status changed under a guarded write; kept the newer one');
+        return undefined;
+      }
+      throw err;
+    }
+  }
+}

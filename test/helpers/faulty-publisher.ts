@@ -1,0 +1,26 @@
+/** Fault injection for the publish path: a LeanPublisher that fails chosen publishes. */
+import { DurableError } from '../../src/core/errors.js';
+import { LeanPublisher, type LeanPublishOptions, type PubAck } from '../../src/store/lean-publisher.js';
+
+export type Fault = {
+  match: (subject: string, options: LeanPublishOptions) => boolean;
+  /** 'no-ack': nothing stored, the publish times out; 'lost-ack': stored, but the PubAck never comes. */
+  mode: 'no-ack' | 'lost-ack';
+  remaining: number;
+};
+
+/** Fails matching publishes, each fault `remaining` times. */
+export class FaultyPublisher extends LeanPublisher {
+  readonly faults: Fault[] = [];
+  override publish(subject: string, data: Uint8Array, options: LeanPublishOptions = {}): Promise<PubAck> {
+    const fault = this.faults.find((f) => f.remaining > 0 && f.match(subject, options));
+    if (!fault) return super.publish(subject, data, options);
+    fault.remaining--;
+    if (fault.mode === 'no-ack') {
+      return new Promise((_, reject) => setTimeout(() => reject(new DurableError('timeout', `injected: no PubAck for ${subject}`)), 30));
+    }
+    return super.publish(subject, data, options).then(() => {
+      throw new DurableError('timeout', `injected: PubAck lost for ${subject}`);
+    });
+  }
+}
