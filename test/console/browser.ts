@@ -12,6 +12,7 @@ export function chromiumAvailable(): boolean {
 }
 
 export async function launchChromium(): Promise<Browser> {
+  if (!chromiumAvailable()) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (as .ci/run does), or set CHROMIUM_PATH`);
   // launch() gives every browser a new empty --user-data-dir of its own (a temp dir it removes).
   return chromium.launch({
     executablePath: CHROMIUM,
