@@ -6,8 +6,10 @@
  */
 import type { Command } from 'commander';
 import { pino, type Logger } from 'pino';
+import PinoPretty from 'pino-pretty';
 import { DurableError } from '../core/errors.js';
 import { createHttpServer } from '../http/server.js';
+import { DEFAULT_HUB } from '../core/topology.js';
 import { DEFAULT_SERVERS } from '../store/connection.js';
 import { Worker } from '../worker/worker.js';
 import { globalsOf, serversOf, type GlobalOptions } from './connect.js';
@@ -65,6 +67,37 @@ function startupOption(cmd: Command): Command {
 
 const logger = (): Logger => pino({ level: process.env.LOG_LEVEL ?? 'info' });
 
+/**
+ * `dev` logs for a person at a terminal: one readable line per event on stderr (pino-pretty, in
+ * process and synchronous, so nothing is lost at exit); routine events are at debug
+ * (LOG_LEVEL=debug shows them). `serve` and `worker` keep JSON lines for log collectors.
+ */
+const devLogger = (): Logger => pino({ level: process.env.LOG_LEVEL ?? 'info' }, PinoPretty({
+  colorize: process.stderr.isTTY === true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: 2, sync: true,
+}));
+
+/** What `dev` prints once everything is up: where things are, and three things to try. */
+export function devBanner(o: { hub: string; natsUrl: string; httpUrl: string; key: string; defs: string }): string {
+  const code = encodeURIComponent(o.key);
+  const flags = `${o.natsUrl.replace(/^nats:\/\//, '') === DEFAULT_SERVERS ? '' : ` --server ${o.natsUrl}`}${o.hub === DEFAULT_HUB ? '' : ` --hub ${o.hub}`}`;
+  return [
+    '',
+    'durable-nats dev is running',
+    `  hub ${o.hub} on ${o.natsUrl}`,
+    `  hosting ${o.defs}`,
+    `  console on ${o.httpUrl}/console/?code=${code}`,
+    `  HTTP API on ${o.httpUrl}, system key ${o.key}`,
+    '',
+    'Try next:',
+    `  npx durable-nats${flags} start helloSequence --wait`,
+    `  curl -s -X POST "${o.httpUrl}/api/orchestrators/helloSequence?code=${code}"`,
+    `  open the console: ${o.httpUrl}/console/?code=${code}`,
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  ].join('\n');
+}
+
 function serveOptions(cmd: Command): Command {
   return startupOption(cmd)
     .option('--system-key <key>', 'the system key (env DURABLE_NATS_SYSTEM_KEY; default: generated and logged)')
@@ -96,7 +129,7 @@ export function registerRunCommands(program: Command): void {
       const g = globalsOf(cmd);
       const http = await startHttp(g, o, serversOf(g), logger());
       const signalled = untilSignal(); // before the ready line: whoever reads it may signal at once
-      note(`HTTP API on ${http.url} (hub ${g.hub})`);
+      note(`HTTP API on ${http.url} (hub ${g.hub}); console at ${http.url}/console/`);
       await signalled;
       await http.close();
     });
@@ -117,7 +150,7 @@ export function registerRunCommands(program: Command): void {
     .option('--module <path>', 'host this module instead of the examples')
     .action(async (o: ServeOptions & { module?: string }, cmd: Command) => {
       const g = globalsOf(cmd);
-      const log = logger();
+      const log = devLogger();
       const url = (serversOf(g) ?? DEFAULT_SERVERS).split(',')[0]!.trim();
       const nats = await ensureNats(url, note);
       try {
@@ -126,8 +159,7 @@ export function registerRunCommands(program: Command): void {
         try {
           const http = await startHttp(g, o, nats.url, log);
           const signalled = untilSignal(); // before the ready lines: whoever reads them may signal at once
-          note(`dev: hub ${g.hub}, ${describeDefs(defs)}`);
-          note(`dev: HTTP API on ${http.url}, system key ${http.systemKey} — Ctrl-C stops everything`);
+          note(devBanner({ hub: g.hub, natsUrl: nats.url, httpUrl: http.url, key: http.systemKey, defs: describeDefs(defs) }));
           await signalled;
           await http.close();
         } finally {

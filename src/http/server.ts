@@ -19,8 +19,10 @@ import { registerEntityRoutes } from './routes-entities.js';
 import { registerEntityHistoryRoutes } from './routes-entity-history.js';
 import { registerScheduleRoutes } from './routes-schedules.js';
 import { registerInstanceRoutes } from './routes-instances.js';
+import { registerConsoleAssets, registerConsoleRoutes } from './routes-console.js';
 import { registerPublicRoutes } from './routes-public.js';
 import { registerStartRoutes } from './routes-start.js';
+import { registerWorkerRoutes } from './routes-workers.js';
 import { registerSseRoute } from './sse.js';
 
 export interface HttpServerOptions {
@@ -92,6 +94,7 @@ export async function createHttpServer(options: HttpServerOptions = {}): Promise
     });
 
     registerPublicRoutes(app, ctx);
+    registerConsoleAssets(app); // the bundle only: its data comes from the guarded scope below
     await app.register(async (scope) => {
       scope.addHook('onRequest', requireSystemKey(key));
       registerStartRoutes(scope, ctx);
@@ -100,6 +103,8 @@ export async function createHttpServer(options: HttpServerOptions = {}): Promise
       registerEntityRoutes(scope, ctx);
       registerEntityHistoryRoutes(scope, ctx);
       registerScheduleRoutes(scope, ctx);
+      registerConsoleRoutes(scope, ctx);
+      registerWorkerRoutes(scope, ctx);
     });
 
     const port = options.port ?? (process.env.PORT ? Number(process.env.PORT) : 7071);
@@ -109,7 +114,7 @@ export async function createHttpServer(options: HttpServerOptions = {}): Promise
     const boundPort = typeof address === 'object' && address ? address.port : port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
     if (key.generated) logger.warn({ systemKey: key.value }, 'generated a system key (set DURABLE_NATS_SYSTEM_KEY to choose one)');
-    logger.info({ url, hub: ctx.hub }, 'durable-nats HTTP API listening');
+    logger.info({ url, console: `${url}/console/`, hub: ctx.hub }, 'durable-nats HTTP API listening');
 
     return {
       url,

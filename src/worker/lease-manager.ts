@@ -213,7 +213,7 @@ export class LeaseManager {
       }
       processor = this.o.createProcessor(p, cp);
       this.owned.set(p, { revision, renewedAt: Date.now(), processor, lastPurged: Date.now() });
-      this.o.logger.info({ partition: p, from: previous?.owner ?? null, checkpoint: cp }, 'partition acquired');
+      this.o.logger.debug({ partition: p, from: previous?.owner ?? null, checkpoint: cp }, 'partition acquired');
       this.o.onOwnershipChange?.(this.owned.size);
     } finally {
       this.busy.delete(p);
@@ -261,7 +261,7 @@ export class LeaseManager {
       await this.kv
         .update(`p.${p}`, encodeJson({ owner: null, cp, at: new Date().toISOString() } satisfies LeaseValue), o.revision)
         .catch((err) => this.o.logger.warn({ err: (err as Error).message, partition: p }, 'lease release write failed'));
-      this.o.logger.info({ partition: p, checkpoint: cp }, 'partition released');
+      this.o.logger.debug({ partition: p, checkpoint: cp }, 'partition released');
     } finally {
       this.busy.delete(p);
     }
