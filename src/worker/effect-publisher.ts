@@ -80,7 +80,10 @@ export class EffectPublisher {
       const finished = records.add(m.subject, record);
       if (!finished) return;
       for (const fx of finished.fx) {
-        pending.push(this.publish(fx));
+        // Observed at once: a publish failing while the scan goes on must not reject unobserved.
+        const p = this.publish(fx);
+        p.catch(() => undefined);
+        pending.push(p);
         count++;
       }
     });
