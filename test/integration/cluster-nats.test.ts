@@ -16,6 +16,7 @@
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DurableClient } from '../../src/index.js';
+import { dumpLossEvidence, type AckLog } from '../helpers/loss-evidence.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/processes.js';
 import {
   sendSignals, startNatsCluster, startOrchestrations, waitFor, wrongOrchestrations, wrongTotals, type TestCluster,
@@ -73,6 +74,7 @@ describe('NATS cluster, replicas 3', () => {
   it('loses one node of three under traffic and gets it back: exact totals, all instances complete', async () => {
     const { client, t0, orchestrations } = await twoWorkersWithOrchestrations('r3-node-loss', 'loss');
     let killed = -1;
+    const acks: AckLog = new Map();
     const expected = await sendSignals(client, 'loss', 300, 12_000, async (sent) => {
       if (sent === 4_000) {
         // The node that leads the inbox stream: the worst one to lose.
@@ -82,10 +84,16 @@ describe('NATS cluster, replicas 3', () => {
         setTimeout(() => void cluster.startNode(killed), 4_000);
       }
       await new Promise((r) => setTimeout(r, 250));
-    });
+    }, undefined, undefined, acks);
     expect(killed).toBeGreaterThanOrEqual(0);
     const sentAt = Date.now();
-    expect(await wrongTotals(client, expected)).toEqual([]);
+    const short = await wrongTotals(client, expected);
+    if (short.length > 0 || process.env.DN_FORCE_DUMP) {
+      // Keep the evidence: store dirs, logs, and the inbox/events/checkpoints/PubAcks of the short counters.
+      cluster.keep();
+      console.log(`lost signals: evidence in ${await dumpLossEvidence(client, cluster, 'loss', 300, 12_000, short.length ? short : [{ key: 'k7', expected: -1, actual: -1 }], acks)} (killed n${killed + 1})`);
+    }
+    expect(short).toEqual([]);
     const totalsAt = Date.now();
     expect(await wrongOrchestrations(client, orchestrations)).toEqual([]);
     console.log(`node loss: signals sent in ${sentAt - t0} ms, totals exact after ${totalsAt - sentAt} ms more, instances complete after ${Date.now() - totalsAt} ms more`);
