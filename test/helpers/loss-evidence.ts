@@ -13,6 +13,7 @@ import { decodeJson } from '../../src/core/codec.js';
 import { entityActorToken, entityPartition, eventSubject } from '../../src/core/topology.js';
 import { scan } from '../../src/store/event-log.js';
 import { DurableClient, EntityId } from '../../src/index.js';
+import { readStreamBlocks, replicaDifferences, type BlockRecord } from './filestore-blocks.js';
 import type { TestCluster } from './nats-cluster.js';
 
 /** What the producer saw for one idempotency key: every PubAck (or error) of every attempt. */
@@ -39,6 +40,12 @@ export async function dumpLossEvidence(
       return { node: `n${i + 1}`, error: (e as Error).message };
     }
   }));
+  // Each node's stored copy of the inbox, read from its block files: do the replicas hold the
+  // same message at every sequence?
+  const copies = [1, 2, 3].map((n) => readStreamBlocks(join(cluster.dir, `n${n}`), hub.names.inboxStream));
+  const brief = (r: BlockRecord | undefined) => (r ? `${r.subject} ${r.msgId ?? ''}` : 'absent');
+  const differing = replicaDifferences(cluster.dir, hub.names.inboxStream);
+  report.replicaDifferences = { count: differing.length, messages: copies.map((c) => c.size), first: differing.slice(0, 20) };
   const checkpoints: Record<string, unknown> = {};
   for (let p = 0; p < partitions; p++) {
     const e = await hub.leases.get(`p.${p}`).catch(() => null);
@@ -86,7 +93,8 @@ export async function dumpLossEvidence(
         lastEventBelow: events.filter((e) => e.in < seq).slice(-1)[0] ?? null,
         firstEventAtOrAbove: events.find((e) => e.in >= seq) ?? null,
       }));
-      missing.push({ key: k, amount: (i % 7) + 1, acks: got, inInbox: inbox.filter((m) => m.msgId === k), atSeq, around });
+      const perNode = seqs.map((seq) => ({ seq, n1: brief(copies[0]!.get(seq)), n2: brief(copies[1]!.get(seq)), n3: brief(copies[2]!.get(seq)) }));
+      missing.push({ key: k, amount: (i % 7) + 1, acks: got, inInbox: inbox.filter((m) => m.msgId === k), atSeq, perNode, around });
     }
     (report.entities as unknown[]).push({ ...s, partition: p, inSubject, evSubject, missing, inbox, events: events.map(({ ks, ...e }) => e) });
   }
