@@ -1,16 +1,17 @@
 /**
- * The fence every owner relies on (event appends, lease CAS through KV update) is JetStream's
- * Nats-Expected-Last-Subject-Sequence. This file checks the server honours it under concurrency:
- * N publishes to one subject, all expecting the same last sequence, sent back to back. Exactly
- * one may be stored; every other one must be rejected (wrong last sequence, 10071).
+ * The fence every owner relies on (event appends) is JetStream's Nats-Expected-Last-Subject-
+ * Sequence, sent by LeanPublisher. This file checks it under concurrency: N appends to one
+ * subject, all expecting the same last sequence, sent back to back. Exactly one may be stored;
+ * every other one must be rejected as 'fenced'.
  *
  * Checked on the private 3-node cluster (R3 stream) and on a single server (R1 stream).
- * nats-server 2.9.10 checks an expected sequence > 0 on a clustered stream only before proposing,
- * against the leader's store, which does not yet hold the proposals in flight (fixed in 2.9.21
- * by nats-io/nats-server 244dda809: the check is repeated when the entry is applied).
+ * nats-server 2.9.10 alone checks an expected sequence > 0 on a clustered stream only before
+ * proposing, against the leader's store, which does not yet hold the proposals in flight (fixed
+ * in 2.9.21 by nats-io/nats-server 244dda809); the raw header is logged for the record, and
+ * LeanPublisher's fence message id (`dn-after:<seq>`) must make the append exclusive anyway.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { LeanPublisher } from '../../src/store/lean-publisher.js';
 import { startNatsCluster, type TestCluster } from '../helpers/nats-cluster.js';
@@ -28,22 +29,29 @@ afterAll(async () => {
   await single?.stop();
 });
 
-/** Rounds of `n` concurrent fenced appends; returns how many were stored per round. */
-async function racingAppends(nc: NatsConnection, replicas: number, rounds: number, n: number): Promise<number[]> {
+/**
+ * Rounds of `n` concurrent fenced appends; returns how many were stored per round (counted in
+ * the stream, not from the answers). `raw`: only the header, without LeanPublisher.
+ */
+async function racingAppends(nc: NatsConnection, replicas: number, rounds: number, n: number, raw = false): Promise<number[]> {
   const jsm = await jetstreamManager(nc);
-  const stream = `FENCE_R${replicas}`;
-  await jsm.streams.add({ name: stream, subjects: [`fence${replicas}.>`], num_replicas: replicas, storage: 'file' as any });
+  const name = `FENCE_R${replicas}${raw ? '_RAW' : ''}`;
+  const subject = `${name.toLowerCase()}.x`;
+  await jsm.streams.add({ name, subjects: [`${name.toLowerCase()}.>`], num_replicas: replicas, storage: 'file' as any });
   const pub = new LeanPublisher(nc);
-  const subject = `fence${replicas}.x`;
-  let last = (await pub.publish(subject, new TextEncoder().encode('0'), { expectedLastSubjectSequence: 0 })).seq;
+  const append = (data: string, expected: number) => {
+    if (!raw) return pub.publish(subject, new TextEncoder().encode(data), { expectedLastSubjectSequence: expected });
+    const h = headers();
+    h.set('Nats-Expected-Last-Subject-Sequence', String(expected));
+    return nc.request(subject, new TextEncoder().encode(data), { headers: h, timeout: 10_000 });
+  };
+  await append('0', 0);
   const stored: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const results = await Promise.allSettled(Array.from({ length: n }, (_, i) =>
-      pub.publish(subject, new TextEncoder().encode(`${r}.${i}`), { expectedLastSubjectSequence: last })));
-    const ok = results.filter((x): x is PromiseFulfilledResult<{ seq: number; stream: string; duplicate: boolean }> => x.status === 'fulfilled');
-    stored.push(ok.length);
-    const info = await jsm.streams.getMessage(stream, { last_by_subj: subject });
-    last = info!.seq;
+    const before = (await jsm.streams.info(name)).state.messages;
+    const last = (await jsm.streams.getMessage(name, { last_by_subj: subject }))!.seq;
+    await Promise.allSettled(Array.from({ length: n }, (_, i) => append(`${r}.${i}`, last)));
+    stored.push((await jsm.streams.info(name)).state.messages - before);
   }
   pub.close();
   return stored;
@@ -59,9 +67,10 @@ describe('Nats-Expected-Last-Subject-Sequence under concurrency', () => {
 
   it('3-node cluster (R3): exactly one of the racing appends is stored', async () => {
     const nc = await connect({ servers: cluster.urls });
+    const rawStored = await racingAppends(nc, 3, 20, 8, true);
     const stored = await racingAppends(nc, 3, 20, 8);
     await nc.close();
-    console.log(`R3: stored per round of 8 racing fenced appends: ${JSON.stringify(stored)}`);
+    console.log(`R3, stored per round of 8 racing appends on one base: header alone ${JSON.stringify(rawStored)}; LeanPublisher ${JSON.stringify(stored)}`);
     expect(stored.every((s) => s === 1), JSON.stringify(stored)).toBe(true);
   }, 60_000);
 });
