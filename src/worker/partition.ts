@@ -64,6 +64,8 @@ export class PartitionProcessor {
   private lastReadAt = Date.now();
   private checkingReader = false;
   private watchdog: NodeJS.Timeout | undefined;
+  /** Consecutive readers placed on a follower replica (see onLeader). */
+  private misplaced = 0;
 
   constructor(readonly partition: number, start: Checkpoint, private readonly d: PartitionDeps) {
     this.done = { ...start };
@@ -168,11 +170,23 @@ export class PartitionProcessor {
     this.messages = messages;
     this.lastReadAt = Date.now();
     const prefixLength = `${hub.names.hub}.in.${this.partition}.`.length;
+    let placed = ''; // the underlying consumer (ordered consumers replace theirs) known to sit on the leader
     void (async () => {
       try {
         for await (const m of messages) {
           if (this.stopped || generation !== this.readerGeneration) break;
           if (m.seq <= this.lastRead) continue; // a replacement reader starts where the old one was
+          const info = await consumer.info(true);
+          if (info.name !== placed) {
+            if (!(await this.onLeader(info))) {
+              // Nothing from this consumer has been taken: the replacement starts at this message.
+              this.log.warn({ consumer: info.name, on: info.cluster?.leader, seq: m.seq }, 'inbox reader placed on a follower replica; starting a new one');
+              if (generation === this.readerGeneration) void this.consume(Math.max(this.lastRead, this.done.in) + 1).catch((e) => this.log.warn({ err: (e as Error).message }, 'inbox reader restart failed'));
+              messages.stop();
+              break;
+            }
+            placed = info.name;
+          }
           this.lastRead = m.seq;
           this.lastReadAt = Date.now();
           const msgId = m.headers?.get('Nats-Msg-Id');
@@ -184,6 +198,31 @@ export class PartitionProcessor {
         if (!this.stopped) this.log.error({ err: e }, 'inbox consumer failed');
       }
     })();
+  }
+
+  /**
+   * True when the (R1, ephemeral) consumer sits on the inbox stream's leader, or where that cannot
+   * be told (single server, no answer). nats-server 2.9.10 places such a consumer on a random
+   * replica and serves it from that replica's copy; a node restarted after a SIGKILL can hold, at
+   * some sequences, messages its quorum never committed instead of acknowledged ones
+   * (docs/operations.md, known limits). A reader there would skip those acknowledged signals for
+   * good; the leader's copy is the one the PubAcks describe. Bounded: after 10 placements in a
+   * row elsewhere, read from where it is (and say so).
+   */
+  private async onLeader(info: { cluster?: { leader?: string } }): Promise<boolean> {
+    const host = info.cluster?.leader;
+    if (!host) return true;
+    const leader = await this.d.hub.jsm.streams.info(this.d.hub.names.inboxStream).then((i) => i.cluster?.leader).catch(() => undefined);
+    if (!leader || leader === host) {
+      this.misplaced = 0;
+      return true;
+    }
+    if (++this.misplaced > 10) {
+      this.log.warn({ on: host, leader }, 'inbox reader kept being placed on a follower replica; reading from it');
+      this.misplaced = 0;
+      return true;
+    }
+    return false;
   }
 
   /**
