@@ -183,6 +183,7 @@ export class PartitionProcessor {
               this.log.warn({ consumer: info.name, on: info.cluster?.leader, seq: m.seq }, 'inbox reader placed on a follower replica; starting a new one');
               if (generation === this.readerGeneration) void this.consume(Math.max(this.lastRead, this.done.in) + 1).catch((e) => this.log.warn({ err: (e as Error).message }, 'inbox reader restart failed'));
               messages.stop();
+              void consumer.delete().catch(() => undefined); // else it idles on the server for its inactive threshold
               break;
             }
             placed = info.name;
