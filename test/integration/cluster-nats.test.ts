@@ -12,6 +12,12 @@
  *    maxReconnectAttempts -1; the producer retries each signal with its idempotency key until
  *    it is acknowledged). Checked: exact totals (nothing lost, no duplicate from the retries),
  *    every instance started before the crash Completed with the right output.
+ *
+ * Post-mortem of 2: when counters come out short, the cluster's store dirs and logs are kept and
+ * loss-evidence.json is written there (test/helpers/loss-evidence.ts: PubAcks per idempotency
+ * key, inbox and events of the short counters, checkpoints, each node's copy at the acknowledged
+ * sequences). DN_KEEP_CLUSTER=1 keeps the dirs of every run; DN_FORCE_DUMP=1 writes the evidence
+ * (for one counter) even when nothing was lost, to check the dump itself.
  */
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
