@@ -136,7 +136,12 @@ export class PartitionProcessor {
       }
       unfinished.delete(m.subject);
       for (const fx of group) {
-        pending.push(this.publishEffect(fx));
+        // Observed at once: the scan may go on for seconds, and a publish that fails meanwhile (no
+        // stream leader after a node loss) was an unhandled rejection that killed the worker.
+        // Promise.all below still reports it.
+        const published = this.publishEffect(fx);
+        published.catch(() => undefined);
+        pending.push(published);
         count++;
       }
     });
