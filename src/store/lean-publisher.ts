@@ -6,6 +6,14 @@
  * Invariant: a returned promise resolves only with the server's PubAck (the message is stored),
  * and rejects with a DurableError on a JetStream error, no responders, or timeout; a wrong-last-
  * sequence error (the fence) rejects with code 'fenced'.
+ *
+ * The fence on a replicated stream: nats-server before 2.9.21 checks an expected last subject
+ * sequence > 0 only when the leader proposes the message, against its store, which does not hold
+ * the proposals still in flight; concurrent appends on the same base were all stored
+ * (test/integration/server-fence.test.ts; fixed upstream by nats-io/nats-server 244dda809,
+ * which checks again when the entry is applied). So a fenced append also carries the message id
+ * `dn-after:<expected>`: the server's dedupe runs when entries are applied, in log order on every
+ * replica, so a second successor of the same base is a duplicate, reported here as 'fenced'.
  */
 import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { DurableError } from '../core/errors.js';
@@ -45,6 +53,9 @@ function decodePubAck(msg: Msg, subject: string): PubAck {
   return { stream: reply.stream, seq: reply.seq, duplicate: reply.duplicate === true };
 }
 
+/** Message id of "the successor of sequence `expected`" (a sequence names one subject's message). */
+const fenceMsgId = (expected: number) => `dn-after:${expected}`;
+
 export class LeanPublisher {
   private readonly mux: ReplyMux<PubAck>;
 
@@ -58,14 +69,26 @@ export class LeanPublisher {
 
   publish(subject: string, data: Uint8Array, options: LeanPublishOptions = {}): Promise<PubAck> {
     let hdrs: MsgHdrs | undefined;
+    // Expected 0 (subject must be empty) is checked at apply time by every server version; a
+    // caller's own message id keeps its meaning (its duplicates are its business).
+    const fenceId = options.msgId === undefined && options.expectedLastSubjectSequence !== undefined && options.expectedLastSubjectSequence > 0
+      ? fenceMsgId(options.expectedLastSubjectSequence)
+      : undefined;
     if (options.msgId !== undefined || options.expectedLastSubjectSequence !== undefined || options.headers) {
       hdrs = natsHeaders();
       if (options.msgId !== undefined) hdrs.set('Nats-Msg-Id', options.msgId);
+      if (fenceId !== undefined) hdrs.set('Nats-Msg-Id', fenceId);
       if (options.expectedLastSubjectSequence !== undefined) hdrs.set('Nats-Expected-Last-Subject-Sequence', String(options.expectedLastSubjectSequence));
       if (options.headers) for (const [k, v] of Object.entries(options.headers)) hdrs.set(k, v);
     }
-    return this.mux.exchange(subject, options.timeoutMs ?? this.defaultTimeoutMs, (reply) =>
+    const acked = this.mux.exchange(subject, options.timeoutMs ?? this.defaultTimeoutMs, (reply) =>
       this.nc.publish(subject, data, { reply, ...(hdrs ? { headers: hdrs } : {}) }));
+    if (fenceId === undefined) return acked;
+    return acked.then((ack) => {
+      // Another writer's message already follows the expected one (it is at ack.seq).
+      if (ack.duplicate) throw new DurableError('fenced', `JetStream rejected publish to ${subject}: sequence ${options.expectedLastSubjectSequence} already has a successor (${ack.seq})`, { details: { errCode: WRONG_LAST_SEQUENCE } });
+      return ack;
+    });
   }
 
   close(): void {

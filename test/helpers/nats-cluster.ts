@@ -9,8 +9,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
-import { decodeJson } from '../../src/core/codec.js';
+import { decodeJson, encodeJson } from '../../src/core/codec.js';
 import { type DurableClient, DurableError, EntityId } from '../../src/index.js';
+import { LeanPublisher } from '../../src/store/lean-publisher.js';
+import type { AckLog } from './loss-evidence.js';
 import { expectedTotalBytes } from '../../orchestrations/fan-out-fan-in.js';
 import { freePort, NATS_SERVER_BIN } from './nats-server.js';
 
@@ -20,6 +22,8 @@ export interface TestCluster {
   /** `urls` joined with commas (the NATS_URL form). */
   servers: string;
   dir: string;
+  /** Monitoring ports of n1..n3 (/jsz gives each node's own view of a stream). */
+  httpPorts: number[];
   /** SIGKILL node i (0..2). */
   killNode(i: number): Promise<void>;
   /** Starts node i again on its ports and store; resolves once it is healthy. */
@@ -29,6 +33,8 @@ export interface TestCluster {
   /** Resolves once every running node is healthy. */
   waitReady(timeoutMs?: number): Promise<void>;
   pid(i: number): number | undefined;
+  /** Keep the store dirs and logs after stop() (set when a test failed, for the post-mortem). */
+  keep(): void;
   stop(): Promise<void>;
 }
 
@@ -72,6 +78,7 @@ export async function startNatsCluster(): Promise<TestCluster> {
       `log_file: "${n.log}"`,
     ].join('\n'));
   }
+  let keepDir = false;
   const running = (n: Node) => !!n.child && n.child.exitCode === null && n.child.signalCode === null;
   const launch = (n: Node) => {
     n.child = spawn(NATS_SERVER_BIN, ['-c', n.conf], { stdio: 'ignore' });
@@ -99,8 +106,12 @@ export async function startNatsCluster(): Promise<TestCluster> {
     urls,
     servers: urls.join(','),
     dir,
+    httpPorts: nodes.map((n) => n.httpPort),
     waitReady,
     pid: (i) => nodes[i]?.child?.pid,
+    keep() {
+      keepDir = true;
+    },
     async killNode(i) {
       await kill(nodes[i]!, 'SIGKILL');
     },
@@ -117,7 +128,8 @@ export async function startNatsCluster(): Promise<TestCluster> {
     async stop() {
       await Promise.all(nodes.map((n) => kill(n, 'SIGTERM')));
       await Promise.all(nodes.map((n) => kill(n, 'SIGKILL')));
-      rmSync(dir, { recursive: true, force: true });
+      if (keepDir || process.env.DN_KEEP_CLUSTER) console.log(`cluster store dirs and logs kept in ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -178,8 +190,23 @@ export async function retrying<T>(fn: () => Promise<T>, timeoutMs = 120_000): Pr
 export async function sendSignals(
   client: DurableClient, prefix: string | null, entities: number, total: number,
   onProgress: (sent: number) => Promise<void> = async () => undefined, every = 1_000, window = 256,
+  acks?: AckLog,
 ): Promise<Map<string, number>> {
   const expected = new Map<string, number>();
+  // With `acks`: the same publish as signalEntity (subject, body, Nats-Msg-Id), made here so that
+  // every PubAck (sequence, duplicate flag) or error of every attempt is recorded per key.
+  const publisher = acks ? new LeanPublisher(client.hub.nc) : undefined;
+  const recorded = (key: string, id: EntityId, amount: number) => async () => {
+    const log = acks!.get(key) ?? [];
+    acks!.set(key, log);
+    try {
+      const ack = await publisher!.publish(client.signalSubject(id), encodeJson({ op: 'add', input: amount }), { msgId: key });
+      log.push({ seq: ack.seq, duplicate: ack.duplicate, at: Date.now() });
+    } catch (e) {
+      log.push({ error: (e as Error).message, at: Date.now() });
+      throw e;
+    }
+  };
   const inFlight = new Set<Promise<void>>();
   for (let i = 0; i < total; i++) {
     const key = `k${i % entities}`;
@@ -188,13 +215,16 @@ export async function sendSignals(
     // prefix null: plain signals, no key and no retry (exactly-once must then come from the runtime alone).
     const send = prefix === null
       ? client.signalEntity(new EntityId('counter', key), 'add', amount)
-      : retrying(() => client.signalEntity(new EntityId('counter', key), 'add', amount, { idempotencyKey: `${prefix}:${i}` }));
+      : acks
+        ? retrying(recorded(`${prefix}:${i}`, new EntityId('counter', key), amount))
+        : retrying(() => client.signalEntity(new EntityId('counter', key), 'add', amount, { idempotencyKey: `${prefix}:${i}` }));
     const p = send.finally(() => inFlight.delete(p));
     inFlight.add(p);
     if (inFlight.size >= window) await Promise.race(inFlight);
     if (i % every === every - 1) await onProgress(i + 1);
   }
   await Promise.all(inFlight);
+  publisher?.close();
   return expected;
 }
 

@@ -12,13 +12,21 @@
  *    maxReconnectAttempts -1; the producer retries each signal with its idempotency key until
  *    it is acknowledged). Checked: exact totals (nothing lost, no duplicate from the retries),
  *    every instance started before the crash Completed with the right output.
+ *
+ * Post-mortem of 2: when counters come out short, the cluster's store dirs and logs are kept and
+ * loss-evidence.json is written there (test/helpers/loss-evidence.ts: PubAcks per idempotency
+ * key, inbox and events of the short counters, checkpoints, each node's copy at the acknowledged
+ * sequences). DN_KEEP_CLUSTER=1 keeps the dirs of every run; DN_FORCE_DUMP=1 writes the evidence
+ * (for one counter) even when nothing was lost, to check the dump itself.
  */
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DurableClient } from '../../src/index.js';
+import { replicaDifferences } from '../helpers/filestore-blocks.js';
+import { dumpLossEvidence, type AckLog } from '../helpers/loss-evidence.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/processes.js';
 import {
-  sendSignals, startNatsCluster, startOrchestrations, wrongOrchestrations, wrongTotals, type TestCluster,
+  sendSignals, startNatsCluster, startOrchestrations, waitFor, wrongOrchestrations, wrongTotals, type TestCluster,
 } from '../helpers/nats-cluster.js';
 
 let cluster: TestCluster;
@@ -73,6 +81,7 @@ describe('NATS cluster, replicas 3', () => {
   it('loses one node of three under traffic and gets it back: exact totals, all instances complete', async () => {
     const { client, t0, orchestrations } = await twoWorkersWithOrchestrations('r3-node-loss', 'loss');
     let killed = -1;
+    const acks: AckLog = new Map();
     const expected = await sendSignals(client, 'loss', 300, 12_000, async (sent) => {
       if (sent === 4_000) {
         // The node that leads the inbox stream: the worst one to lose.
@@ -82,16 +91,34 @@ describe('NATS cluster, replicas 3', () => {
         setTimeout(() => void cluster.startNode(killed), 4_000);
       }
       await new Promise((r) => setTimeout(r, 250));
-    });
+    }, undefined, undefined, acks);
     expect(killed).toBeGreaterThanOrEqual(0);
     const sentAt = Date.now();
-    expect(await wrongTotals(client, expected)).toEqual([]);
+    const short = await wrongTotals(client, expected);
+    if (short.length > 0 || process.env.DN_FORCE_DUMP) {
+      // Keep the evidence: store dirs, logs, and the inbox/events/checkpoints/PubAcks of the short counters.
+      cluster.keep();
+      console.log(`lost signals: evidence in ${await dumpLossEvidence(client, cluster, 'loss', 300, 12_000, short.length ? short : [{ key: 'k7', expected: -1, actual: -1 }], acks)} (killed n${killed + 1})`);
+    }
+    expect(short).toEqual([]);
     const totalsAt = Date.now();
     expect(await wrongOrchestrations(client, orchestrations)).toEqual([]);
     console.log(`node loss: signals sent in ${sentAt - t0} ms, totals exact after ${totalsAt - sentAt} ms more, instances complete after ${Date.now() - totalsAt} ms more`);
     await cluster.waitReady();
     const info = await client.hub.jsm.streams.info(client.hub.names.inboxStream);
     expect(info.cluster?.replicas?.every((r) => r.current)).toBe(true);
+    // Do the replicas hold the same message at every sequence? (read from each node's block
+    // files). nats-server 2.9.10 was seen to keep, on the restarted node, messages its quorum never
+    // committed in place of acknowledged ones (docs/operations.md, known limits). Reported, not
+    // asserted: it is the server's; what is asserted above is that no acknowledged signal is lost.
+    const diverged = await waitFor('identical inbox replicas', async () => {
+      const d = replicaDifferences(cluster.dir, client.hub.names.inboxStream);
+      return d.length === 0 ? d : undefined;
+    }, 10_000, 500).catch(() => replicaDifferences(cluster.dir, client.hub.names.inboxStream));
+    if (diverged.length > 0) {
+      cluster.keep();
+      console.log(`replicas diverged after the loss of n${killed + 1}: ${diverged.length} sequences differ, first ${JSON.stringify(diverged.slice(0, 3))}`);
+    }
     await client.close();
   }, 150_000);
 
