@@ -8,9 +8,12 @@
  * - the buffer is bounded (backpressure pauses the reader); a reader paused by backpressure is
  *   never taken for a stalled one;
  * - a reader that went silent while the stream leader holds newer messages for the partition
- *   (nats.js can stall after losing the NATS node that hosted an ordered consumer) is replaced.
+ *   (nats.js can stall after losing the NATS node that hosted an ordered consumer) is replaced;
+ * - messages are taken only from a consumer on the inbox stream's leader (see onLeader): on
+ *   nats-server 2.9.10 a restarted replica can hold other messages than the acknowledged ones at
+ *   some sequences, and a reader placed there skipped acknowledged signals for good.
  */
-import type { ConsumerMessages } from '@nats-io/jetstream';
+import type { Consumer, ConsumerInfo, ConsumerMessages } from '@nats-io/jetstream';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { inboxFilter } from '../core/topology.js';
@@ -42,6 +45,8 @@ export class InboxReader {
   /** Resolvers of readers waiting for room in the buffer. */
   private waitingForRoom: Array<() => void> = [];
   private checking = false;
+  /** Consecutive readers placed on a follower replica (see onLeader). */
+  private misplaced = 0;
   private watchdog: NodeJS.Timeout | undefined;
   private readonly maxBuffer: number;
   private readonly stallMs: number;
@@ -108,14 +113,30 @@ export class InboxReader {
     }
     this.messages = messages;
     this.lastActivityAt = Date.now();
-    void this.pump(messages, generation);
+    void this.pump(consumer, messages, generation);
   }
 
-  private async pump(messages: ConsumerMessages, generation: number): Promise<void> {
+  private async pump(consumer: Consumer, messages: ConsumerMessages, generation: number): Promise<void> {
+    // The server-side consumer known to sit on the leader (an ordered consumer replaces its own).
+    let placed = '';
     try {
       for await (const m of messages) {
         if (this.stopped || generation !== this.generation) break;
         if (m.seq <= this.lastRead) continue; // a replacement reader may repeat what was buffered
+        const info = await consumer.info(true);
+        if (info.name !== placed) {
+          if (!(await this.onLeader(info))) {
+            // Nothing from this consumer has been taken: the replacement starts at this message.
+            this.o.logger.warn({ partition: this.o.partition, consumer: info.name, on: info.cluster?.leader, seq: m.seq }, 'inbox reader placed on a follower replica; starting a new one');
+            messages.stop();
+            void consumer.delete().catch((err: Error) => this.o.logger.debug({ err: err.message }, 'misplaced inbox consumer not deleted; it expires by itself'));
+            if (generation === this.generation && !this.stopped) {
+              void this.open(this.lastRead + 1).catch((err: Error) => this.o.logger.warn({ err: err.message, partition: this.o.partition }, 'inbox reader restart failed; the watchdog will retry'));
+            }
+            break;
+          }
+          placed = info.name;
+        }
         this.lastRead = m.seq;
         this.lastActivityAt = Date.now();
         const msgId = m.headers?.get('Nats-Msg-Id');
@@ -130,6 +151,31 @@ export class InboxReader {
     } catch (err) {
       if (!this.stopped && generation === this.generation) this.o.logger.error({ err, partition: this.o.partition }, 'inbox reader failed; the watchdog will start a new one');
     }
+  }
+
+  /**
+   * True when the (R1, ephemeral) consumer sits on the inbox stream's leader, or where that cannot
+   * be told (a single server, no answer). nats-server 2.9.10 places such a consumer on a random
+   * replica and serves it from that replica's copy; a node restarted after a SIGKILL can hold, at
+   * some sequences, messages its quorum never committed instead of acknowledged ones
+   * (docs/operations.md, known limits). The leader's copy is the one the PubAcks describe.
+   * Bounded: after 10 placements in a row elsewhere, read from where it is (and say so).
+   */
+  private async onLeader(info: ConsumerInfo): Promise<boolean> {
+    const host = info.cluster?.leader;
+    if (!host) return true;
+    const { hub } = this.o;
+    const leader = await hub.jsm.streams.info(hub.names.inboxStream).then((i) => i.cluster?.leader, () => undefined);
+    if (!leader || leader === host) {
+      this.misplaced = 0;
+      return true;
+    }
+    if (++this.misplaced > 10) {
+      this.o.logger.warn({ partition: this.o.partition, on: host, leader }, 'inbox reader kept being placed on a follower replica; reading from it');
+      this.misplaced = 0;
+      return true;
+    }
+    return false;
   }
 
   /** Replaces a reader that has been silent while not paused and while newer messages exist. */
