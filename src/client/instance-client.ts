@@ -6,6 +6,7 @@
  * that writes resolves once durable (PubAck or KV revision); waiting is pushed by a KV watch,
  * never polled.
  */
+import { purgeInstanceRecords } from '../store/instance-records.js';
 import { instanceMessages } from '../orchestration/messages.js';
 import { randomUUID } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
@@ -251,9 +252,7 @@ export class InstanceClient {
     const s = await this.getStatus(instanceId);
     if (!s) return { deleted: 0 };
     if (!isTerminal(s.runtimeStatus)) throw new DurableError('validation', `instance '${instanceId}' is ${s.runtimeStatus}; terminate it before purging`);
-    const p = instancePartition(instanceId, this.hub.config.partitions);
-    await this.hub.jsm.streams.purge(this.hub.names.eventStream, { filter: eventSubject(this.hub.names.hub, p, orchestrationActorToken(instanceId)) });
-    await this.hub.status.purge(statusKey(instanceId));
+    await purgeInstanceRecords(this.hub, instanceId);
     return { deleted: 1 };
   }
 

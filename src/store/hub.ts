@@ -32,6 +32,8 @@ export interface HubOptions {
   replicas?: number;
   /** Deadline and logger of this start-up: every step retries transient errors until then. */
   startup?: StartupRetryOptions;
+  /** Age of parked messages in the dead-letter stream, set when the hub is created (default 30 days). */
+  deadLetterMaxAgeMs?: number;
 }
 
 export interface HubConfig {
@@ -53,7 +55,7 @@ export interface Hub {
   entityIndex: KV;
 }
 
-function streamConfigs(n: HubNames, replicas: number): Array<Partial<StreamConfig> & { name: string }> {
+function streamConfigs(n: HubNames, replicas: number, deadLetterMaxAgeMs?: number): Array<Partial<StreamConfig> & { name: string }> {
   const base = { num_replicas: replicas, allow_direct: true, storage: 'file' as const };
   const h = n.hub;
   return [
@@ -67,7 +69,7 @@ function streamConfigs(n: HubNames, replicas: number): Array<Partial<StreamConfi
     // Activity work queue: any worker pulls; a message leaves when its result is durable.
     { ...base, name: n.activityStream, subjects: [`${h}.act.>`], retention: RetentionPolicy.Workqueue, duplicate_window: DEDUPE_WINDOW_MS * NS_PER_MS },
     // Parked messages that could not be applied, with the reason in headers.
-    { ...base, name: n.deadLetterStream, subjects: [`${h}.dlq.>`], max_age: 30 * 24 * 60 * MINUTE * NS_PER_MS },
+    { ...base, name: n.deadLetterStream, subjects: [`${h}.dlq.>`], max_age: (deadLetterMaxAgeMs ?? 30 * 24 * 60 * MINUTE) * NS_PER_MS },
   ];
 }
 
@@ -85,7 +87,7 @@ export async function openHub(nc: NatsConnection, options: HubOptions): Promise<
   await withStartupRetry('JetStream account info', () => jetstreamManager(nc, { timeout: PROBE_TIMEOUT_MS }), startup);
   const jsm = await jetstreamManager(nc, { timeout: 10_000, checkAPI: false });
   const js = jetstream(nc, { timeout: 10_000 });
-  await Promise.all(streamConfigs(names, replicas).map((cfg) => ensureStream(jsm, cfg, startup)));
+  await Promise.all(streamConfigs(names, replicas, options.deadLetterMaxAgeMs).map((cfg) => ensureStream(jsm, cfg, startup)));
   const kvm = new Kvm(js);
   // The lease bucket answers quickly or not at all: a lost request (server restarting) must not
   // hold up renewals for the default 10 s, longer than a lease.

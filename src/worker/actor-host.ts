@@ -62,6 +62,11 @@ export interface CommitPlan {
   deadLetters: DeadLetterRecord[];
   /** Called with the last part's stream sequence once appended (0 when there was nothing to append) and the first part's. */
   committed(eventSeq: number, firstSeq: number): void;
+  /**
+   * Retention: trim the actor's event subject to its newest `keep` messages once this batch is
+   * durable (every message removed is then older than a committed batch whose effects are durable).
+   */
+  trim?: { subject: string; keep: number };
   /** Runs after effects are durable (e.g. trimming history after continueAsNew). */
   afterCommit?: () => Promise<void>;
   /** Applied operations, for metrics. */

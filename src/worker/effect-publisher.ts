@@ -91,6 +91,19 @@ export class EffectPublisher {
     return { count, lastEventSeq: Math.max(last, afterEventSeq) };
   }
 
+  /**
+   * Retention: removes all but the newest `keep` events of one actor's subject. Called only once
+   * the batch that asked for it is durable, so every event removed belongs to a batch whose effects
+   * are durable (and which no recovery needs). Never rejects: a failed trim is retried by a later one.
+   */
+  async trim(t: { subject: string; keep: number }): Promise<void> {
+    try {
+      await this.d.hub.jsm.streams.purge(this.d.hub.names.eventStream, { filter: t.subject, keep: t.keep });
+    } catch (err) {
+      this.d.logger.warn({ err: (err as Error).message, subject: t.subject }, 'history trim failed; a later one will catch up');
+    }
+  }
+
   /** Writes a status record only if the stored one is not from a later position of history. */
   private async guardedStatusWrite(fx: ResolvedEffect): Promise<unknown> {
     const key = fx.s.slice(`$KV.${this.d.hub.names.statusBucket}.`.length);

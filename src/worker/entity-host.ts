@@ -30,12 +30,19 @@ export interface EntityEvent {
   fx?: ResolvedEffect[];
   /** The operations applied in this version, in order (history; see RecordedOperation). */
   o?: RecordedOperation[];
+  /** Versions written since the last trim of this entity's history (retention). */
+  tc?: number;
 }
 
 interface CachedEntity {
   snapshot: EntitySnapshot;
   lastEventSeq: number;
+  /** `tc` of the last event. */
+  sinceTrim: number;
 }
+
+/** Versions of each entity kept by default (API.md: at least the last 100; the latest always). */
+export const DEFAULT_KEEP_VERSIONS = 100;
 
 export interface OrchestrationMessageFactory {
   /** Body of a start message for an instance created by an entity (start if it does not exist). */
@@ -57,6 +64,8 @@ export class EntityHost implements ActorHost {
     private readonly reader: DirectReader,
     /** The engine's clock (ms since epoch): the test kit passes its virtual one. */
     private readonly clock: () => number = Date.now,
+    /** Retention: versions kept per entity; the history is trimmed to this after as many more. */
+    private readonly keepVersions: number = DEFAULT_KEEP_VERSIONS,
   ) {
     this.cache = new LruCache(cacheSize);
   }
@@ -117,12 +126,22 @@ export class EntityHost implements ActorHost {
       const indexSubject = `$KV.${this.hub.names.entityIndexBucket}.${entityIndexKey(id)}`;
       effects.push(result.snapshot.exists ? { s: indexSubject, d: 1 } : { s: indexSubject, h: { 'KV-Operation': 'DEL' } });
     }
+    // Retention: once `keepVersions` versions were written since the last trim, this commit asks
+    // for one (run by the partition after the batch is durable). The count is part of the event,
+    // so it survives restarts; a trim lost in a crash is only late: the next one keeps the newest.
+    let sinceTrim = cached.sinceTrim + 1;
+    let trim: CommitPlan['trim'];
+    if (sinceTrim >= this.keepVersions) {
+      trim = { subject, keep: this.keepVersions };
+      sinceTrim = 0;
+    }
     const event: EntityEvent = {
       ex: result.snapshot.exists ? 1 : 0,
       ...(result.snapshot.exists ? { st: result.snapshot.state } : {}),
       m: result.snapshot.meta,
       ...(effects.length ? { fx: effects } : {}),
       ...(result.operations.length ? { o: result.operations } : {}),
+      ...(sinceTrim ? { tc: sinceTrim } : {}),
     };
     const data = encodeJson(event);
     if (data.length > this.maxEventBytes) return this.refuseOversized(partition, actorToken, subject, cached, parsed, messages, data.length);
@@ -132,8 +151,9 @@ export class EntityHost implements ActorHost {
       replies,
       deadLetters,
       applied: result.applied,
+      ...(trim ? { trim } : {}),
       committed: (eventSeq) => {
-        this.cache.set(actorToken, { snapshot: result.snapshot, lastEventSeq: eventSeq });
+        this.cache.set(actorToken, { snapshot: result.snapshot, lastEventSeq: eventSeq, sinceTrim });
         // Replies go out after this call (partition loop): patch in the version just written.
         for (const r of restoreReplies) r.data = encodeJson({ ok: true, result: { version: eventSeq } });
       },
@@ -159,24 +179,28 @@ export class EntityHost implements ActorHost {
       if (m.body.from) effects.push(this.resolve({ kind: 'respond', instanceId: m.body.from.i, requestId: m.body.from.r, outcome: { ok: false, error }, ...(m.body.from.u ? { runId: m.body.from.u } : {}) }, `fx:${partition}.${actorToken}:${m.seq}:refused`));
     }
     const meta = { ...cached.snapshot.meta, in: parsed[parsed.length - 1]!.seq };
-    const event: EntityEvent = { ex: cached.snapshot.exists ? 1 : 0, ...(cached.snapshot.exists ? { st: cached.snapshot.state } : {}), m: meta, ...(effects.length ? { fx: effects } : {}) };
+    const event: EntityEvent = {
+      ex: cached.snapshot.exists ? 1 : 0, ...(cached.snapshot.exists ? { st: cached.snapshot.state } : {}), m: meta,
+      ...(effects.length ? { fx: effects } : {}), ...(cached.sinceTrim ? { tc: cached.sinceTrim } : {}),
+    };
     return {
       append: { subject, expectedLastSeq: cached.lastEventSeq, parts: [encodeJson(event)] },
       effects,
       replies,
       deadLetters: messages.filter((m) => parsed.some((p) => p.seq === m.seq)).map((m) => ({ ...m, reason })),
       applied: 0,
-      committed: (eventSeq) => this.cache.set(actorToken, { snapshot: { ...cached.snapshot, meta }, lastEventSeq: eventSeq }),
+      committed: (eventSeq) => this.cache.set(actorToken, { snapshot: { ...cached.snapshot, meta }, lastEventSeq: eventSeq, sinceTrim: cached.sinceTrim }),
     };
   }
 
   private async load(subject: string, def: EntityDefinition): Promise<CachedEntity> {
     const last = await this.reader.readLast(subject);
-    if (!last) return { snapshot: newSnapshot(def), lastEventSeq: 0 };
+    if (!last) return { snapshot: newSnapshot(def), lastEventSeq: 0, sinceTrim: 0 };
     const ev = decodeJson<EntityEvent>(last.data);
     return {
       snapshot: { exists: ev.ex === 1, state: ev.ex === 1 ? ev.st : def.initialState(), meta: ev.m },
       lastEventSeq: last.seq,
+      sinceTrim: ev.tc ?? 0,
     };
   }
 

@@ -190,6 +190,8 @@ export class PartitionProcessor {
     }
     for (const c of outcome.committed) {
       if (c.plan.afterCommit) await c.plan.afterCommit().catch((err) => this.log.warn({ err, actor: c.token }, 'after-commit step failed'));
+      // In the background: the batch is durable, and a trim that fails is only late.
+      if (c.plan.trim) void this.effects.trim(c.plan.trim);
     }
     const last = batch[batch.length - 1]!;
     this.done = { in: last.seq, ev: Math.max(this.done.ev, outcome.maxEventSeq) };

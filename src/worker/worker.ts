@@ -18,7 +18,8 @@ import { DirectReader } from '../store/direct-reader.js';
 import { LeanPublisher } from '../store/lean-publisher.js';
 import type { ActorHost } from './actor-host.js';
 import { entityCatalogEntry, publishCatalog, type CatalogEntry } from './catalog.js';
-import { EntityHost } from './entity-host.js';
+import { DEFAULT_KEEP_VERSIONS, EntityHost } from './entity-host.js';
+import { InstanceRetention } from './instance-retention.js';
 import { LeaseManager } from './lease-manager.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
@@ -50,6 +51,14 @@ export interface WorkerOptions {
   maxBatch?: number;
   /** Hot actors kept in memory (default 10000). */
   cacheSize?: number;
+  /**
+   * Bounded storage (docs/entities.md, "Retention"). `entityVersions`: versions kept per entity
+   * (default 100; the latest always; older ones are removed only once their effects are durable).
+   * `finishedInstancesMs`: purge instances that reached Completed, Failed or Terminated longer ago
+   * than this (default: keep, as in Durable Functions). `deadLettersMs`: age of parked messages
+   * (default 30 days; set when the hub is created). Give every worker of a hub the same values.
+   */
+  retention?: { entityVersions?: number; finishedInstancesMs?: number; deadLettersMs?: number };
   /** Concurrent activity executions (default 64). */
   activityConcurrency?: number;
   /**
@@ -91,6 +100,7 @@ export class Worker {
     readonly logger: Logger,
     private readonly metricsServer: MetricsServer | undefined,
     private readonly connection: { connected: boolean },
+    private readonly instanceRetention: InstanceRetention | undefined,
   ) {}
 
   /** URL of the metrics server (`/metrics`, `/healthz`) when started with `metricsPort`. */
@@ -130,6 +140,7 @@ export class Worker {
         hub: hubName, startup,
         ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
         ...(options.replicas !== undefined ? { replicas: options.replicas } : {}),
+        ...(options.retention?.deadLettersMs !== undefined ? { deadLetterMaxAgeMs: options.retention.deadLettersMs } : {}),
       });
       if (options.partitions !== undefined && options.partitions !== hub.config.partitions) {
         logger.warn({ requested: options.partitions, actual: hub.config.partitions }, 'hub already exists with another partition count; using the hub\'s');
@@ -150,7 +161,7 @@ export class Worker {
       const userEntities = [...entities.values()];
       entities.set(SCHEDULE_ENTITY, scheduleEntity({ runtimeStatus: (instanceId) => readRuntimeStatus(hub, instanceId) }));
       const hosts: { e: ActorHost; o: ActorHost } = {
-        e: new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000, reader),
+        e: new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000, reader, Date.now, retentionVersions(options.retention?.entityVersions)),
         o: orchestrationRuntime.host,
       };
       const catalog: CatalogEntry[] = [...userEntities.map(entityCatalogEntry), ...orchestrationRuntime.catalog()];
@@ -176,6 +187,14 @@ export class Worker {
       await leases.start(startup);
       undo.push({ what: 'activity and start consumers', run: () => bounded(orchestrationRuntime.stopIntake(), STOP_ON_FAILURE_MS) });
       await orchestrationRuntime.start(startup);
+      const finishedAfter = options.retention?.finishedInstancesMs;
+      if (finishedAfter !== undefined && (!Number.isFinite(finishedAfter) || finishedAfter < 0)) {
+        throw new DurableError('validation', `retention.finishedInstancesMs must be a number >= 0, got ${finishedAfter}`);
+      }
+      const instanceRetention = finishedAfter === undefined ? undefined
+        : new InstanceRetention({ hub, logger, afterMs: finishedAfter, isSweeper: () => leases.ownedPartitions().includes(0) });
+      instanceRetention?.start();
+      undo.push({ what: 'instance retention', run: async () => instanceRetention?.stop() });
       const connection = watchConnection(nc, logger);
       metrics.onScrape(() => sampleActivityQueues(hub, metrics));
       const metricsServer = options.metricsPort === undefined ? undefined : await startMetricsServer({
@@ -185,7 +204,7 @@ export class Worker {
         health: () => ({ ok: connection.connected && !nc.isClosed(), worker: id, partitions: leases.ownedPartitions() }),
       });
       logger.info({ partitions: hub.config.partitions, entities: [...entities.keys()], ...(metricsServer ? { metricsUrl: metricsServer.url } : {}) }, 'worker started');
-      return new Worker(id, hub, nc, publisher, leases, orchestrationRuntime, reader, metrics, logger, metricsServer, connection);
+      return new Worker(id, hub, nc, publisher, leases, orchestrationRuntime, reader, metrics, logger, metricsServer, connection, instanceRetention);
     } catch (e) {
       logger.error({ err: e }, 'worker failed to start; stopping what it started');
       for (const u of undo.reverse()) {
@@ -205,6 +224,7 @@ export class Worker {
   async stop(): Promise<void> {
     // Activities first: their results go to inboxes that the partitions below still process.
     await this.orchestrationRuntime.stopIntake();
+    await this.instanceRetention?.stop();
     await this.leases.stop();
     this.reader.close();
     this.publisher.close();
@@ -251,4 +271,11 @@ async function sampleActivityQueues(hub: Hub, metrics: WorkerMetrics): Promise<v
     metrics.activityQueueDepth.set({ activity }, ci.num_pending);
     metrics.activityInFlight.set({ activity }, ci.num_ack_pending);
   }
+}
+
+/** Versions kept per entity: an integer of at least 1 (the latest is always kept). */
+function retentionVersions(n: number | undefined): number {
+  if (n === undefined) return DEFAULT_KEEP_VERSIONS;
+  if (!Number.isInteger(n) || n < 1) throw new DurableError('validation', `retention.entityVersions must be an integer >= 1, got ${n}`);
+  return n;
 }
