@@ -20,6 +20,7 @@ import { openHub, type Hub } from '../store/hub.js';
 import { LeanPublisher } from '../store/lean-publisher.js';
 import type { EntityEvent } from '../worker/entity-host.js';
 import { CatalogCache } from './catalog-cache.js';
+import { traceClientMethods } from './client-tracing.js';
 import { InstanceClient } from './instance-client.js';
 
 export interface DurableClientOptions {
@@ -219,6 +220,9 @@ export class DurableClient extends InstanceClient {
     }
   }
 }
+
+// Spans for signalEntity, callEntity, startNew, raiseEvent and the control operations.
+traceClientMethods(DurableClient.prototype);
 
 function idFromIndexKey(indexKey: string): EntityId | undefined {
   const [nameToken, keyToken] = indexKey.split('.');

@@ -19,6 +19,7 @@ import { entityMessageSchema, type CallOutcome, type InboxEntityMessage } from '
 import type { DirectReader } from '../store/direct-reader.js';
 import type { Hub } from '../store/hub.js';
 import type { ActorHost, CommitPlan, DeadLetterRecord, InboxMessage, Reply, ResolvedEffect } from './actor-host.js';
+import { endPending, traceEntityOperations, tracedEffect } from './host-tracing.js';
 import { LruCache } from './lru.js';
 
 /** The JSON of one entity event. */
@@ -53,6 +54,8 @@ export class EntityHost implements ActorHost {
     cacheSize: number,
     /** Last-event reads, shared by the worker's hosts (one reply subscription). */
     private readonly reader: DirectReader,
+    /** For span attributes. */
+    private readonly workerId?: string,
   ) {
     this.cache = new LruCache(cacheSize);
   }
@@ -93,6 +96,7 @@ export class EntityHost implements ActorHost {
     if (!def || parsed.length === 0) return { effects: [], replies, deadLetters, committed: () => undefined, applied: 0 };
 
     const cached = this.cache.get(actorToken) ?? (await this.load(subject, def));
+    const startTime = Date.now();
     const result = await executeEntityBatch(def, id, cached.snapshot, parsed, (seq, n) => `${id.toString()}:${seq}:${n}`);
     for (const d of result.deadLetters) {
       const original = messages.find((m) => m.seq === d.seq)!;
@@ -101,9 +105,10 @@ export class EntityHost implements ActorHost {
     for (const e of result.executed) {
       if (e.reply) replies.push({ subject: e.reply, data: encodeJson(e.outcome) });
     }
-    if (!result.changed) return { effects: [], replies, deadLetters, committed: () => undefined, applied: 0 };
+    const spans = traceEntityOperations({ id, hub: this.hub.names.hub, partition, workerId: this.workerId, messages, executed: result.executed, startTime });
+    if (!result.changed) return { effects: [], replies, deadLetters, committed: () => endPending(spans), applied: 0 };
 
-    const effects = result.effects.map(({ seq, effect }, i) => this.resolve(effect, `fx:${partition}.${actorToken}:${seq}:${i}`));
+    const effects = result.effects.map(({ seq, effect }, i) => tracedEffect(this.resolve(effect, `fx:${partition}.${actorToken}:${seq}:${i}`), spans?.headers.get(seq)));
     if (result.snapshot.exists !== cached.snapshot.exists) {
       const indexSubject = `$KV.${this.hub.names.entityIndexBucket}.${entityIndexKey(id)}`;
       effects.push(result.snapshot.exists ? { s: indexSubject, d: 1 } : { s: indexSubject, h: { 'KV-Operation': 'DEL' } });
@@ -122,7 +127,10 @@ export class EntityHost implements ActorHost {
       replies,
       deadLetters,
       applied: result.applied,
-      committed: (eventSeq) => this.cache.set(actorToken, { snapshot: result.snapshot, lastEventSeq: eventSeq }),
+      committed: (eventSeq) => {
+        this.cache.set(actorToken, { snapshot: result.snapshot, lastEventSeq: eventSeq });
+        endPending(spans);
+      },
     };
   }
 

@@ -116,9 +116,10 @@ export class Worker {
         cacheSize: options.cacheSize ?? 10_000,
         activityConcurrency: options.activityConcurrency ?? 64,
         activityAckWaitMs: options.activityAckWaitMs ?? 10_000,
+        workerId: id,
       });
       const hosts: { e: ActorHost; o: ActorHost } = {
-        e: new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000, reader),
+        e: new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000, reader, id),
         o: orchestrationRuntime.host,
       };
       const catalog: CatalogEntry[] = [...[...entities.values()].map(entityCatalogEntry), ...orchestrationRuntime.catalog()];
