@@ -16,7 +16,7 @@ interface Traced { hub: { names: { hub: string } } }
 
 const entity = (kind: SpanKind, method: string) => (args: unknown[]): [string, SpanKind, Attributes] => {
   const id = safeEntity(args[0]);
-  const op = String(args[1]);
+  const op = String(args[1]).toLowerCase(); // as the worker names it (names are case-insensitive)
   return [`${method} ${id?.name ?? '?'}.${op}`, kind, { ...(id ? { [attr.entityName]: id.name, [attr.entityKey]: id.key } : {}), [attr.operation]: op }];
 };
 const instance = (method: string) => (args: unknown[]): [string, SpanKind, Attributes] =>
@@ -28,7 +28,8 @@ const TRACED: Record<string, (args: unknown[]) => [string, SpanKind, Attributes]
   callEntity: entity(SpanKind.CLIENT, 'callEntity'),
   startNew: (args) => {
     const o = args[1] as { instanceId?: unknown } | undefined;
-    return [`startNew ${String(args[0])}`, SpanKind.PRODUCER, { [attr.orchestration]: String(args[0]), ...(typeof o?.instanceId === 'string' ? { [attr.instanceId]: o.instanceId } : {}) }];
+    const name = String(args[0]).toLowerCase(); // as the worker names it (names are case-insensitive)
+    return [`startNew ${name}`, SpanKind.PRODUCER, { [attr.orchestration]: name, ...(typeof o?.instanceId === 'string' ? { [attr.instanceId]: o.instanceId } : {}) }];
   },
   raiseEvent: (args) => [`raiseEvent ${String(args[1])}`, SpanKind.PRODUCER, { [attr.instanceId]: String(args[0]) }],
   terminate: instance('terminate'),
