@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { headers as natsHeaders, type Msg } from '@nats-io/transport-node';
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
-import { DurableClient, EntityId, Worker } from '../../src/index.js';
+import { createHttpServer, DurableClient, EntityId, Worker } from '../../src/index.js';
 import { counter } from '../../entities/counter.js';
 import { tracingEnabled } from '../../src/core/tracing.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
@@ -185,6 +185,30 @@ describe('tracing with an SDK registered', () => {
     const opSpan = failed.find((x) => x.name === 'entity counter.addpositive')!;
     expect(opSpan.status.code).toBe(2);
   }, 30_000);
+
+  it('an HTTP request is the parent of what its handler does, under the caller\'s traceparent', async () => {
+    const http = await createHttpServer({ client, systemKey: 'k', port: 0, logger: pino({ level: 'warn' }) });
+    try {
+      exporter.reset();
+      const traceId = '0af7651916cd43dd8448eb211c80319c';
+      const callerSpan = 'b7ad6b7169203331';
+      const res = await fetch(`${http.url}/api/start/tOrder/http-1?code=k`, {
+        method: 'POST', headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${callerSpan}-01` }, body: JSON.stringify('http-1'),
+      });
+      expect(res.status).toBe(202);
+      await client.waitForCompletion('http-1', { timeoutMs: 30_000 });
+      const spans = await until(() => exporter.getFinishedSpans(), (x) => x.filter((s) => s.name === 'orchestration torder').length >= 4);
+      const server = spans.find((s) => s.name === 'POST /api/start/:name/:instanceId')!;
+      expect(server.spanContext().traceId).toBe(traceId);
+      expect(parentOf(server)).toBe(callerSpan);
+      expect(server.attributes['http.response.status_code']).toBe(202);
+      const start = spans.find((s) => s.name === 'startNew torder')!;
+      expect(parentOf(start)).toBe(idOf(server));
+      expect(new Set(spans.map((s) => s.spanContext().traceId))).toEqual(new Set([traceId]));
+    } finally {
+      await http.close();
+    }
+  }, 60_000);
 
   it('a replay after a worker SIGKILL does not duplicate the spans of steps that already ran', async () => {
     const crashHub = 'tracing-crash';
