@@ -97,7 +97,7 @@ export function injectTrace(ctx?: Context): TraceHeaders | undefined {
 
 /** A context whose remote parent is the one in `headers` (the root context when there is none). */
 export function extractTrace(headers: TraceHeaders | undefined): Context {
-  if (!headers || !headers[TRACEPARENT]) return ROOT_CONTEXT;
+  if (!headers?.[TRACEPARENT]) return ROOT_CONTEXT;
   if (appPropagator()) return propagation.extract(ROOT_CONTEXT, headers, getter);
   const m = TRACEPARENT_RE.exec(headers[TRACEPARENT].trim().toLowerCase());
   if (!m) return ROOT_CONTEXT;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { headers as natsHeaders, type Msg } from '@nats-io/transport-node';
+import { headers as natsHeaders, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import { createHttpServer, DurableClient, EntityId, Worker } from '../../src/index.js';
@@ -57,6 +57,8 @@ async function until<T>(get: () => T, ok: (v: T) => boolean, ms = 10_000): Promi
   return v;
 }
 
+/** The client's own connection (a raw producer needs one; reusing it keeps the test small). */
+const natsOf = (c: DurableClient) => (c as unknown as { nc: NatsConnection }).nc;
 const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
 const idOf = (s: ReadableSpan) => s.spanContext().spanId;
 
@@ -65,7 +67,7 @@ describe('tracing', () => {
     expect(tracingEnabled()).toBe(false);
     const id = new EntityId('counter', 'untraced');
     const seen: Msg[] = [];
-    const sub = client['nc'].subscribe(client.signalSubject(id), { callback: (_e, m) => { seen.push(m); } });
+    const sub = natsOf(client).subscribe(client.signalSubject(id), { callback: (_e, m) => { seen.push(m); } });
     await client.signalEntity(id, 'add', 1);
     await until(() => seen.length, (n) => n > 0, 5_000);
     sub.unsubscribe();
@@ -147,7 +149,7 @@ describe('tracing with an SDK registered', () => {
     const producerSpan = '00f067aa0ba902b7';
     const h = natsHeaders();
     h.set('traceparent', `00-${traceId}-${producerSpan}-01`);
-    const nc = client['nc'];
+    const nc = natsOf(client);
     // A JetStream publish as any NATS client would do it (request for the PubAck).
     await nc.request(client.signalSubject(id), new TextEncoder().encode(JSON.stringify({ op: 'add', input: 7 })), { headers: h, timeout: 5_000 });
     const spans = await until(() => exporter.getFinishedSpans(), (s) => s.some((x) => x.name === 'entity counter.add'));
