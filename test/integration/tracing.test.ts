@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { headers as natsHeaders, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
-import { createHttpServer, DurableClient, EntityId, Worker } from '../../src/index.js';
+import { createHttpServer, DurableClient, EntityId, startSubject, Worker } from '../../src/index.js';
 import { counter } from '../../entities/counter.js';
 import { tracingEnabled } from '../../src/core/tracing.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
@@ -156,6 +156,21 @@ describe('tracing with an SDK registered', () => {
     const op = spans.find((x) => x.name === 'entity counter.add')!;
     expect(op.spanContext().traceId).toBe(traceId);
     expect(parentOf(op)).toBe(producerSpan);
+
+    // A raw start (<hub>.start.<name>) with traceparent: the run's episodes join the producer's trace.
+    exporter.reset();
+    const startTrace = '5bf92f3577b34da6a3ce929d0e0e4737';
+    const sh = natsHeaders();
+    sh.set('traceparent', `00-${startTrace}-${producerSpan}-01`);
+    await nc.request(startSubject(hub, 'tOrder'), new TextEncoder().encode(JSON.stringify({ instanceId: 'raw-start', input: 'raw-start' })), { headers: sh, timeout: 5_000 });
+    expect((await client.waitForCompletion('raw-start', { timeoutMs: 30_000 })).runtimeStatus).toBe('Completed');
+    const run = await until(() => exporter.getFinishedSpans(), (x) => x.filter((s) => s.name === 'orchestration torder').length >= 4);
+    const runEpisodes = run.filter((s) => s.name === 'orchestration torder');
+    expect(runEpisodes.length).toBe(4);
+    for (const e of runEpisodes) {
+      expect(e.spanContext().traceId).toBe(startTrace);
+      expect(parentOf(e)).toBe(producerSpan);
+    }
 
     exporter.reset();
     expect(await client.callEntity(id, 'get')).toBe(7);
