@@ -163,10 +163,9 @@ export function withSpan<T>(name: string, kind: SpanKind, attributes: Attributes
   });
 }
 
-/** Runs `fn` with `parent` (message headers) as the active context, for code that opens spans itself. */
-export function withParent<T>(parent: TraceHeaders | undefined, fn: () => T): T {
-  if (!parent || !tracingEnabled()) return fn();
-  return context.with(extractTrace(parent), fn);
+/** Runs `fn` with `span` active (user code it calls nests its own spans under it); `fn` as is without a span. */
+export function inSpan<T>(span: Span | undefined, fn: () => T): T {
+  return span ? context.with(trace.setSpan(context.active(), span), fn) : fn();
 }
 
 /** The trace headers of a NATS message (undefined when it has no `traceparent`). */

@@ -17,7 +17,7 @@ import { decodeJson, encodeJson } from '../core/codec.js';
 import { encodeToken } from '../core/encoding.js';
 import { toErrorInfo } from '../core/errors.js';
 import { activitySubject, deadLetterSubject, instanceInboxSubject } from '../core/topology.js';
-import { attr, endSpan, recordError, spanHeaders, SpanKind, startSpan, traceFromNatsHeaders, withParent } from '../core/tracing.js';
+import { attr, endSpan, recordError, spanHeaders, SpanKind, startSpan, traceFromNatsHeaders, inSpan } from '../core/tracing.js';
 import type { ActivityDefinition } from '../orchestration/definition.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
@@ -166,7 +166,7 @@ export class ActivityRunner {
       const heartbeat = setInterval(() => m.working(), this.o.ackWaitMs / 3);
       try {
         // The activity's own spans (HTTP calls, queries) nest under its span.
-        outcome = { result: await withParent(spanHeaders(span), () => def.fn(item.in, { instanceId: item.i, taskId: item.t, attempt: item.a })) };
+        outcome = { result: await inSpan(span, () => def.fn(item.in, { instanceId: item.i, taskId: item.t, attempt: item.a })) };
         this.o.metrics.activitiesRun.inc({ outcome: 'completed' });
       } catch (e) {
         outcome = { failure: toErrorInfo(e) };
