@@ -253,7 +253,7 @@ describe('tracing with an SDK registered', () => {
       const lines = await until(read, (l) => l.filter((s) => s.name === 'orchestration tchain').length >= 4, 5_000);
 
       const root = exporter.getFinishedSpans().find((s) => s.name === 'startNew tchain')!;
-      if (process.env.DEBUG_SPANS) console.log(beforeKill, lines.map((l) => `${l.worker} ${l.name} ${JSON.stringify(l.attributes)}`).join('\n'));
+      if (process.env.DEBUG_SPANS) console.log(beforeKill, lines.map((l) => `${l.worker} ${l.name} ${l.spanId}<-${l.parentSpanId} ${JSON.stringify(l.attributes)}`).join('\n'));
       const traceId = root.spanContext().traceId;
       expect(new Set(lines.map((l) => l.traceId))).toEqual(new Set([traceId]));
       // Steps that ran before the crash are not run (nor traced) again: one span each, from a.
