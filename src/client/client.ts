@@ -27,6 +27,7 @@ import { ScheduleClient } from './schedules.js';
 import type { ScheduleInfo, ScheduleOptions } from '../schedule/definition.js';
 import { SCHEDULE_ENTITY } from '../worker/schedule-entity.js';
 import { EntityHistoryReader, type EntityHistoryOptions, type EntityHistoryPage, type EntityVersion } from './entity-history.js';
+import { traceClientMethods } from './client-tracing.js';
 import { InstanceClient } from './instance-client.js';
 
 export interface DurableClientOptions {
@@ -326,6 +327,9 @@ export class DurableClient extends InstanceClient {
     }
   }
 }
+
+// Spans for signalEntity, callEntity, startNew, raiseEvent and the control operations.
+traceClientMethods(DurableClient.prototype);
 
 function idFromIndexKey(indexKey: string): EntityId | undefined {
   const [nameToken, keyToken] = indexKey.split('.');

@@ -19,6 +19,7 @@ import { scan } from '../store/event-log.js';
 import { HistoryAssembler } from '../store/history-records.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher, PubAck } from '../store/lean-publisher.js';
+import { injectTrace } from '../core/tracing.js';
 import type { CatalogCache } from './catalog-cache.js';
 import { decodeCursor, encodeCursor, scanStatuses } from './status-scan.js';
 import { decodeStatusEntry, isTerminal, RUNTIME_STATUSES, StatusOrder, type OrchestrationStatus, type RuntimeStatus } from './status.js';
@@ -60,7 +61,8 @@ export class InstanceClient {
     if (data.length > this.maxPayload) {
       throw new DurableError('validation', `payload of ${data.length} bytes exceeds the limit of ${this.maxPayload} bytes`);
     }
-    return this.publisher.publish(subject, data, msgId ? { msgId } : {});
+    const trace = injectTrace(); // the caller's span (client-tracing.ts), so the receiver joins its trace
+    return this.publisher.publish(subject, data, { ...(msgId ? { msgId } : {}), ...(trace ? { headers: trace } : {}) });
   }
 
   /**

@@ -15,6 +15,7 @@ import { DEFAULT_HUB } from '../core/topology.js';
 import { requireSystemKey, resolveSystemKey } from './auth.js';
 import { parseJsonBody, type RouteContext } from './context.js';
 import { installErrorHandlers } from './errors.js';
+import { installHttpTracing } from './tracing.js';
 import { registerEntityRoutes } from './routes-entities.js';
 import { registerEntityHistoryRoutes } from './routes-entity-history.js';
 import { registerScheduleRoutes } from './routes-schedules.js';
@@ -89,6 +90,7 @@ export async function createHttpServer(options: HttpServerOptions = {}): Promise
       }
     });
     installErrorHandlers(app);
+    installHttpTracing(app, ctx.hub);
     app.addHook('preClose', async () => {
       for (const s of ctx.streams) s.abort();
     });

@@ -25,7 +25,11 @@ export type StartMode = 'replaceTerminal' | 'ifNotExists';
 /** The payload of each event type, by type name. */
 export interface HistoryEventFields {
   /** `mode` only travels on the inbound message; it is stripped before the event is persisted. */
-  ExecutionStarted: { name: string; input?: unknown; instanceId: string; parent?: ParentRef; runId?: string; mode?: StartMode };
+  /**
+   * `trace`: the W3C trace context (`traceparent`, `tracestate`) of whoever started the run, kept so
+   * that later episodes join that trace. Replay never compares it (trace context is not history).
+   */
+  ExecutionStarted: { name: string; input?: unknown; instanceId: string; parent?: ParentRef; runId?: string; mode?: StartMode; trace?: Record<string, string> };
   ExecutionCompleted: { status: 'Completed' | 'Failed'; output?: unknown; failure?: ErrorInfo };
   ExecutionTerminated: { reason?: unknown };
   ExecutionSuspended: { reason?: string };

@@ -146,7 +146,7 @@ export class InstanceRuntime {
     this.#begin({
       type: 'ExecutionStarted', eventId: -1, timestamp: b.now, name: old.name, instanceId: this.instanceId, input,
       runId: uuidV5(`${this.instanceId}|${old.runId ?? ''}|continued`),
-      ...(old.parent ? { parent: old.parent } : {}),
+      ...(old.parent ? { parent: old.parent } : {}), ...(old.trace ? { trace: old.trace } : {}),
     }, b);
     for (const e of carried) this.#one(e, e, b);
   }

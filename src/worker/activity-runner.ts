@@ -18,6 +18,7 @@ import { decodeJson, encodeJson } from '../core/codec.js';
 import { encodeToken } from '../core/encoding.js';
 import { toErrorInfo } from '../core/errors.js';
 import { activitySubject, deadLetterSubject, instanceInboxSubject } from '../core/topology.js';
+import { attr, endSpan, recordError, spanHeaders, SpanKind, startSpan, traceFromNatsHeaders, inSpan } from '../core/tracing.js';
 import type { ActivityDefinition } from '../orchestration/definition.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
@@ -36,6 +37,8 @@ export interface ActivityRunnerOptions {
   concurrency: number;
   /** How long a claimed activity may go without a heartbeat before another worker re-runs it. */
   ackWaitMs: number;
+  /** For span attributes. */
+  workerId?: string | undefined;
 }
 
 export class ActivityRunner {
@@ -167,12 +170,18 @@ export class ActivityRunner {
     const deliveries = m.info.deliveryCount;
     if (deliveries > 1) this.o.metrics.activityRedeliveries.inc();
     let outcome: { result?: unknown; failure?: ReturnType<typeof toErrorInfo> };
+    // One span per execution, under the episode that scheduled it (the work item's traceparent).
+    const span = startSpan(`activity ${def.name}`, SpanKind.CONSUMER, {
+      [attr.hub]: this.o.hub.names.hub, [attr.activity]: def.name, [attr.instanceId]: item.i, [attr.taskId]: item.t, [attr.attempt]: item.a,
+      'messaging.delivery_count': deliveries, ...(this.o.workerId ? { [attr.workerId]: this.o.workerId } : {}),
+    }, traceFromNatsHeaders(m.headers) ?? {});
     if (deliveries > MAX_ATTEMPTS) {
       outcome = { failure: { message: `activity '${def.name}' was delivered ${deliveries} times without completing (did it crash its worker?)`, errorType: 'ActivityAbandoned' } };
     } else {
       const heartbeat = setInterval(() => m.working(), this.o.ackWaitMs / 3);
       try {
-        outcome = { result: await def.fn(item.in, { instanceId: item.i, taskId: item.t, attempt: item.a }) };
+        // The activity's own spans (HTTP calls, queries) nest under its span.
+        outcome = { result: await inSpan(span, () => def.fn(item.in, { instanceId: item.i, taskId: item.t, attempt: item.a })) };
         this.o.metrics.activitiesRun.inc({ outcome: 'completed' });
       } catch (e) {
         outcome = { failure: toErrorInfo(e) };
@@ -191,11 +200,15 @@ export class ActivityRunner {
       if (data.length > (this.o.hub.nc.info?.max_payload ?? 1 << 20) - 4096) {
         data = encodeJson(instanceMessages.taskFailed(item.t, { message: `activity '${def.name}' returned ${data.length} bytes, more than the message limit`, errorType: 'DurableError', code: 'validation' }, item.r));
       }
-      await this.o.publisher.publish(subject, data, { msgId });
+      const trace = spanHeaders(span);
+      await this.o.publisher.publish(subject, data, { msgId, ...(trace ? { headers: trace } : {}) });
       m.ack();
+      endSpan(span, outcome.failure);
     } catch (err) {
       log.warn({ err }, 'could not deliver activity result; it will run again');
       m.nak(1_000);
+      if (span) recordError(span, err);
+      endSpan(span);
     }
   }
 

@@ -14,6 +14,7 @@
  * - `prepare` skips messages at or below the actor's recorded `in` sequence, so a batch retried
  *   after a partial failure re-applies nothing.
  */
+import type { TraceHeaders } from '../core/tracing.js';
 
 /** A message read from a partition's inbox. */
 export interface InboxMessage {
@@ -23,6 +24,8 @@ export interface InboxMessage {
   actorToken: string;
   data: Uint8Array;
   msgId?: string;
+  /** W3C trace context from the message's headers (`traceparent`), when the producer sent one. */
+  trace?: TraceHeaders;
 }
 
 /** A publish to do after commit (or again during recovery). `d` is JSON; absent = empty payload. */

@@ -19,6 +19,7 @@ import { entityMessageSchema, type CallOutcome, type InboxEntityMessage } from '
 import type { DirectReader } from '../store/direct-reader.js';
 import type { Hub } from '../store/hub.js';
 import type { ActorHost, CommitPlan, DeadLetterRecord, InboxMessage, Reply, ResolvedEffect } from './actor-host.js';
+import { endPending, traceEntityOperations, tracedEffect } from './host-tracing.js';
 import { LruCache } from './lru.js';
 
 /** The JSON of one entity event. */
@@ -66,6 +67,8 @@ export class EntityHost implements ActorHost {
     private readonly clock: () => number = Date.now,
     /** Retention: versions kept per entity; the history is trimmed to this after as many more. */
     private readonly keepVersions: number = DEFAULT_KEEP_VERSIONS,
+    /** For span attributes. */
+    private readonly workerId?: string,
   ) {
     this.cache = new LruCache(cacheSize);
   }
@@ -106,6 +109,7 @@ export class EntityHost implements ActorHost {
     if (!def || parsed.length === 0) return { effects: [], replies, deadLetters, committed: () => undefined, applied: 0 };
 
     const cached = this.cache.get(actorToken) ?? (await this.load(subject, def));
+    const startTime = Date.now();
     const result = await executeEntityBatch(def, id, cached.snapshot, parsed, (seq, n) => `${id.toString()}:${seq}:${n}`, { now: this.clock() });
     for (const d of result.deadLetters) {
       const original = messages.find((m) => m.seq === d.seq)!;
@@ -119,9 +123,10 @@ export class EntityHost implements ActorHost {
       replies.push(reply);
       if (e.op === RESTORE_OPERATION && e.outcome.ok) restoreReplies.push(reply);
     }
-    if (!result.changed) return { effects: [], replies, deadLetters, committed: () => undefined, applied: 0 };
+    const spans = traceEntityOperations({ id, hub: this.hub.names.hub, partition, workerId: this.workerId, messages, executed: result.executed, startTime });
+    if (!result.changed) return { effects: [], replies, deadLetters, committed: () => endPending(spans), applied: 0 };
 
-    const effects = result.effects.map(({ seq, effect }, i) => this.resolve(effect, `fx:${partition}.${actorToken}:${seq}:${i}`));
+    const effects = result.effects.map(({ seq, effect }, i) => tracedEffect(this.resolve(effect, `fx:${partition}.${actorToken}:${seq}:${i}`), spans?.headers.get(seq)));
     if (result.snapshot.exists !== cached.snapshot.exists) {
       const indexSubject = `$KV.${this.hub.names.entityIndexBucket}.${entityIndexKey(id)}`;
       effects.push(result.snapshot.exists ? { s: indexSubject, d: 1 } : { s: indexSubject, h: { 'KV-Operation': 'DEL' } });
@@ -156,6 +161,7 @@ export class EntityHost implements ActorHost {
         this.cache.set(actorToken, { snapshot: result.snapshot, lastEventSeq: eventSeq, sinceTrim });
         // Replies go out after this call (partition loop): patch in the version just written.
         for (const r of restoreReplies) r.data = encodeJson({ ok: true, result: { version: eventSeq } });
+        endPending(spans);
       },
     };
   }

@@ -17,6 +17,7 @@ import type { Consumer, ConsumerInfo, ConsumerMessages } from '@nats-io/jetstrea
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { inboxFilter } from '../core/topology.js';
+import { traceFromNatsHeaders } from '../core/tracing.js';
 import type { Hub } from '../store/hub.js';
 import type { InboxMessage } from './actor-host.js';
 
@@ -139,8 +140,10 @@ export class InboxReader {
         }
         this.lastRead = m.seq;
         this.lastActivityAt = Date.now();
-        const msgId = m.headers?.get('Nats-Msg-Id');
-        this.buffer.push({ seq: m.seq, subject: m.subject, actorToken: m.subject.slice(this.prefixLength), data: m.data, ...(msgId ? { msgId } : {}) });
+        const headers = m.headers;
+        const msgId = headers?.get('Nats-Msg-Id');
+        const trace = traceFromNatsHeaders(headers); // the producer's trace context, for the span of the work it causes
+        this.buffer.push({ seq: m.seq, subject: m.subject, actorToken: m.subject.slice(this.prefixLength), data: m.data, ...(msgId ? { msgId } : {}), ...(trace ? { trace } : {}) });
         this.o.onMessages();
         if (this.buffer.length >= this.maxBuffer) {
           await new Promise<void>((resolve) => this.waitingForRoom.push(resolve));

@@ -24,6 +24,7 @@ import { HistoryAssembler } from '../store/history-records.js';
 import { scan } from '../store/event-log.js';
 import type { Hub } from '../store/hub.js';
 import { encodeRecordParts, type ActorHost, type CommitPlan, type DeadLetterRecord, type InboxMessage, type ResolvedEffect } from './actor-host.js';
+import { endPending, traceEpisode, tracedEffect } from './host-tracing.js';
 import { LruCache } from './lru.js';
 import type { WorkerMetrics } from './metrics.js';
 
@@ -64,6 +65,8 @@ export class OrchestrationHost implements ActorHost {
     cacheSize: number,
     /** Last-event reads, shared by the worker's hosts (one reply subscription). */
     private readonly reader: DirectReader,
+    /** For span attributes. */
+    private readonly workerId?: string,
   ) {
     this.cache = new LruCache(cacheSize);
   }
@@ -99,12 +102,15 @@ export class OrchestrationHost implements ActorHost {
         deadLetters.push({ ...m, reason: parsed.reason });
         continue;
       }
-      events.push(parsed.message);
+      // A start keeps its producer's trace context in history (never compared by replay), so that
+      // every later episode of the run, on any worker, joins the trace that started it.
+      events.push(m.trace && parsed.message.type === 'ExecutionStarted' ? { ...parsed.message, trace: m.trace } : parsed.message);
     }
     const nothing: CommitPlan = { effects: [], replies: [], deadLetters, committed: () => undefined, applied: 0 };
     if (events.length === 0) return nothing;
 
     const now = new Date().toISOString();
+    const startTime = Date.now();
     const result = cached.runtime.process(events, now);
     this.metrics.orchestrationSteps.inc();
     if (result.appended.length === 0 && !result.reset) {
@@ -119,7 +125,13 @@ export class OrchestrationHost implements ActorHost {
         committed: (seq) => this.cache.set(actorToken, { ...cached, lastEventSeq: seq, lastIn: lastSeq }),
       };
     }
-    const effects = result.actions.map((a, i) => this.resolve(instanceId, partition, a, `ofx:${partition}.${actorToken}:${lastSeq}:${i}`));
+    const start = cached.runtime.history[0];
+    const spans = traceEpisode({
+      instanceId, name: start?.type === 'ExecutionStarted' ? start.name : undefined, hub: this.hub.names.hub, partition, workerId: this.workerId,
+      start: start?.type === 'ExecutionStarted' ? start.trace : undefined, messages, count: events.length, startTime,
+      failure: result.status?.runtimeStatus === 'Failed' ? result.status.failureDetails : undefined,
+    });
+    const effects = result.actions.map((a, i) => tracedEffect(this.resolve(instanceId, partition, a, `ofx:${partition}.${actorToken}:${lastSeq}:${i}`), spans?.headers.get(-1)));
     // The status record is rewritten when something a reader can see changed (runtime status,
     // custom status, output, failure), and otherwise at most once a second: a fan-in of 10,000
     // results need not write 10,000 identical statuses.
@@ -145,6 +157,7 @@ export class OrchestrationHost implements ActorHost {
       committed: (seq, firstSeq) => {
         committedSeq = firstSeq;
         this.cache.set(actorToken, { runtime: cached.runtime, lastEventSeq: seq, lastIn: lastSeq, ...(status ? { status } : {}) });
+        endPending(spans);
       },
       ...(result.reset && cached.lastEventSeq > 0
         ? {

@@ -31,6 +31,8 @@ export interface OrchestrationRuntimeOptions {
   cacheSize: number;
   activityConcurrency: number;
   activityAckWaitMs: number;
+  /** For span attributes. */
+  workerId?: string;
 }
 
 export interface OrchestrationRuntime {
@@ -61,8 +63,8 @@ function byName<T extends { name: string }>(defs: T[], kind: string): Map<string
 export function createOrchestrationRuntime(o: OrchestrationRuntimeOptions): OrchestrationRuntime {
   const orchestrations = byName(o.orchestrations, 'orchestration');
   const activities = byName(o.activities, 'activity');
-  const host = new OrchestrationHost(o.hub, { orchestrations }, o.logger, o.metrics, o.cacheSize, o.reader);
-  const runner = new ActivityRunner({ hub: o.hub, publisher: o.publisher, logger: o.logger, metrics: o.metrics, activities, concurrency: o.activityConcurrency, ackWaitMs: o.activityAckWaitMs });
+  const host = new OrchestrationHost(o.hub, { orchestrations }, o.logger, o.metrics, o.cacheSize, o.reader, o.workerId);
+  const runner = new ActivityRunner({ hub: o.hub, publisher: o.publisher, logger: o.logger, metrics: o.metrics, activities, concurrency: o.activityConcurrency, ackWaitMs: o.activityAckWaitMs, workerId: o.workerId });
   const router = new StartRouter(o.hub, o.publisher, o.logger);
   const now = () => new Date().toISOString();
   return {

@@ -264,7 +264,7 @@ export class PartitionProcessor {
     } catch {
       return this.effects.deadLetter({ ...m, reason: 'malformed timer registration' });
     }
-    return this.timers.register(t);
+    return this.timers.register(m.trace && !t.h ? { ...t, h: m.trace } : t); // scheduled with a trace: it fires into that trace
   }
 }
 

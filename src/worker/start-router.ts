@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { decodeToken } from '../core/encoding.js';
 import { deadLetterSubject, instanceInboxSubject } from '../core/topology.js';
+import { traceFromNatsHeaders } from '../core/tracing.js';
 import { uuidV5 } from '../orchestration/guid.js';
 import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
@@ -67,9 +68,10 @@ export class StartRouter {
     }
     // No id given: derive one from the stream sequence, so a redelivery routes to the same id.
     const instanceId = body.instanceId ?? uuidV5(`${this.hub.names.hub}|start|${m.seq}`).replaceAll('-', '');
+    const trace = traceFromNatsHeaders(m.headers); // a raw producer's traceparent: the run joins its trace
     const started = instanceMessages.started({ name, instanceId, mode: 'ifNotExists', ...(body.input === undefined ? {} : { input: body.input }) });
     try {
-      await this.publisher.publish(instanceInboxSubject(this.hub.names.hub, instanceId, this.hub.config.partitions), encodeJson(started), { msgId: `start:${m.seq}` });
+      await this.publisher.publish(instanceInboxSubject(this.hub.names.hub, instanceId, this.hub.config.partitions), encodeJson(started), { msgId: `start:${m.seq}`, ...(trace ? { headers: trace } : {}) });
       m.ack();
     } catch (err) {
       this.logger.warn({ err, instanceId }, 'start routing failed; will retry');

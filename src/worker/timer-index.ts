@@ -11,6 +11,7 @@
 import type { KV } from '@nats-io/kv';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { timerKey } from '../core/topology.js';
+import { attr, endSpan, recordError, spanHeaders, SpanKind, startSpan, type TraceHeaders } from '../core/tracing.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
 
 export interface TimerRecord {
@@ -20,6 +21,8 @@ export interface TimerRecord {
   /** Subject and JSON body to publish when due. */
   s: string;
   d: unknown;
+  /** W3C trace context of whoever scheduled it (`traceparent`): the fired message joins that trace. */
+  h?: TraceHeaders;
 }
 
 export interface TimerIndexOptions {
@@ -90,6 +93,20 @@ export class TimerIndex {
     this.timer = setTimeout(() => void this.fire(), delay);
   }
 
+  /** Publishes a due timer's message, in a span under the trace that scheduled it (if any). */
+  private async publish(t: TimerRecord): Promise<unknown> {
+    const span = t.h ? startSpan('timer fired', SpanKind.PRODUCER, { [attr.partition]: this.o.partition, 'durable.timer_id': t.id, [attr.destination]: t.s }, t.h) : undefined;
+    const headers = spanHeaders(span) ?? t.h;
+    try {
+      return await this.o.publisher.publish(t.s, encodeJson(t.d), { msgId: `tm:${t.id}`, ...(headers ? { headers } : {}) });
+    } catch (e) {
+      if (span) recordError(span, e);
+      throw e;
+    } finally {
+      endSpan(span);
+    }
+  }
+
   private async fire(): Promise<void> {
     if (this.stopped) return;
     this.firing = true;
@@ -97,7 +114,7 @@ export class TimerIndex {
       const now = Date.now();
       const batch: TimerRecord[] = [];
       while (this.due.length > 0 && this.due[0]!.at <= now && batch.length < 1000) batch.push(this.due.shift()!);
-      const results = await Promise.allSettled(batch.map((t) => this.o.publisher.publish(t.s, encodeJson(t.d), { msgId: `tm:${t.id}` })));
+      const results = await Promise.allSettled(batch.map((t) => this.publish(t)));
       const deletes: Promise<unknown>[] = [];
       results.forEach((r, i) => {
         const t = batch[i]!;

@@ -156,12 +156,13 @@ export class Worker {
         cacheSize: options.cacheSize ?? 10_000,
         activityConcurrency: options.activityConcurrency ?? 64,
         activityAckWaitMs: options.activityAckWaitMs ?? 10_000,
+        workerId: id,
       });
       // Schedules: a system entity on every worker, kept out of the catalog (not user-callable).
       const userEntities = [...entities.values()];
       entities.set(SCHEDULE_ENTITY, scheduleEntity({ runtimeStatus: (instanceId) => readRuntimeStatus(hub, instanceId) }));
       const hosts: { e: ActorHost; o: ActorHost } = {
-        e: new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000, reader, Date.now, retentionVersions(options.retention?.entityVersions)),
+        e: new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000, reader, Date.now, retentionVersions(options.retention?.entityVersions), id),
         o: orchestrationRuntime.host,
       };
       const catalog: CatalogEntry[] = [...userEntities.map(entityCatalogEntry), ...orchestrationRuntime.catalog()];
