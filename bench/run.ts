@@ -14,6 +14,7 @@ import { callLatency, retainedMemory, signalThroughput } from './entities.js';
 import { httpFigures } from './http.js';
 import { orchestrationFigures } from './orchestrations.js';
 import { scaleFigures } from './scale.js';
+import { storageFigures } from './storage.js';
 import { round, summarize } from './stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -81,6 +82,19 @@ try {
   const spreadKeys = 1_000;
   const spread = await median(RUNS, () => signalThroughput(client, (i) => `s${i % spreadKeys}`, N, Array.from({ length: 50 }, (_, i) => `s${i}`)));
   rows.push({ figure: `signals over ${spreadKeys} entities (${N}, median of ${RUNS})`, value: `${Math.round(spread)}/s`, baseline: `${Math.round(lean)}/s lean publish`, ratio: round(spread / lean).toFixed(2) });
+
+  const storage = await storageFigures(client, N, quick ? 4 : 10);
+  results.storage = storage;
+  rows.push({ figure: 'event-stream bytes written per signal (1,000 counters)', value: `${round(storage.bytesPerSignal, 1)} B`, baseline: '-', ratio: '-' });
+  const [first, last] = [storage.rounds[0]!, storage.rounds[storage.rounds.length - 1]!];
+  const mid = storage.rounds[Math.floor(storage.rounds.length / 2)]!;
+  rows.push({
+    figure: `hub bytes under sustained load (${storage.rounds.length} rounds of ${N})`,
+    value: `${(first.hubBytes / 2 ** 20).toFixed(1)} -> ${(mid.hubBytes / 2 ** 20).toFixed(1)} -> ${(last.hubBytes / 2 ** 20).toFixed(1)} MiB`,
+    baseline: `after ${first.signals} / ${mid.signals} / ${last.signals} signals`,
+    ratio: round(last.hubBytes / mid.hubBytes).toFixed(2),
+    note: 'ratio last/middle round: 1.00 = no more growth (retention: 100 versions per entity)',
+  });
 
   const seq = await callLatency(client, 2_000, 1);
   rows.push({ figure: 'callEntity sequential p50/p99', value: `${round(seq.p50, 3)}/${round(seq.p99, 3)} ms`, baseline: `raw call ${round(rawCall, 3)}/${round(base.rawCallMs.p99, 3)} ms`, ratio: `${round(seq.p50 / rawCall).toFixed(2)}/${round(seq.p99 / base.rawCallMs.p99).toFixed(2)}` });

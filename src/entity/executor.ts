@@ -275,14 +275,15 @@ class BatchRun<S> {
       currentUtcDateTime: new Date(now),
       signalEntity(target, op, input, options) {
         const targetId = EntityId.from(target as EntityId | string);
-        const body: EntityMessage = { op: normalizeName(op, 'operation'), ...(input === undefined ? {} : { input }) };
+        // A copy taken now: the input may be (or hold) part of the draft, revoked when the handler ends.
+        const body: EntityMessage = { op: normalizeName(op, 'operation'), ...(input === undefined ? {} : { input: detach(input) }) };
         const at = options?.at ? options.at.getTime() : options?.delayMs ? now + options.delayMs : undefined;
         const key = options?.idempotencyKey;
         pending.push({ kind: 'signal', target: targetId.toString(), body, ...(at !== undefined ? { delayUntil: at } : {}), ...(key ? { msgId: key } : {}) });
       },
       startNew: (name, options) => {
         const instanceId = options?.instanceId ?? this.newInstanceId(seq, started++);
-        pending.push({ kind: 'start', name: normalizeName(name, 'orchestration'), instanceId, ...(options?.input === undefined ? {} : { input: options.input }) });
+        pending.push({ kind: 'start', name: normalizeName(name, 'orchestration'), instanceId, ...(options?.input === undefined ? {} : { input: detach(options.input) }) });
         return instanceId;
       },
       deleteState: () => { outcome.deleted = true; delete outcome.replaced; },

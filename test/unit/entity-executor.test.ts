@@ -18,6 +18,12 @@ const counter = entity('Counter', {
     start: (_s, _i, ctx) => ctx.startNew('hello', { input: 1 }),
     erase: (_s, _i, ctx) => { ctx.deleteState(); },
     slow: async (s, n: number) => { await new Promise((r) => setTimeout(r, 5)); s.value += n; return s.value; },
+    /** Passes parts of its own (draft) state on: the effects must hold copies, not revoked drafts. */
+    share: (s, target: string, ctx) => {
+      s.log.push('shared');
+      ctx.signalEntity(target, 'note', s.log);
+      ctx.startNew('hello', { input: { log: s.log } });
+    },
   },
 });
 
@@ -27,6 +33,17 @@ const msg = (body: EntityMessage, extra: Partial<InboxEntityMessage> = {}): Inbo
 const run = (start: EntitySnapshot<any>, messages: InboxEntityMessage[]) => executeEntityBatch(counter, id, start, messages, (s, n) => `inst-${s}-${n}`);
 
 describe('entity executor', () => {
+  it('copies effect inputs taken from the draft state, so they survive the end of the handler', async () => {
+    const r = await run(newSnapshot(counter), [msg({ op: 'share', input: '@counter@other' })]);
+    expect(r.applied).toBe(1);
+    // Encoding after the batch used to throw "Cannot perform 'get' on a proxy that has been revoked".
+    const encoded = JSON.parse(JSON.stringify(r.effects.map((e) => e.effect)));
+    expect(encoded).toEqual([
+      { kind: 'signal', target: '@counter@other', body: { op: 'note', input: ['shared'] } },
+      { kind: 'start', name: 'hello', instanceId: expect.any(String), input: { log: ['shared'] } },
+    ]);
+  });
+
   it('normalizes names and applies operations in order, returning results to calls', async () => {
     expect(counter.name).toBe('counter');
     const r = await run(newSnapshot(counter), [msg({ op: 'add', input: 2 }), msg({ op: 'ADD', input: 3 }), msg({ op: 'get', k: 'c', reply: 'r1' })]);
