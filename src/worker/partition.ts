@@ -15,10 +15,13 @@
  *   after the effects recorded in events since the checkpoint are published again;
  * - actors that committed reply to their callers even when others in the batch failed;
  * - no promise is left unobserved: every publish of a batch is settled before the batch ends;
- * - a message that cannot be applied is parked in the dead-letter stream, never fatal.
+ * - a message that cannot be applied is parked in the dead-letter stream, never fatal; so are the
+ *   messages of an actor whose commit failed POISON_AFTER times in a row with an error that is not
+ *   a store error (a bug, not an outage): one poisoned actor never stops its partition.
  */
 import type { Logger } from 'pino';
 import { decodeJson } from '../core/codec.js';
+import { DurableError } from '../core/errors.js';
 import { decodeToken } from '../core/encoding.js';
 import { EntityId } from '../core/entity-id.js';
 import { entityPartition, instancePartition } from '../core/topology.js';
@@ -58,6 +61,8 @@ interface RoutedBatch {
 }
 
 const RETRY_BASE_MS = 100;
+/** Consecutive non-store failures of one actor after which its messages of the batch are parked. */
+const POISON_AFTER = 5;
 const RETRY_MAX_MS = 5_000;
 
 export class PartitionProcessor {
@@ -73,6 +78,8 @@ export class PartitionProcessor {
   private failures = 0;
   /** A batch failed: effects recorded in events since the checkpoint must be published again. */
   private recoveryNeeded = false;
+  /** Actors whose commit failed with a non-store error, and how many times in a row. */
+  private readonly actorFailures = new Map<string, { count: number; error: Error }>();
 
   constructor(readonly partition: number, start: Checkpoint, private readonly d: PartitionDeps) {
     this.done = { ...start };
@@ -169,7 +176,14 @@ export class PartitionProcessor {
   private async processBatch(batch: InboxMessage[]): Promise<boolean> {
     const started = performance.now();
     const routed = this.route(batch);
+    this.parkPoisoned(routed);
     const outcome = await this.committer.commit(this.partition, routed.groups);
+    for (const c of outcome.committed) this.actorFailures.delete(c.token);
+    for (const f of outcome.failed) {
+      if (isStoreError(f.error)) continue; // an outage: retried for as long as it takes
+      const seen = this.actorFailures.get(f.token);
+      this.actorFailures.set(f.token, { count: (seen?.count ?? 0) + 1, error: f.error });
+    }
     const deadLetters = [...routed.deadLetters, ...outcome.committed.flatMap((c) => c.plan.deadLetters)];
     // Everything else this batch must make durable, all at once, all settled (never unobserved).
     const settled = await Promise.allSettled([
@@ -211,6 +225,19 @@ export class PartitionProcessor {
           this.log.warn({ err: (err as Error).message, actor: c.token }, 'reply not sent (connection closed?)');
         }
       }
+    }
+  }
+
+  /** Moves the messages of actors that kept failing with a non-store error to the dead letters. */
+  private parkPoisoned(routed: RoutedBatch): void {
+    for (const [token, messages] of routed.groups) {
+      const failure = this.actorFailures.get(token);
+      if (!failure || failure.count < POISON_AFTER) continue;
+      const reason = `actor ${token} failed ${failure.count} times in a row: ${failure.error.message}`;
+      this.log.error({ err: failure.error, actor: token, messages: messages.length }, 'actor keeps failing; parking its messages of this batch');
+      for (const m of messages) routed.deadLetters.push({ ...m, reason });
+      routed.groups.delete(token);
+      this.actorFailures.delete(token);
     }
   }
 
@@ -269,3 +296,8 @@ export class PartitionProcessor {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Errors of the store (no answer, connection, another writer): transient, never a reason to park. */
+function isStoreError(e: Error): boolean {
+  return DurableError.is(e, 'timeout') || DurableError.is(e, 'connection') || DurableError.is(e, 'fenced');
+}

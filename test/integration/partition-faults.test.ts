@@ -169,6 +169,33 @@ describe('partition pipeline under injected faults', () => {
     await r.stop();
   });
 
+  it('parks the messages of an actor that keeps failing with a non-store error, and the partition goes on', async () => {
+    const r = await rig('faults-poison', 1);
+    const plain = new LeanPublisher(nc);
+    // The rig's orchestration host throws a plain Error for every instance: a bug, not an outage.
+    await plain.publish(inboxSubject(r.hub.names.hub, 0, 'o.broken'), encodeJson({ type: 'EventRaised', name: 'x' }));
+    plain.close();
+    const k = new EntityId('tally', 'after-poison');
+    await r.send(k, { op: 'add', input: 4 });
+    await r.processor.start();
+    const deadline = Date.now() + 20_000;
+    while ((await r.value(k)) !== 4 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    expect(await r.value(k)).toBe(4);
+    const dlq = () => r.hub.jsm.streams.getMessage(r.hub.names.deadLetterStream, { last_by_subj: `${r.hub.names.hub}.dlq.0` }).catch(() => null);
+    let parked = await dlq();
+    while (!parked && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 200));
+      parked = await dlq();
+    }
+    if (!parked) throw new Error('the failing actor was never parked');
+    // The partition went on: its checkpoint passed the parked message.
+    await new Promise((res) => setTimeout(res, 300));
+    expect(r.processor.checkpoint.in).toBeGreaterThanOrEqual(2);
+    expect(parked.header.get('Dn-Subject')).toBe(inboxSubject(r.hub.names.hub, 0, 'o.broken'));
+    expect(parked.header.get('Dn-Reason')).toMatch(/failed 5 times in a row: no orchestrations here/);
+    await r.stop();
+  }, 30_000);
+
   it('a forward that fails while the batch is still preparing is retried, never an unhandled rejection', async () => {
     const r = await rig('faults-forward', 2);
     // An entity whose home is partition 1, published (as a producer with another partition count would) to partition 0.
