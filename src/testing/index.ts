@@ -1,0 +1,7 @@
+/**
+ * `durable-nats/testing`: test orchestrations and entities without a server.
+ * Phase 1 exports the history replay (the safe-deploy check) and the virtual clock; TestHost
+ * (the engine on the in-memory fabric) follows in phase 2 (docs/testing.md).
+ */
+export { replayHistory } from './replay.js';
+export type { RecordedHistory, ReplaySummary } from './replay.js';
