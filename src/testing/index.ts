@@ -5,3 +5,5 @@
  */
 export { replayHistory } from './replay.js';
 export type { RecordedHistory, ReplaySummary } from './replay.js';
+export { VirtualClock } from './virtual-clock.js';
+export type { CancelTimer, Clock } from '../core/clock.js';
