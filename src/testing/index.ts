@@ -7,3 +7,4 @@ export { replayHistory } from './replay.js';
 export type { RecordedHistory, ReplaySummary } from './replay.js';
 export { VirtualClock } from './virtual-clock.js';
 export type { CancelTimer, Clock } from '../core/clock.js';
+export { MemoryFabric, MemoryStore } from './memory-fabric.js';

@@ -1,0 +1,380 @@
+/**
+ * The fabric contract: what the engine relies on from a store (src/store/fabric.ts), as one
+ * suite run against every implementation (memory: test/unit/testing/memory-fabric.test.ts;
+ * NATS: test/integration/fabric-contract.test.ts). A behaviour is in the port only if it is here.
+ *
+ * Time-dependent rules (dedupe window, ack wait, nak delay) are checked with `pass(ms)`: a
+ * virtual clock advances, a real one sleeps; the durations are short so both stay fast.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DurableError } from '../../src/core/errors.js';
+import type { CoreMessage, Fabric, KvChange, StoredMessage, WorkItem, WorkQueue } from '../../src/store/fabric.js';
+
+export interface FabricHarness {
+  fabric: Fabric;
+  /** Another connection to the same store (another process's view). */
+  connect(): Promise<Fabric>;
+  /** Lets `ms` of the fabric clock's time pass. */
+  pass(ms: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+let counter = 0;
+/** Unique stream, bucket and subject names per test: the suite shares one store. */
+const uid = (p: string) => `${p}${++counter}${Math.random().toString(36).slice(2, 6)}`;
+
+/** Polls (in real time) until `fn` passes; deliveries are asynchronous on every fabric. */
+async function eventually(fn: () => void | Promise<void>, timeoutMs = 3_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try { await fn(); return; } catch (e) {
+      if (Date.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+    return 'none';
+  } catch (e) {
+    return DurableError.is(e) ? e.code : `not a DurableError: ${String(e)}`;
+  }
+}
+
+export function fabricContract(name: string, start: () => Promise<FabricHarness>): void {
+  describe(`fabric contract: ${name}`, () => {
+    let h: FabricHarness;
+    let f: Fabric;
+    beforeAll(async () => { h = await start(); f = h.fabric; }, 30_000);
+    afterAll(async () => { await h?.close(); });
+
+    /** A fresh stream on `<p>.>`; returns its name and subject prefix. */
+    async function stream(o: { workQueue?: boolean; duplicateWindowMs?: number } = {}) {
+      const s = uid('S');
+      const p = uid('p');
+      await f.ensureStream({ name: s, subjects: [`${p}.>`], ...o });
+      return { s, p };
+    }
+
+    describe('streams', () => {
+      it('numbers messages per stream, stores them whole, and reads the last of a subject or a filter', async () => {
+        const { s, p } = await stream();
+        const acks = [await f.publish(`${p}.a`, enc('1')), await f.publish(`${p}.b`, enc('2')), await f.publish(`${p}.a`, enc('3'), { headers: { 'X-One': 'x' } })];
+        expect(acks.map((a) => [a.stream, a.seq, a.duplicate])).toEqual([[s, 1, false], [s, 2, false], [s, 3, false]]);
+        const last = await f.readLast(s, `${p}.a`);
+        expect(last && { seq: last.seq, subject: last.subject, data: dec(last.data), x: last.headers?.get('X-One') }).toEqual({ seq: 3, subject: `${p}.a`, data: '3', x: 'x' });
+        expect((await f.readLast(s, `${p}.b`))?.seq).toBe(2);
+        expect((await f.readLast(s, `${p}.*`))?.seq).toBe(3);
+        expect(await f.readLast(s, `${p}.none`)).toBeNull();
+        await f.ensureStream({ name: s, subjects: [`${p}.>`] }); // idempotent: keeps the messages
+        expect((await f.readLast(s, `${p}.>`))?.seq).toBe(3);
+      });
+
+      it('refuses a publish no stream captures with connection', async () => {
+        expect(await codeOf(f.publish(uid('nowhere.'), enc('x')))).toBe('connection');
+      });
+
+      it('dedupes a msgId within the window, on the fabric clock, and stores it again after', async () => {
+        const { s, p } = await stream({ duplicateWindowMs: 1_000 });
+        const a = await f.publish(`${p}.x`, enc('a'), { msgId: 'm1' });
+        const b = await f.publish(`${p}.x`, enc('b'), { msgId: 'm1' });
+        expect(b).toEqual({ stream: s, seq: a.seq, duplicate: true });
+        expect(dec((await f.readLast(s, `${p}.x`))!.data)).toBe('a');
+        expect((await f.publish(`${p}.x`, enc('c'), { msgId: 'm2' })).duplicate).toBe(false);
+        await h.pass(1_600);
+        const c = await f.publish(`${p}.x`, enc('d'), { msgId: 'm1' });
+        expect(c.duplicate).toBe(false);
+        expect(c.seq).toBe(3);
+      });
+
+      it('fences on the subject\'s last sequence: a stale writer is rejected with fenced and stores nothing', async () => {
+        const { s, p } = await stream();
+        await f.publish(`${p}.other`, enc('o'));
+        expect((await f.publish(`${p}.a`, enc('1'), { expectedLastSubjectSequence: 0 })).seq).toBe(2);
+        expect(await codeOf(f.publish(`${p}.a`, enc('x'), { expectedLastSubjectSequence: 0 }))).toBe('fenced');
+        expect(await codeOf(f.publish(`${p}.a`, enc('x'), { expectedLastSubjectSequence: 1 }))).toBe('fenced');
+        expect((await f.publish(`${p}.a`, enc('2'), { expectedLastSubjectSequence: 2 })).seq).toBe(3);
+        await f.publish(`${p}.other`, enc('o2')); // other subjects do not move a.
+        expect((await f.publish(`${p}.a`, enc('3'), { expectedLastSubjectSequence: 3 })).seq).toBe(5);
+        expect(dec((await f.readLast(s, `${p}.a`))!.data)).toBe('3');
+      });
+
+      it('a duplicate is answered as a duplicate even when its fence is stale (a retried append)', async () => {
+        const { p } = await stream();
+        const first = await f.publish(`${p}.a`, enc('1'), { msgId: 'once', expectedLastSubjectSequence: 0 });
+        const again = await f.publish(`${p}.a`, enc('1'), { msgId: 'once', expectedLastSubjectSequence: 0 });
+        expect(again).toMatchObject({ seq: first.seq, duplicate: true });
+      });
+
+      it('scans a filter in order from a sequence up to the last message at the start (or untilSeq)', async () => {
+        const { s, p } = await stream();
+        for (const x of ['a1', 'b1', 'a2', 'a3', 'b2']) await f.publish(`${p}.${x[0]}`, enc(x));
+        const seen: string[] = [];
+        let last = await f.scan(s, `${p}.a`, 1, async (m) => {
+          seen.push(dec(m.data));
+          if (m.seq === 1) await f.publish(`${p}.a`, enc('late')); // after the start: not in this scan
+        });
+        expect(seen).toEqual(['a1', 'a2', 'a3']);
+        expect(last).toBe(4);
+        seen.length = 0;
+        last = await f.scan(s, `${p}.>`, 3, (m) => { seen.push(dec(m.data)); }, { untilSeq: 5 });
+        expect(seen).toEqual(['a2', 'a3', 'b2']);
+        expect(last).toBe(5);
+        expect(await f.scan(s, `${p}.none`, 1, () => { throw new Error('nothing to see'); })).toBe(0);
+      });
+
+      it('purges a filter below a sequence, keeping the rest and the fence', async () => {
+        const { s, p } = await stream();
+        for (const x of ['a', 'a', 'b', 'a']) await f.publish(`${p}.${x}`, enc(x));
+        expect(await f.purge(s, { filter: `${p}.a`, beforeSeq: 4 })).toBe(2);
+        const left: number[] = [];
+        await f.scan(s, `${p}.>`, 1, (m) => { left.push(m.seq); });
+        expect(left).toEqual([3, 4]);
+        expect((await f.publish(`${p}.a`, enc('a'), { expectedLastSubjectSequence: 4 })).seq).toBe(5);
+        expect(await f.purge(s, { filter: `${p}.b` })).toBe(1);
+        expect(await f.readLast(s, `${p}.b`)).toBeNull();
+      });
+
+      it('follows a filter from a sequence: what exists, then what comes, in order, with backpressure', async () => {
+        const { s, p } = await stream();
+        await f.publish(`${p}.a`, enc('1'));
+        await f.publish(`${p}.b`, enc('skip'));
+        await f.publish(`${p}.a`, enc('2'));
+        const got: string[] = [];
+        let inside = 0;
+        let overlapped = false;
+        let release!: () => void;
+        const gate = new Promise<void>((r) => { release = r; });
+        const follow = await f.follow(s, `${p}.a`, 2, async (m: StoredMessage) => {
+          if (++inside > 1) overlapped = true;
+          got.push(dec(m.data));
+          if (got.length === 1) await gate; // hold the first: nothing else may arrive meanwhile
+          inside--;
+        });
+        await eventually(() => expect(got).toEqual(['2']));
+        await f.publish(`${p}.a`, enc('3'));
+        await f.publish(`${p}.a`, enc('4'));
+        await new Promise((r) => setTimeout(r, 50));
+        expect(got).toEqual(['2']);
+        release();
+        await eventually(() => expect(got).toEqual(['2', '3', '4']));
+        follow.stop();
+        follow.stop();
+        await f.publish(`${p}.a`, enc('5'));
+        await new Promise((r) => setTimeout(r, 50));
+        expect(got).toEqual(['2', '3', '4']);
+        expect(overlapped).toBe(false);
+      });
+    });
+
+    describe('core publish/subscribe', () => {
+      it('delivers to * and > subscriptions once they are in place, and stream publishes too', async () => {
+        const p = uid('core');
+        const star: string[] = [];
+        const all: CoreMessage[] = [];
+        const s1 = await f.subscribe(`${p}.*`, (m) => star.push(m.subject));
+        const s2 = await f.subscribe(`${p}.>`, (m) => all.push(m));
+        const other = await h.connect();
+        other.publishCore(`${p}.a`, enc('x'), { headers: { 'X-H': 'v' } });
+        other.publishCore(`${p}.a.b`, enc('y'));
+        await eventually(() => expect(all.map((m) => m.subject)).toEqual([`${p}.a`, `${p}.a.b`]));
+        expect(star).toEqual([`${p}.a`]);
+        expect(dec(all[0]!.data)).toBe('x');
+        expect(all[0]!.headers?.get('X-H')).toBe('v');
+        s1.stop();
+        s2.stop();
+        const { p: sp } = await stream();
+        const seen: string[] = [];
+        const s3 = await f.subscribe(`${sp}.>`, (m) => seen.push(dec(m.data)));
+        await f.publish(`${sp}.e`, enc('stored'));
+        await eventually(() => expect(seen).toEqual(['stored']));
+        s3.stop();
+        await other.close();
+      });
+
+      it('gives unique inboxes (reply subjects)', async () => {
+        const a = f.inbox();
+        const b = f.inbox();
+        expect(a).not.toBe(b);
+        const got: string[] = [];
+        const sub = await f.subscribe(`${a}.*`, (m) => got.push(m.subject));
+        f.publishCore(`${a}.7`, enc('reply'));
+        f.publishCore(`${b}.7`, enc('not mine'));
+        await eventually(() => expect(got).toEqual([`${a}.7`]));
+        sub.stop();
+      });
+    });
+
+    describe('KV buckets', () => {
+      it('gets, puts, creates and updates by revision; a stale revision or an existing key is fenced', async () => {
+        const kv = await f.kv(uid('b'));
+        expect(await kv.get('k')).toBeNull();
+        const r1 = await kv.create('k', enc('v1'));
+        expect(await codeOf(kv.create('k', enc('again')))).toBe('fenced');
+        const r2 = await kv.update('k', enc('v2'), r1);
+        expect(r2).toBeGreaterThan(r1);
+        expect(await codeOf(kv.update('k', enc('stale'), r1))).toBe('fenced');
+        const e = await kv.get('k');
+        expect(e && { key: e.key, value: dec(e.value), revision: e.revision }).toEqual({ key: 'k', value: 'v2', revision: r2 });
+        const r3 = await kv.put('k', enc('v3'));
+        expect(r3).toBeGreaterThan(r2);
+        await kv.delete('k');
+        expect(await kv.get('k')).toBeNull();
+        expect(await kv.create('k', enc('reborn'))).toBeGreaterThan(r3);
+        await kv.delete('k', { purge: true });
+        expect(await kv.get('k')).toBeNull();
+        expect(await kv.keys()).toEqual([]);
+      });
+
+      it('lists live keys with a filter', async () => {
+        const kv = await f.kv(uid('b'));
+        for (const k of ['0.a', '0.b', '1.a', 'w.x']) await kv.put(k, enc(k));
+        await kv.delete('0.b');
+        expect((await kv.keys()).sort()).toEqual(['0.a', '1.a', 'w.x']);
+        expect(await kv.keys('0.>')).toEqual(['0.a']);
+        expect((await kv.keys('*.a')).sort()).toEqual(['0.a', '1.a']);
+      });
+
+      it('a put is a publish on $KV.<bucket>.<key> that core subscribers see; a delete says so in KV-Operation', async () => {
+        const b = uid('b');
+        const kv = await f.kv(b);
+        const seen: Array<[string, string, string | undefined]> = [];
+        const sub = await f.subscribe(`$KV.${b}.>`, (m) => seen.push([m.subject, dec(m.data), m.headers?.get('KV-Operation')]));
+        await kv.put('s.1', enc('running'));
+        await kv.delete('s.1');
+        await eventually(() => expect(seen).toEqual([[`$KV.${b}.s.1`, 'running', undefined], [`$KV.${b}.s.1`, '', 'DEL']]));
+        sub.stop();
+        // And a stream publish on that subject is a put (effects write the entity index this way).
+        await f.publish(`$KV.${b}.idx`, enc('1'));
+        expect(dec((await kv.get('idx'))!.value)).toBe('1');
+      });
+
+      it('watches: current values first, then every change in order, until stopped', async () => {
+        const kv = await f.kv(uid('b'));
+        await kv.put('a', enc('1'));
+        await kv.put('b', enc('2'));
+        await kv.delete('b');
+        const changes: KvChange[] = [];
+        const w = await kv.watch((c) => changes.push(c));
+        const other = await (await h.connect()).kv(kv.name);
+        await other.put('a', enc('3'));
+        await other.delete('a');
+        const view = () => changes.map((c) => `${c.op} ${c.key}${c.op === 'PUT' ? `=${dec(c.value)}` : ''}`);
+        await eventually(() => expect(view()).toEqual(['PUT a=1', 'DEL b', 'PUT a=3', 'DEL a']));
+        expect(changes.map((c) => c.revision)).toEqual([...changes.map((c) => c.revision)].sort((x, y) => x - y));
+        w.stop();
+        await other.put('a', enc('4'));
+        await new Promise((r) => setTimeout(r, 50));
+        expect(changes).toHaveLength(4);
+        const filtered: string[] = [];
+        const w2 = await kv.watch((c) => filtered.push(c.key), { filter: 'a' });
+        await eventually(() => expect(filtered).toEqual(['a']));
+        w2.stop();
+      });
+    });
+
+    describe('work queues', () => {
+      async function queue(ackWaitMs = 1_000) {
+        const { s, p } = await stream({ workQueue: true });
+        const durable = uid('d');
+        const q = await f.workQueue(s, durable, { filter: `${p}.>`, ackWaitMs });
+        return { s, p, q, durable };
+      }
+      const data = (items: WorkItem[]) => items.map((i) => dec(i.data));
+      /** A pull that must end empty at its expiry: time has to pass (a virtual clock waits for it). */
+      async function pullsNothing(q: WorkQueue): Promise<void> {
+        const pending = q.pull(5, { expiresMs: 300 });
+        await h.pass(400);
+        expect(await pending).toEqual([]);
+      }
+
+      it('pulls up to n in order; acked items leave a work-queue stream and never come back', async () => {
+        const { s, p, q } = await queue();
+        for (const x of ['1', '2', '3']) await f.publish(`${p}.t`, enc(x));
+        const first = await q.pull(2, { expiresMs: 1_000 });
+        expect(data(first)).toEqual(['1', '2']);
+        expect(first.map((i) => i.deliveryCount)).toEqual([1, 1]);
+        expect(await q.info()).toEqual({ pending: 1, ackPending: 2 });
+        for (const i of first) i.ack();
+        const rest = await q.pull(5, { expiresMs: 1_000 });
+        expect(data(rest)).toEqual(['3']);
+        rest[0]!.ack();
+        await eventually(async () => expect(await q.info()).toEqual({ pending: 0, ackPending: 0 }));
+        await eventually(async () => expect(await f.readLast(s, `${p}.>`)).toBeNull());
+        await h.pass(1_500);
+        await pullsNothing(q);
+      });
+
+      it('an empty pull waits for an item, or ends empty at its expiry', async () => {
+        const { p, q } = await queue();
+        const waiting = q.pull(3, { expiresMs: 5_000 });
+        await new Promise((r) => setTimeout(r, 30));
+        await f.publish(`${p}.t`, enc('late'));
+        const got = await waiting;
+        expect(data(got)).toEqual(['late']);
+        got[0]!.ack();
+        await pullsNothing(q);
+      });
+
+      it('redelivers an unacked item after the ack wait with a higher delivery count; working() holds it', async () => {
+        const { p, q } = await queue(2_000);
+        await f.publish(`${p}.t`, enc('job'));
+        const [a] = await q.pull(1, { expiresMs: 1_000 });
+        expect(a!.deliveryCount).toBe(1);
+        await h.pass(1_000);
+        a!.working();
+        await h.pass(1_000);
+        await pullsNothing(q); // 2.4 s after the delivery, 1.4 s after working()
+        await h.pass(1_000);
+        const [b] = await q.pull(1, { expiresMs: 2_000 });
+        expect(b && { d: dec(b.data), n: b.deliveryCount }).toEqual({ d: 'job', n: 2 });
+        b!.ack();
+      });
+
+      it('a nak redelivers after its delay; a term never again', async () => {
+        const { p, q } = await queue(5_000);
+        await f.publish(`${p}.t`, enc('n'));
+        await f.publish(`${p}.t`, enc('t'));
+        const [n, t] = await q.pull(2, { expiresMs: 1_000 });
+        t!.term();
+        n!.nak(800);
+        await pullsNothing(q);
+        await h.pass(1_000);
+        const again = await q.pull(2, { expiresMs: 2_000 });
+        expect(again.map((i) => [dec(i.data), i.deliveryCount])).toEqual([['n', 2]]);
+        again[0]!.nak();
+        const third = await q.pull(2, { expiresMs: 2_000 });
+        expect(third.map((i) => [dec(i.data), i.deliveryCount])).toEqual([['n', 3]]);
+        third[0]!.ack();
+      });
+
+      it('gives each item to one puller at a time, across connections sharing the durable', async () => {
+        const { s, p, q, durable } = await queue(5_000);
+        const other = await h.connect();
+        const q2 = await other.workQueue(s, durable, { filter: `${p}.>`, ackWaitMs: 5_000 });
+        for (let i = 0; i < 6; i++) await f.publish(`${p}.t`, enc(String(i)));
+        const a = await q.pull(3, { expiresMs: 1_000 });
+        const b = await q2.pull(10, { expiresMs: 1_000 });
+        const all = [...data(a), ...data(b)];
+        expect(all.sort()).toEqual(['0', '1', '2', '3', '4', '5']);
+        for (const i of [...a, ...b]) i.ack();
+        await other.close();
+      });
+    });
+
+    describe('connections', () => {
+      it('a closed connection fails with connection; others go on', async () => {
+        const { s, p } = await stream();
+        const c = await h.connect();
+        await c.close();
+        expect(await codeOf(c.publish(`${p}.x`, enc('x')))).toBe('connection');
+        expect((await f.publish(`${p}.x`, enc('x'))).seq).toBe(1);
+        expect((await f.readLast(s, `${p}.x`))?.seq).toBe(1);
+      });
+    });
+  });
+}
