@@ -130,10 +130,11 @@ export interface WorkItem extends StoredMessage {
 
 export interface WorkQueue {
   /**
-   * Up to `max` items: resolves as soon as at least one is available (with those available
-   * then), or with [] when `expiresMs` passes (fabric clock) or `signal` aborts.
+   * Yields up to `max` items as they become available (redeliveries first, then in stream
+   * order) and ends after `max` items, when `expiresMs` has passed (fabric clock; default 30 s;
+   * NATS needs at least 1 s) or when `signal` aborts. What it yielded stays held until settled.
    */
-  pull(max: number, options?: { expiresMs?: number; signal?: AbortSignal }): Promise<WorkItem[]>;
+  fetch(max: number, options?: { expiresMs?: number; signal?: AbortSignal }): AsyncIterable<WorkItem>;
   /** Items waiting for a first delivery, and items delivered and not yet settled (metrics). */
   info(): Promise<{ pending: number; ackPending: number }>;
 }

@@ -39,11 +39,28 @@ export class MemoryWorkQueue implements WorkQueue {
     stream.listeners.add(() => this.#serve());
   }
 
-  pull(max: number, options: { expiresMs?: number; signal?: AbortSignal } = {}): Promise<WorkItem[]> {
+  fetch(max: number, options: { expiresMs?: number; signal?: AbortSignal } = {}): AsyncIterable<WorkItem> {
+    const deadline = this.clock.now() + (options.expiresMs ?? 30_000);
+    const pull = (n: number) => this.#pull(n, { expiresMs: deadline - this.clock.now(), ...(options.signal ? { signal: options.signal } : {}) });
+    return {
+      async *[Symbol.asyncIterator]() {
+        let left = Math.max(1, max);
+        while (left > 0) {
+          const items = await pull(left);
+          if (items.length === 0) return;
+          left -= items.length;
+          yield* items;
+        }
+      },
+    };
+  }
+
+  /** Up to `max` items: at once if any is available, else the first ones to come, or [] at expiry. */
+  #pull(max: number, options: { expiresMs: number; signal?: AbortSignal }): Promise<WorkItem[]> {
     const now = this.#take(Math.max(1, max));
-    if (now.length > 0 || options.signal?.aborted) return Promise.resolve(now);
+    if (now.length > 0 || options.signal?.aborted || options.expiresMs <= 0) return Promise.resolve(now);
     return new Promise<WorkItem[]>((resolve) => {
-      const cancel = this.clock.setTimer(this.clock.now() + (options.expiresMs ?? 30_000), () => finish([]));
+      const cancel = this.clock.setTimer(this.clock.now() + Math.max(0, options.expiresMs), () => finish([]));
       const onAbort = () => finish([]);
       const waiter: Waiter = { max: Math.max(1, max), resolve: (items) => finish(items), done: () => undefined };
       const finish = (items: WorkItem[]) => {

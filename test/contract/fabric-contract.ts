@@ -285,82 +285,92 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         return { s, p, q, durable };
       }
       const data = (items: WorkItem[]) => items.map((i) => dec(i.data));
-      /** A pull that must end empty at its expiry: time has to pass (a virtual clock waits for it). */
-      async function pullsNothing(q: WorkQueue): Promise<void> {
-        const pending = q.pull(5, { expiresMs: 300 });
-        await h.pass(400);
-        expect(await pending).toEqual([]);
+      /** Fetches `n` items (they are there, or come soon). */
+      async function take(q: WorkQueue, n: number): Promise<WorkItem[]> {
+        const out: WorkItem[] = [];
+        for await (const i of q.fetch(n, { expiresMs: 5_000 })) out.push(i);
+        return out;
+      }
+      /** A fetch that must end empty at its expiry: time has to pass (a virtual clock waits for it). */
+      async function fetchesNothing(q: WorkQueue): Promise<void> {
+        const out: WorkItem[] = [];
+        const done = (async () => { for await (const i of q.fetch(5, { expiresMs: 1_000 })) out.push(i); })();
+        await h.pass(1_100);
+        await done;
+        expect(data(out)).toEqual([]);
       }
 
-      it('pulls up to n in order; acked items leave a work-queue stream and never come back', async () => {
+      it('fetches up to n in order; acked items leave a work-queue stream and never come back', async () => {
         const { s, p, q } = await queue();
         for (const x of ['1', '2', '3']) await f.publish(`${p}.t`, enc(x));
-        const first = await q.pull(2, { expiresMs: 1_000 });
+        const first = await take(q, 2);
         expect(data(first)).toEqual(['1', '2']);
         expect(first.map((i) => i.deliveryCount)).toEqual([1, 1]);
         expect(await q.info()).toEqual({ pending: 1, ackPending: 2 });
         for (const i of first) i.ack();
-        const rest = await q.pull(5, { expiresMs: 1_000 });
+        const rest = await take(q, 1);
         expect(data(rest)).toEqual(['3']);
         rest[0]!.ack();
         await eventually(async () => expect(await q.info()).toEqual({ pending: 0, ackPending: 0 }));
         await eventually(async () => expect(await f.readLast(s, `${p}.>`)).toBeNull());
         await h.pass(1_500);
-        await pullsNothing(q);
+        await fetchesNothing(q);
       });
 
-      it('an empty pull waits for an item, or ends empty at its expiry', async () => {
-        const { p, q } = await queue();
-        const waiting = q.pull(3, { expiresMs: 5_000 });
+      it('a fetch yields items as they come, and ends at its expiry with what it had', async () => {
+        const { p, q } = await queue(10_000);
+        const got: WorkItem[] = [];
+        const done = (async () => { for await (const i of q.fetch(3, { expiresMs: 1_500 })) got.push(i); })();
         await new Promise((r) => setTimeout(r, 30));
         await f.publish(`${p}.t`, enc('late'));
-        const got = await waiting;
+        await eventually(() => expect(data(got)).toEqual(['late']));
+        await h.pass(1_600);
+        await done;
         expect(data(got)).toEqual(['late']);
         got[0]!.ack();
-        await pullsNothing(q);
+        await fetchesNothing(q);
       });
 
       it('redelivers an unacked item after the ack wait with a higher delivery count; working() holds it', async () => {
-        const { p, q } = await queue(2_000);
+        const { p, q } = await queue(3_000);
         await f.publish(`${p}.t`, enc('job'));
-        const [a] = await q.pull(1, { expiresMs: 1_000 });
+        const [a] = await take(q, 1);
         expect(a!.deliveryCount).toBe(1);
         await h.pass(1_000);
         a!.working();
         await h.pass(1_000);
-        await pullsNothing(q); // 2.4 s after the delivery, 1.4 s after working()
+        await fetchesNothing(q); // 3.1 s after the delivery, 2.1 s after working()
         await h.pass(1_000);
-        const [b] = await q.pull(1, { expiresMs: 2_000 });
+        const [b] = await take(q, 1);
         expect(b && { d: dec(b.data), n: b.deliveryCount }).toEqual({ d: 'job', n: 2 });
         b!.ack();
       });
 
       it('a nak redelivers after its delay; a term never again', async () => {
-        const { p, q } = await queue(5_000);
+        const { p, q } = await queue(10_000);
         await f.publish(`${p}.t`, enc('n'));
         await f.publish(`${p}.t`, enc('t'));
-        const [n, t] = await q.pull(2, { expiresMs: 1_000 });
+        const [n, t] = await take(q, 2);
         t!.term();
-        n!.nak(800);
-        await pullsNothing(q);
+        n!.nak(2_000);
+        await fetchesNothing(q);
         await h.pass(1_000);
-        const again = await q.pull(2, { expiresMs: 2_000 });
+        const again = await take(q, 1);
         expect(again.map((i) => [dec(i.data), i.deliveryCount])).toEqual([['n', 2]]);
         again[0]!.nak();
-        const third = await q.pull(2, { expiresMs: 2_000 });
+        const third = await take(q, 1);
         expect(third.map((i) => [dec(i.data), i.deliveryCount])).toEqual([['n', 3]]);
         third[0]!.ack();
+        await fetchesNothing(q);
       });
 
-      it('gives each item to one puller at a time, across connections sharing the durable', async () => {
-        const { s, p, q, durable } = await queue(5_000);
+      it('gives each item to one fetcher at a time, across connections sharing the durable', async () => {
+        const { s, p, q, durable } = await queue(10_000);
         const other = await h.connect();
-        const q2 = await other.workQueue(s, durable, { filter: `${p}.>`, ackWaitMs: 5_000 });
+        const q2 = await other.workQueue(s, durable, { filter: `${p}.>`, ackWaitMs: 10_000 });
         for (let i = 0; i < 6; i++) await f.publish(`${p}.t`, enc(String(i)));
-        const a = await q.pull(3, { expiresMs: 1_000 });
-        const b = await q2.pull(10, { expiresMs: 1_000 });
-        const all = [...data(a), ...data(b)];
-        expect(all.sort()).toEqual(['0', '1', '2', '3', '4', '5']);
+        const [a, b] = await Promise.all([take(q, 3), take(q2, 3)]);
+        expect([...data(a), ...data(b)].sort()).toEqual(['0', '1', '2', '3', '4', '5']);
         for (const i of [...a, ...b]) i.ack();
         await other.close();
       });

@@ -4,6 +4,7 @@
  * shared by several connections.
  */
 import { describe, expect, it } from 'vitest';
+import type { WorkItem } from '../../../src/store/fabric.js';
 import { MemoryFabric, MemoryStore, VirtualClock } from '../../../src/testing/index.js';
 import { fabricContract } from '../../contract/fabric-contract.js';
 
@@ -35,13 +36,14 @@ describe('MemoryFabric', () => {
     await f.ensureStream({ name: 'Q', subjects: ['q.>'], workQueue: true });
     const q = await f.workQueue('Q', 'd', { filter: 'q.>', ackWaitMs: 30_000 });
     await f.publish('q.1', new TextEncoder().encode('x'));
-    expect((await q.pull(1))[0]?.deliveryCount).toBe(1);
+    const all = async (it: AsyncIterable<WorkItem>) => { const out: WorkItem[] = []; for await (const i of it) out.push(i); return out; };
+    expect((await all(q.fetch(1)))[0]?.deliveryCount).toBe(1);
     await new Promise((r) => setTimeout(r, 50));
-    const empty = q.pull(1, { expiresMs: 10 });
+    const empty = all(q.fetch(1, { expiresMs: 10 }));
     expect(clock.nextDueAt()).toBe(10);
     await clock.advance(10);
     expect(await empty).toEqual([]);
-    const next = q.pull(1, { expiresMs: 60_000 });
+    const next = all(q.fetch(1, { expiresMs: 60_000 }));
     await clock.advance(29_990);
     expect((await next)[0]?.deliveryCount).toBe(2);
   });
