@@ -163,8 +163,8 @@ export interface KvBucket {
   /** Live keys matching `filter` (`*`/`>` patterns; default all). */
   keys(filter?: string): Promise<string[]>;
   /**
-   * Calls `onChange` with the current value of every matching key, then every change, in
-   * revision order; resolves once the current values have been delivered.
+   * Calls `onChange` with the last value (or deletion) of every matching key, then with every
+   * change, in revision order, until stopped. Subscribe-then-read: no change is missed.
    */
   watch(onChange: (c: KvChange) => void, options?: { filter?: string }): Promise<Stoppable>;
 }
