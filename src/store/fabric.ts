@@ -90,8 +90,12 @@ export interface StreamFabric {
 
   publish(subject: string, data: Uint8Array, options?: PublishOptions): Promise<PubAck>;
 
-  /** The last message in `stream` whose subject matches `filter` (a subject or a pattern), or null. */
-  readLast(stream: string, filter: string): Promise<StoredMessage | null>;
+  /**
+   * The last message in `stream` whose subject matches `filter` (a subject or a pattern), or
+   * null. `leader`: asked of the stream's leader (NATS: a replica may answer a plain read and
+   * be behind), for what must see every committed message (the end of a scan, a stall check).
+   */
+  readLast(stream: string, filter: string, options?: { leader?: boolean }): Promise<StoredMessage | null>;
 
   /**
    * Calls `onMessage` in order for each message matching `filter` from `fromSeq` up to
@@ -112,6 +116,9 @@ export interface StreamFabric {
 
   /** The durable consumer `name` on `stream` (created if missing; its ack wait updated if it differs). */
   workQueue(stream: string, name: string, options: { filter?: string; ackWaitMs: number }): Promise<WorkQueue>;
+
+  /** Every durable consumer of `stream` with its counts, whoever created it (queue metrics). */
+  workQueues(stream: string): Promise<Array<{ name: string; pending: number; ackPending: number }>>;
 }
 
 /** One delivery of a work-queue item. Settle it once: ack, nak or term. */
@@ -183,8 +190,15 @@ export interface Fabric extends StreamFabric, CoreFabric {
   readonly clock: Clock;
   /** Largest message the fabric accepts, in bytes. */
   readonly maxPayload: number;
-  /** Opens (creating if missing) a KV bucket; its stream is `KV_<name>` on `$KV.<name>.>`. */
-  kv(name: string): Promise<KvBucket>;
+  /**
+   * Opens (creating if missing) a KV bucket; its stream is `KV_<name>` on `$KV.<name>.>`.
+   * `timeoutMs` bounds each request (the lease bucket must answer quickly or not at all).
+   */
+  kv(name: string, options?: { timeoutMs?: number }): Promise<KvBucket>;
+  /** False while the fabric cannot reach its store (health checks). */
+  isConnected(): boolean;
+  /** Round trip to the store in ms; `connection` error when it does not answer within `timeoutMs`. */
+  ping(timeoutMs?: number): Promise<number>;
   /** Closes what this handle opened; later calls fail with `connection`. */
   close(): Promise<void>;
 }

@@ -61,6 +61,8 @@ export class NatsFabric implements Fabric {
   readonly #kvm: Kvm;
   readonly #owned = new Set<Stoppable>();
   #closed = false;
+  /** Follows the connection's status: false between a disconnect and the reconnect. */
+  #connected = true;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -72,6 +74,12 @@ export class NatsFabric implements Fabric {
     this.#publisher = new LeanPublisher(nc);
     this.#direct = new ReplyMux(nc, decodeDirectGet, 'reading');
     this.#kvm = new Kvm(js);
+    void (async () => {
+      for await (const st of nc.status()) {
+        if (st.type === 'disconnect') this.#connected = false;
+        else if (st.type === 'reconnect') this.#connected = true;
+      }
+    })().catch(() => undefined);
   }
 
   /** A fabric on its own connection (closed by close()). */
@@ -131,8 +139,17 @@ export class NatsFabric implements Fabric {
     return this.#publisher.publish(subject, data, options);
   }
 
-  async readLast(stream: string, filter: string): Promise<StoredMessage | null> {
+  async readLast(stream: string, filter: string, options: { leader?: boolean } = {}): Promise<StoredMessage | null> {
     this.#open();
+    if (options.leader) {
+      const m = await this.jsm.streams.getMessage(stream, { last_by_subj: filter }).catch((e: Error) => {
+        if (/no message found|not found/i.test(e.message)) return null;
+        throw asDurable(e, `reading ${filter}`);
+      });
+      if (!m) return null;
+      const headers = toMap(m.header);
+      return { seq: m.seq, subject: m.subject, data: m.data, ...(headers ? { headers } : {}) };
+    }
     return this.#direct.exchange(filter, 5_000, (reply) =>
       this.nc.publish(`$JS.API.DIRECT.GET.${stream}`, encodeJson({ last_by_subj: filter }), { reply }));
   }
@@ -218,10 +235,43 @@ export class NatsFabric implements Fabric {
     }
   }
 
-  async kv(name: string): Promise<KvBucket> {
+  async workQueues(stream: string): Promise<Array<{ name: string; pending: number; ackPending: number }>> {
     this.#open();
     try {
-      const kv = await this.#kvm.create(name, { history: 1, replicas: this.options.replicas ?? 1, allow_direct: true });
+      const out: Array<{ name: string; pending: number; ackPending: number }> = [];
+      for await (const ci of this.jsm.consumers.list(stream)) {
+        if (ci.config.durable_name) out.push({ name: ci.name, pending: ci.num_pending, ackPending: ci.num_ack_pending });
+      }
+      return out;
+    } catch (e) {
+      throw asDurable(e, `consumers of ${stream}`);
+    }
+  }
+
+  isConnected(): boolean {
+    return !this.#closed && this.#connected && !this.nc.isClosed();
+  }
+
+  async ping(timeoutMs = 2_000): Promise<number> {
+    this.#open();
+    const t0 = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([this.nc.flush(), new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('timeout')), timeoutMs); })]);
+    } catch (e) {
+      throw new DurableError('connection', `NATS did not answer: ${(e as Error).message}`, { cause: e });
+    } finally {
+      clearTimeout(timer);
+    }
+    return performance.now() - t0;
+  }
+
+  async kv(name: string, options: { timeoutMs?: number } = {}): Promise<KvBucket> {
+    this.#open();
+    try {
+      const kv = await this.#kvm.create(name, {
+        history: 1, replicas: this.options.replicas ?? 1, allow_direct: true, ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
+      });
       return new NatsKv(kv, name, (s) => this.#own(s));
     } catch (e) {
       throw asDurable(e, `bucket ${name}`);

@@ -128,7 +128,8 @@ export class MemoryFabric implements Fabric {
     return ack;
   }
 
-  async readLast(stream: string, filter: string): Promise<StoredMessage | null> {
+  /** One copy of the data: every read is the leader's. */
+  async readLast(stream: string, filter: string, _options?: { leader?: boolean }): Promise<StoredMessage | null> {
     this.#open();
     return this.store.stream(stream).last(filter);
   }
@@ -170,7 +171,27 @@ export class MemoryFabric implements Fabric {
     return q;
   }
 
-  async kv(name: string): Promise<KvBucket> {
+  async workQueues(stream: string): Promise<Array<{ name: string; pending: number; ackPending: number }>> {
+    this.#open();
+    this.store.stream(stream);
+    const out: Array<{ name: string; pending: number; ackPending: number }> = [];
+    for (const [key, q] of this.store.queues) {
+      if (!key.startsWith(`${stream}/`)) continue;
+      out.push({ name: q.name, ...(await q.info()) });
+    }
+    return out;
+  }
+
+  isConnected(): boolean {
+    return !this.#closed;
+  }
+
+  async ping(_timeoutMs?: number): Promise<number> {
+    this.#open();
+    return 0;
+  }
+
+  async kv(name: string, _options?: { timeoutMs?: number }): Promise<KvBucket> {
     this.#open();
     if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new DurableError('validation', `invalid bucket name '${name}'`);
     await this.ensureStream({ name: `KV_${name}`, subjects: [`$KV.${name}.>`], maxMsgsPerSubject: 1 });

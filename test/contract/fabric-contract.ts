@@ -70,6 +70,9 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         expect((await f.readLast(s, `${p}.b`))?.seq).toBe(2);
         expect((await f.readLast(s, `${p}.*`))?.seq).toBe(3);
         expect(await f.readLast(s, `${p}.none`)).toBeNull();
+        const lead = await f.readLast(s, `${p}.*`, { leader: true });
+        expect(lead && { seq: lead.seq, data: dec(lead.data), x: lead.headers?.get('X-One') }).toEqual({ seq: 3, data: '3', x: 'x' });
+        expect(await f.readLast(s, `${p}.none`, { leader: true })).toBeNull();
         await f.ensureStream({ name: s, subjects: [`${p}.>`] }); // idempotent: keeps the messages
         expect((await f.readLast(s, `${p}.>`))?.seq).toBe(3);
       });
@@ -374,14 +377,33 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         for (const i of [...a, ...b]) i.ack();
         await other.close();
       });
+
+      it('lists the durable consumers of a stream with their counts', async () => {
+        const { s, p, q, durable } = await queue(10_000);
+        await f.publish(`${p}.t`, enc('1'));
+        await f.publish(`${p}.t`, enc('2'));
+        const [one] = await take(q, 1);
+        await eventually(async () => expect(await f.workQueues(s)).toEqual([{ name: durable, pending: 1, ackPending: 1 }]));
+        one!.ack();
+      });
     });
 
     describe('connections', () => {
+      it('is connected and answers a ping', async () => {
+        expect(f.isConnected()).toBe(true);
+        expect(await f.ping(2_000)).toBeGreaterThanOrEqual(0);
+        expect(f.maxPayload).toBeGreaterThanOrEqual(1024 * 1024);
+        const kv = await f.kv(uid('b'), { timeoutMs: 2_000 });
+        expect(await kv.get('x')).toBeNull();
+      });
+
       it('a closed connection fails with connection; others go on', async () => {
         const { s, p } = await stream();
         const c = await h.connect();
         await c.close();
+        expect(c.isConnected()).toBe(false);
         expect(await codeOf(c.publish(`${p}.x`, enc('x')))).toBe('connection');
+        expect(await codeOf(c.ping())).toBe('connection');
         expect((await f.publish(`${p}.x`, enc('x'))).seq).toBe(1);
         expect((await f.readLast(s, `${p}.x`))?.seq).toBe(1);
       });
