@@ -130,14 +130,31 @@ export class MemoryStream {
 
   remove(seqs: ReadonlySet<number>): void {
     if (seqs.size === 0) return;
-    const kept = this.messages.filter((m) => !seqs.has(m.seq));
-    for (const m of this.messages) {
-      if (!seqs.has(m.seq)) continue;
-      const list = this.bySubject.get(m.subject)!.filter((s) => s !== m.seq);
-      if (list.length) this.bySubject.set(m.subject, list);
-      else this.bySubject.delete(m.subject);
+    for (const seq of seqs) {
+      const list = this.#subjectOf(seq);
+      if (!list) continue;
+      const [subject, seqsOfSubject] = list;
+      const rest = seqsOfSubject.filter((s) => s !== seq);
+      if (rest.length) this.bySubject.set(subject, rest);
+      else this.bySubject.delete(subject);
     }
+    if (seqs.size <= 16) {
+      // An ack or a KV overwrite removes one message: find it instead of rebuilding the array.
+      for (const seq of seqs) {
+        const i = this.#indexOf(seq);
+        if (this.messages[i]?.seq === seq) this.messages.splice(i, 1);
+      }
+      return;
+    }
+    const kept = this.messages.filter((m) => !seqs.has(m.seq));
     this.messages.splice(0, this.messages.length, ...kept);
+  }
+
+  #subjectOf(seq: number): [string, number[]] | undefined {
+    const m = this.messages[this.#indexOf(seq)];
+    if (!m || m.seq !== seq) return undefined;
+    const list = this.bySubject.get(m.subject);
+    return list ? [m.subject, list] : undefined;
   }
 
   follow(filter: string, fromSeq: number, onMessage: Follower['onMessage']): () => void {
@@ -150,11 +167,17 @@ export class MemoryStream {
     };
   }
 
-  /** Drops messages past max age and dedupe ids past the window (lazily, on the clock). */
+  /**
+   * Drops dedupe ids past the window and messages past max age (lazily, on the clock). Both are
+   * kept in time order (the clock never goes back), so this costs only what it drops.
+   */
   expire(): void {
     const now = this.clock.now();
     const window = this.config.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
-    for (const [id, d] of this.#dedupe) if (now - d.at >= window) this.#dedupe.delete(id);
+    for (const [id, d] of this.#dedupe) {
+      if (now - d.at < window) break;
+      this.#dedupe.delete(id);
+    }
     const maxAge = this.config.maxAgeMs;
     if (maxAge === undefined) return;
     const old = new Set<number>();
