@@ -215,6 +215,7 @@ export class NatsFabric implements Fabric {
       return {
         fetch: (max, o = {}) => ({
           async *[Symbol.asyncIterator]() {
+            if (o.signal?.aborted) return;
             const iter = await consumer.fetch({ max_messages: Math.max(1, max), expires: Math.max(MIN_FETCH_EXPIRES_MS, o.expiresMs ?? 30_000) });
             const onAbort = () => iter.stop();
             o.signal?.addEventListener('abort', onAbort, { once: true });

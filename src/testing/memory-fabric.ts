@@ -161,14 +161,32 @@ export class MemoryFabric implements Fabric {
     this.#open();
     const s = this.store.stream(stream);
     const key = `${stream}/${name}`;
-    const existing = this.store.queues.get(key);
-    if (existing) {
-      existing.options = { ...existing.options, ackWaitMs: options.ackWaitMs };
-      return existing;
-    }
-    const q = new MemoryWorkQueue(s, name, { filter: options.filter ?? '>', ackWaitMs: options.ackWaitMs }, this.clock);
-    this.store.queues.set(key, q);
-    return q;
+    let q = this.store.queues.get(key);
+    if (q) q.options = { ...q.options, ackWaitMs: options.ackWaitMs };
+    else this.store.queues.set(key, q = new MemoryWorkQueue(s, name, { filter: options.filter ?? '>', ackWaitMs: options.ackWaitMs }, this.clock));
+    const queue = q;
+    // The durable is the store's; open fetches are this connection's and end when it closes.
+    return {
+      fetch: (max, o = {}) => {
+        const ac = new AbortController();
+        const onAbort = () => ac.abort();
+        o.signal?.addEventListener('abort', onAbort, { once: true });
+        if (o.signal?.aborted) ac.abort();
+        const owned = this.#own({ stop: () => ac.abort() });
+        const inner = queue.fetch(max, { ...(o.expiresMs !== undefined ? { expiresMs: o.expiresMs } : {}), signal: ac.signal });
+        return {
+          async *[Symbol.asyncIterator]() {
+            try {
+              yield* inner;
+            } finally {
+              o.signal?.removeEventListener('abort', onAbort);
+              owned.stop();
+            }
+          },
+        };
+      },
+      info: () => queue.info(),
+    };
   }
 
   async workQueues(stream: string): Promise<Array<{ name: string; pending: number; ackPending: number }>> {

@@ -77,6 +77,11 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         expect((await f.readLast(s, `${p}.>`))?.seq).toBe(3);
       });
 
+      it('refuses a stream whose subjects overlap another\'s', async () => {
+        const { p } = await stream();
+        expect(await codeOf(f.ensureStream({ name: uid('S'), subjects: [`${p}.x`] }))).toBe('connection');
+      });
+
       it('refuses a publish no stream captures with connection', async () => {
         expect(await codeOf(f.publish(uid('nowhere.'), enc('x')))).toBe('connection');
       });
@@ -376,6 +381,34 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         expect([...data(a), ...data(b)].sort()).toEqual(['0', '1', '2', '3', '4', '5']);
         for (const i of [...a, ...b]) i.ack();
         await other.close();
+      });
+
+      it('closing a connection ends its open fetches; the item goes to a live fetcher', async () => {
+        const { s, p, durable } = await queue(10_000);
+        const c = await h.connect();
+        const cq = await c.workQueue(s, durable, { filter: `${p}.>`, ackWaitMs: 10_000 });
+        const got: WorkItem[] = [];
+        const open = (async () => { for await (const i of cq.fetch(1, { expiresMs: 20_000 })) got.push(i); })().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 50));
+        await c.close();
+        await open;
+        expect(got).toEqual([]);
+        const q = await f.workQueue(s, durable, { filter: `${p}.>`, ackWaitMs: 10_000 });
+        await f.publish(`${p}.t`, enc('x'));
+        const [x] = await take(q, 1);
+        expect(x && [dec(x.data), x.deliveryCount]).toEqual(['x', 1]);
+        x!.ack();
+      });
+
+      it('aborting a fetch ends it', async () => {
+        const { q } = await queue();
+        const ac = new AbortController();
+        const got: WorkItem[] = [];
+        const open = (async () => { for await (const i of q.fetch(1, { expiresMs: 20_000, signal: ac.signal })) got.push(i); })();
+        await new Promise((r) => setTimeout(r, 50));
+        ac.abort();
+        await open;
+        expect(got).toEqual([]);
       });
 
       it('lists the durable consumers of a stream with their counts', async () => {
