@@ -221,11 +221,20 @@ export class MemoryFabric implements Fabric {
     this.#check(subject, data);
     const stream = this.store.streamFor(subject);
     if (stream) {
-      // A core publish to a captured subject is stored too (its PubAck, if any, goes to `reply`).
-      void this.publish(subject, data, options.headers ? { headers: options.headers } : {}).then(
-        (ack) => { if (options.reply) this.store.deliver({ subject: options.reply, data: new TextEncoder().encode(JSON.stringify(ack)) }); },
-        () => undefined,
-      );
+      // A core publish to a captured subject is stored too, with the headers that steer JetStream
+      // (dedupe id, fence) honoured; the PubAck, or the error, goes to `reply` as the server's would.
+      const { 'Nats-Msg-Id': msgId, 'Nats-Expected-Last-Subject-Sequence': expected, ...rest } = options.headers ?? {};
+      const publish: PublishOptions = {
+        ...(msgId !== undefined ? { msgId } : {}),
+        ...(expected !== undefined ? { expectedLastSubjectSequence: Number(expected) } : {}),
+        ...(Object.keys(rest).length ? { headers: rest } : {}),
+      };
+      void this.publish(subject, data, publish).then(
+        (ack) => ack,
+        (e: unknown) => ({ error: { err_code: DurableError.is(e, 'fenced') ? 10071 : 500, description: (e as Error).message } }),
+      ).then((answer) => {
+        if (options.reply) this.store.deliver({ subject: options.reply, data: new TextEncoder().encode(JSON.stringify(answer)) });
+      });
       return;
     }
     const headers = options.headers ? new Map(Object.entries(options.headers)) : undefined;

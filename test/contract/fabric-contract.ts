@@ -204,6 +204,20 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         await other.close();
       });
 
+      it('a core publish to a captured subject is stored, and its PubAck goes to the reply subject', async () => {
+        const { s, p } = await stream();
+        const reply = f.inbox();
+        const acks: Array<{ stream?: string; seq?: number }> = [];
+        const sub = await f.subscribe(reply, (m) => acks.push(JSON.parse(dec(m.data))));
+        f.publishCore(`${p}.lean`, enc('fast'), { reply, headers: { 'Nats-Msg-Id': 'lean-1' } });
+        f.publishCore(`${p}.lean`, enc('fast again'), { reply, headers: { 'Nats-Msg-Id': 'lean-1' } });
+        await eventually(() => expect(acks).toHaveLength(2));
+        expect(acks.map((a) => [a.stream, a.seq])).toEqual([[s, 1], [s, 1]]);
+        const stored = await f.readLast(s, `${p}.lean`);
+        expect(stored && [stored.seq, dec(stored.data)]).toEqual([1, 'fast']);
+        sub.stop();
+      });
+
       it('gives unique inboxes (reply subjects)', async () => {
         const a = f.inbox();
         const b = f.inbox();
