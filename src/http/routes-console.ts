@@ -21,12 +21,12 @@ import { decodeToken } from '../core/encoding.js';
 import { DurableError } from '../core/errors.js';
 import type { CatalogEntry } from '../worker/catalog.js';
 import type { RouteContext } from './context.js';
+import { openEventStream } from './event-stream.js';
 import { WEBHOOK_BASE } from './payloads.js';
 import { instanceParams, parse } from './schemas.js';
 
 export const CONSOLE_BASE = '/console';
 const FLUSH_MS = 250;
-const HEARTBEAT_MS = 15_000;
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
   + "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
@@ -126,16 +126,8 @@ export function registerConsoleRoutes(app: FastifyInstance, ctx: RouteContext): 
   });
 
   app.get(`${WEBHOOK_BASE}/streams/instances`, async (_request, reply) => {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    const stop = new AbortController();
-    ctx.streams.add(stop);
+    const stream = openEventStream(reply, ctx, 2_000);
+    const { res, stop } = stream;
     const sub = ctx.client.hub.nc.subscribe(`$KV.${ctx.client.hub.names.statusBucket}.>`);
     const pending = new Map<string, InstanceSummary | { instanceId: string; deleted: true }>();
     let seq = 0;
@@ -146,11 +138,7 @@ export function registerConsoleRoutes(app: FastifyInstance, ctx: RouteContext): 
       res.write(`id: ${++seq}\nevent: statuses\ndata: ${JSON.stringify(batch)}\n\n`);
     };
     const flusher = setInterval(flush, FLUSH_MS);
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
-    const end = () => stop.abort();
-    res.on('close', end);
     stop.signal.addEventListener('abort', () => sub.unsubscribe(), { once: true });
-    res.write('retry: 2000\n\n');
     res.write('event: ready\ndata: {}\n\n');
     try {
       for await (const m of sub) {
@@ -169,9 +157,7 @@ export function registerConsoleRoutes(app: FastifyInstance, ctx: RouteContext): 
       }
     } finally {
       clearInterval(flusher);
-      clearInterval(heartbeat);
-      ctx.streams.delete(stop);
-      if (!res.writableEnded) res.end();
+      stream.end();
     }
   });
 }

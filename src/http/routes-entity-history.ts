@@ -12,13 +12,13 @@ import type { EntityHistoryEntry, EntityVersion } from '../client/entity-history
 import { EntityId } from '../core/entity-id.js';
 import { DurableError } from '../core/errors.js';
 import type { RouteContext } from './context.js';
+import { openEventStream } from './event-stream.js';
 import { bodyOf } from './context.js';
 import { toHttpError } from './errors.js';
 import { WEBHOOK_BASE } from './payloads.js';
 import { entityParams, parse, queryBool } from './schemas.js';
 
 const ENTITIES = `${WEBHOOK_BASE}/entities`;
-const HEARTBEAT_MS = 15_000;
 
 const positive = z.string().regex(/^\d+$/, 'must be a positive integer').transform(Number).optional();
 export const versionQuery = z.object({ version: positive, at: z.string().optional() }).passthrough();
@@ -72,29 +72,16 @@ export function registerEntityHistoryRoutes(app: FastifyInstance, ctx: RouteCont
 
   app.get(`${ENTITIES}/:name/:key/watch`, async (request, reply) => {
     const id = entityId(request.params);
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    const stop = new AbortController();
-    ctx.streams.add(stop);
-    res.on('close', () => stop.abort());
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    const stream = openEventStream(reply, ctx);
+    const { res, stop } = stream;
     try {
-      res.write('retry: 1000\n\n');
       for await (const v of client.watchEntity(id, { signal: stop.signal })) {
         res.write(`id: ${v.version}\ndata: ${JSON.stringify(versionJson(v))}\n\n`);
       }
     } catch (e) {
       if (!res.writableEnded) res.write(`event: error\ndata: ${JSON.stringify(toHttpError(e).body)}\n\n`);
     } finally {
-      clearInterval(heartbeat);
-      ctx.streams.delete(stop);
-      res.end();
+      stream.end();
     }
   });
 }

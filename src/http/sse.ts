@@ -10,12 +10,11 @@ import type { FastifyInstance } from 'fastify';
 import { isTerminal } from '../client/status.js';
 import { DurableError } from '../core/errors.js';
 import type { RouteContext } from './context.js';
+import { openEventStream } from './event-stream.js';
 import { toHttpError } from './errors.js';
 import { dfStatus, WEBHOOK_BASE } from './payloads.js';
 import { instanceParams, parse, statusQuery } from './schemas.js';
 
-/** A comment line every so often keeps proxies from closing an idle stream. */
-const HEARTBEAT_MS = 15_000;
 
 export function registerSseRoute(app: FastifyInstance, ctx: RouteContext): void {
   app.get(`${WEBHOOK_BASE}/instances/:instanceId/events`, async (request, reply) => {
@@ -23,22 +22,11 @@ export function registerSseRoute(app: FastifyInstance, ctx: RouteContext): void 
     const showInput = parse(statusQuery, request.query, 'query').showInput ?? true;
     if (!(await ctx.client.getStatus(instanceId))) throw new DurableError('not-found', `no instance '${instanceId}'`);
 
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    const stop = new AbortController();
-    ctx.streams.add(stop);
-    res.on('close', () => stop.abort());
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    const stream = openEventStream(reply, ctx);
+    const { res, stop } = stream;
     let last = '';
     let seq = 0;
     try {
-      res.write('retry: 1000\n\n');
       await ctx.client.watchStatus(instanceId, (s) => {
         const data = JSON.stringify(dfStatus(s, { showInput }));
         if (data === last) return; // a rewrite of the same status is not a change
@@ -49,9 +37,7 @@ export function registerSseRoute(app: FastifyInstance, ctx: RouteContext): void 
     } catch (e) {
       if (!res.writableEnded) res.write(`event: error\ndata: ${JSON.stringify(toHttpError(e).body)}\n\n`);
     } finally {
-      clearInterval(heartbeat);
-      ctx.streams.delete(stop);
-      res.end();
+      stream.end();
     }
   });
 }
