@@ -314,7 +314,12 @@ export class DurableClient extends InstanceClient {
   }
 
   private onReply(err: Error | null, msg: Msg): void {
-    if (err) return;
+    if (err) {
+      // The call-reply subscription failed: no pending call can be answered; fail them now.
+      for (const c of this.calls.values()) { clearTimeout(c.timer); c.reject(new DurableError('connection', `call reply subscription failed: ${err.message}`, { cause: err })); }
+      this.calls.clear();
+      return;
+    }
     const token = msg.subject.slice(this.replyPrefix.length);
     const pending = this.calls.get(token);
     if (!pending) return;

@@ -1,6 +1,7 @@
 /**
  * The OpenAPI 3 description served at `GET /openapi.json`, written by hand to match the routes
- * (routes-*.ts, sse.ts). test/integration/http-openapi checks that every route is described.
+ * (routes-*.ts, sse.ts): the Durable Functions management routes, entity history and schedules.
+ * The console's own routes (bundle, live streams, workers, dead letters) are not part of it.
  */
 const B = '/runtime/webhooks/durabletask';
 

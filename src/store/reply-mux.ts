@@ -48,7 +48,13 @@ export class ReplyMux<T> {
   }
 
   private onReply(err: Error | null, msg: Msg): void {
-    if (err) return;
+    if (err) {
+      // The reply subscription itself failed (e.g. a permissions violation): nothing pending
+      // can be answered any more; fail them now rather than at their deadlines.
+      for (const p of this.pending.values()) p.reject(new DurableError('connection', `${this.describe} ${p.subject}: reply subscription failed: ${err.message}`, { cause: err }));
+      this.pending.clear();
+      return;
+    }
     const id = Number(msg.subject.slice(this.prefix.length));
     const p = this.pending.get(id);
     if (!p) return;

@@ -88,7 +88,7 @@ export class LeaseManager {
     return [...this.owned.keys()].sort((a, b) => a - b);
   }
 
-  /** Releases every partition after finishing in-flight batches; leaves the worker set. */
+  /** Releases every partition once its batch in flight has ended; leaves the worker set. */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.tickTimer) clearInterval(this.tickTimer);

@@ -2,8 +2,9 @@
  * Worker: hosts entities, orchestrations and activities of one hub. Any number of workers may run
  * for a hub; partitions are spread over them by leases and move to survivors when one stops or dies.
  *
- * Invariant: stop() drains: in-flight batches finish and commit, partitions are released with
- * their final checkpoint, activities in progress finish and report, then the connection closes.
+ * Invariant: stop() drains: activities in progress finish and report, each partition's batch in
+ * flight ends (committed, or left behind the checkpoint for the next owner), partitions are
+ * released with their final checkpoint, then the connection closes.
  */
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
