@@ -71,7 +71,10 @@ async function rawCalls(nc: NatsConnection, n: number): Promise<{ rawCallMs: { p
     callback: (_err, m) => {
       const key = m.subject.slice('bench.rawcall.'.length);
       host.publish(`bench.raw.key.${key}`, m.data, { expectedLastSubjectSequence: lastSeq.get(key) ?? 0 }).then(
-        (ack) => { lastSeq.set(key, ack.seq); m.respond(ack.seq.toString()); },
+        (ack) => {
+          lastSeq.set(key, ack.seq);
+          m.respond(ack.seq.toString());
+        },
         () => m.respond('error'),
       );
     },

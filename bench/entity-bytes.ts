@@ -24,40 +24,65 @@ async function measure(label: string, signals: number, send: () => Promise<void>
   const after = (await client.hub.jsm.streams.info(stream)).state;
   let recorded = 0;
   let events = 0;
-  await scan(client.hub, stream, `${hub}.ev.>`, before.last_seq + 1, (m) => {
-    const ev = decodeJson<Record<string, unknown>>(m.data);
-    if (!m.subject.endsWith(`.${key}`) || ev.o === undefined) return;
-    events++;
-    const without = { ...ev };
-    delete without.o;
-    recorded += m.data.length - encodeJson(without).length;
-  }, { untilSeq: after.last_seq });
+  await scan(
+    client.hub,
+    stream,
+    `${hub}.ev.>`,
+    before.last_seq + 1,
+    (m) => {
+      const ev = decodeJson<Record<string, unknown>>(m.data);
+      if (!m.subject.endsWith(`.${key}`) || ev.o === undefined) return;
+      events++;
+      const without = { ...ev };
+      delete without.o;
+      recorded += m.data.length - encodeJson(without).length;
+    },
+    { untilSeq: after.last_seq },
+  );
   // Includes the few versions written by the polling `get` calls above (a call is an operation too).
   const bytes = after.bytes - before.bytes;
-  console.log(`${label}: ${signals} signals in ${events} versions; stream bytes/signal after ${(bytes / signals).toFixed(1)}, before ${((bytes - recorded) / signals).toFixed(1)} (+${(recorded / signals).toFixed(1)} for the operations)`);
+  console.log(
+    `${label}: ${signals} signals in ${events} versions; stream bytes/signal after ${(bytes / signals).toFixed(1)}, before ${((bytes - recorded) / signals).toFixed(1)} (+${(recorded / signals).toFixed(1)} for the operations)`,
+  );
 }
 
 const N = 20_000;
-await measure('hot entity, pipelined', N, async () => {
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < N; i++) {
-    pending.push(client.signalEntity('@counter@hot', 'add', 1));
-    if (pending.length >= 500) await Promise.all(pending.splice(0));
-  }
-  await Promise.all(pending);
-}, 'hot');
-await measure('hot entity, inputs alternating 1 and 2 (nothing to merge)', N, async () => {
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < N; i++) {
-    pending.push(client.signalEntity('@counter@alt', 'add', 1 + (i % 2)));
-    if (pending.length >= 500) await Promise.all(pending.splice(0));
-  }
-  await Promise.all(pending);
-}, 'alt', N * 1.5);
+await measure(
+  'hot entity, pipelined',
+  N,
+  async () => {
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < N; i++) {
+      pending.push(client.signalEntity('@counter@hot', 'add', 1));
+      if (pending.length >= 500) await Promise.all(pending.splice(0));
+    }
+    await Promise.all(pending);
+  },
+  'hot',
+);
+await measure(
+  'hot entity, inputs alternating 1 and 2 (nothing to merge)',
+  N,
+  async () => {
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < N; i++) {
+      pending.push(client.signalEntity('@counter@alt', 'add', 1 + (i % 2)));
+      if (pending.length >= 500) await Promise.all(pending.splice(0));
+    }
+    await Promise.all(pending);
+  },
+  'alt',
+  N * 1.5,
+);
 const M = 2_000;
-await measure('one operation per version', M, async () => {
-  for (let i = 0; i < M; i++) await client.callEntity('@counter@seq', 'add', 1);
-}, 'seq');
+await measure(
+  'one operation per version',
+  M,
+  async () => {
+    for (let i = 0; i < M; i++) await client.callEntity('@counter@seq', 'add', 1);
+  },
+  'seq',
+);
 
 await client.close();
 await worker.stop();

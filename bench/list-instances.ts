@@ -21,10 +21,18 @@ const client = await DurableClient.connect({ servers: server.url, hub: 'bench-li
 try {
   const enc = new TextEncoder();
   const bucket = client.hub.names.statusBucket;
-  const record = (i: number, status = 'Completed') => enc.encode(JSON.stringify({
-    instanceId: `inst-${String(i).padStart(7, '0')}`, name: 'hello', runtimeStatus: status,
-    createdTime: new Date(1_700_000_000_000 + i).toISOString(), lastUpdatedTime: new Date().toISOString(), output: 'done', _v: i + 1,
-  }));
+  const record = (i: number, status = 'Completed') =>
+    enc.encode(
+      JSON.stringify({
+        instanceId: `inst-${String(i).padStart(7, '0')}`,
+        name: 'hello',
+        runtimeStatus: status,
+        createdTime: new Date(1_700_000_000_000 + i).toISOString(),
+        lastUpdatedTime: new Date().toISOString(),
+        output: 'done',
+        _v: i + 1,
+      }),
+    );
   const t0 = performance.now();
   for (let i = 0; i < N; i += 1_000) {
     const batch = [];
@@ -53,18 +61,20 @@ try {
   let listed = 0;
   let pages = 0;
   let token: string | undefined;
-  if (!firstOnly) do {
-    const page = await client.listInstances({ pageSize: 1_000, ...(token ? { continuationToken: token } : {}) });
-    for (const s of page.instances) ids.add(s.instanceId);
-    listed += page.instances.length;
-    pages++;
-    token = page.continuationToken;
-  } while (token && performance.now() - t2 < 600_000);
+  if (!firstOnly)
+    do {
+      const page = await client.listInstances({ pageSize: 1_000, ...(token ? { continuationToken: token } : {}) });
+      for (const s of page.instances) ids.add(s.instanceId);
+      listed += page.instances.length;
+      pages++;
+      token = page.continuationToken;
+    } while (token && performance.now() - t2 < 600_000);
   if (firstOnly) console.log('full listing: skipped (--first)');
   const fullMs = performance.now() - t2;
   writing = false;
   await writer;
-  if (!firstOnly) console.log(`full listing: ${fullMs.toFixed(0)} ms, ${pages} pages, ${listed} listed, ${ids.size} distinct of ${N}${withWrites ? `, ${rewrites} rewrites meanwhile` : ''}`);
+  if (!firstOnly)
+    console.log(`full listing: ${fullMs.toFixed(0)} ms, ${pages} pages, ${listed} listed, ${ids.size} distinct of ${N}${withWrites ? `, ${rewrites} rewrites meanwhile` : ''}`);
 } finally {
   await client.close();
   await server.stop();

@@ -57,10 +57,12 @@ export async function orchestrationFigures(client: DurableClient, quick: boolean
   const ev = summarize(events);
 
   const lags: number[] = [];
-  const timers = await Promise.all(Array.from({ length: quick ? 30 : 100 }, async (_, i) => {
-    const fireAt = new Date(Date.now() + 500 + i * 10).toISOString();
-    return { fireAt, id: await client.startNew('sleepUntil', { input: { fireAt } }) };
-  }));
+  const timers = await Promise.all(
+    Array.from({ length: quick ? 30 : 100 }, async (_, i) => {
+      const fireAt = new Date(Date.now() + 500 + i * 10).toISOString();
+      return { fireAt, id: await client.startNew('sleepUntil', { input: { fireAt } }) };
+    }),
+  );
   for (const t of timers) {
     await client.waitForCompletion(t.id, { timeoutMs: 30_000 });
     const h = (await client.readHistory(t.id)) as Array<{ type: string; timestamp: string }>;

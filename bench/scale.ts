@@ -14,7 +14,9 @@ const KEYS = 250; // divides SIGNALS: every key gets SIGNALS / KEYS
 const INSTANCES = 200;
 
 let hubSeq = 0;
-const progress = (msg: string) => { if (process.env.BENCH_VERBOSE) process.stderr.write(`[scale] ${new Date().toISOString().slice(11, 19)} ${msg}\n`); };
+const progress = (msg: string) => {
+  if (process.env.BENCH_VERBOSE) process.stderr.write(`[scale] ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
+};
 const newHub = (what: string) => `scale-${what}-${Date.now().toString(36)}-${hubSeq++}`;
 
 async function withWorkers<T>(servers: string, hub: string, n: number, extra: Record<string, string>, fn: (workers: WorkerProcess[]) => Promise<T>): Promise<T> {
@@ -74,7 +76,9 @@ async function recoveryAfterKill(servers: string): Promise<Record<string, number
     const client = await DurableClient.connect({ servers, hub });
     try {
       // w1 owns the odd partitions (sorted ids, p % 2): pick keys that live there.
-      const keys = Array.from({ length: 400 }, (_, i) => `r${i}`).filter((k) => entityPartition(new EntityId('counter', k), client.hub.config.partitions) % 2 === 1).slice(0, 16);
+      const keys = Array.from({ length: 400 }, (_, i) => `r${i}`)
+        .filter((k) => entityPartition(new EntityId('counter', k), client.hub.config.partitions) % 2 === 1)
+        .slice(0, 16);
       await Promise.all(keys.map((k) => client.callEntity(new EntityId('counter', k), 'add', 1)));
       const t0 = performance.now();
       await workers[1]!.kill('SIGKILL');

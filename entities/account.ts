@@ -5,7 +5,12 @@ import { entity } from '../src/index.js';
 export const account = entity('account', {
   state: () => ({ balance: 0 }),
   operations: {
-    deposit: { input: z.number().nonnegative(), handler: (s, n: number) => { s.balance += n; } },
+    deposit: {
+      input: z.number().nonnegative(),
+      handler: (s, n: number) => {
+        s.balance += n;
+      },
+    },
     withdraw: {
       input: z.number().nonnegative(),
       handler: (s, n: number) => {

@@ -32,6 +32,8 @@ export const aggregator = entity('aggregator', {
       },
     },
     summary: (s) => ({ count: s.count, sum: s.sum, min: s.min, max: s.max, mean: s.count ? s.sum / s.count : null, last: s.last }),
-    reset: (s) => { Object.assign(s, { count: 0, sum: 0, min: null, max: null, last: [] }); },
+    reset: (s) => {
+      Object.assign(s, { count: 0, sum: 0, min: null, max: null, last: [] });
+    },
   },
 });

@@ -12,6 +12,12 @@ export const tally = entity('tally', {
     reset: (_s, _i, ctx) => ctx.setState(0),
     get: (s) => s,
     /** Fails on purpose after setState: the tally stays unchanged. */
-    addPositive: { input: z.number(), handler: (s, n: number, ctx) => { ctx.setState(s + n); if (n < 0) throw new Error(`negative amount ${n}`); } },
+    addPositive: {
+      input: z.number(),
+      handler: (s, n: number, ctx) => {
+        ctx.setState(s + n);
+        if (n < 0) throw new Error(`negative amount ${n}`);
+      },
+    },
   },
 });

@@ -4,7 +4,10 @@
  */
 import { EntityId, orchestration } from '../src/index.js';
 
-export interface FleetInput { devices: string[]; readings: Array<{ device: string; value: number }> }
+export interface FleetInput {
+  devices: string[];
+  readings: Array<{ device: string; value: number }>;
+}
 
 export const fleetReport = orchestration('fleetReport', function* (ctx, input: FleetInput) {
   for (const r of input.readings) ctx.signalEntity(new EntityId('aggregator', r.device), 'record', { value: r.value });

@@ -5,7 +5,11 @@
  */
 import { EntityId, orchestration } from '../src/index.js';
 
-export interface TransferInput { from: string; to: string; amount: number }
+export interface TransferInput {
+  from: string;
+  to: string;
+  amount: number;
+}
 
 export const transferFunds = orchestration('transferFunds', function* (ctx, input: TransferInput) {
   const from = new EntityId('account', input.from);

@@ -11,7 +11,15 @@ export { Worker, type WorkerOptions } from './worker/worker.js';
 export { DurableClient, type DurableClientOptions, type EntityState, type ListEntitiesOptions } from './client/client.js';
 export { type OrchestrationStatus, type RuntimeStatus, RUNTIME_STATUSES } from './client/status.js';
 export type { ListInstancesOptions, PurgeFilter } from './client/instance-client.js';
-export { orchestration, activity, type OrchestrationDefinition, type ActivityDefinition, type OrchestrationFunction, type ActivityFunction, type ActivityContext } from './orchestration/definition.js';
+export {
+  orchestration,
+  activity,
+  type OrchestrationDefinition,
+  type ActivityDefinition,
+  type OrchestrationFunction,
+  type ActivityFunction,
+  type ActivityContext,
+} from './orchestration/definition.js';
 export type { OrchestrationContext } from './orchestration/context.js';
 export { createHttpServer, type HttpServer, type HttpServerOptions } from './http/index.js';
 export type { EntityVersion, EntityHistoryEntry, EntityHistoryOptions, EntityHistoryPage } from './client/entity-history.js';

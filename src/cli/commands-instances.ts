@@ -17,8 +17,11 @@ const DEFAULT_WAIT_MS = 60_000;
 
 function describe(s: OrchestrationStatus): string {
   const rows: Array<[string, string]> = [
-    ['instance', s.instanceId], ['name', s.name], ['status', s.runtimeStatus],
-    ['created', s.createdTime], ['updated', s.lastUpdatedTime],
+    ['instance', s.instanceId],
+    ['name', s.name],
+    ['status', s.runtimeStatus],
+    ['created', s.createdTime],
+    ['updated', s.lastUpdatedTime],
   ];
   if (s.input !== undefined) rows.push(['input', brief(s.input, 200)]);
   if (s.customStatus !== undefined) rows.push(['custom', brief(s.customStatus, 200)]);
@@ -42,12 +45,18 @@ async function waitAndReport(client: DurableClient, id: string, timeoutMs: numbe
   const progress = new AbortController();
   const tty = process.stderr.isTTY;
   let lastLine = '';
-  void client.watchStatus(id, (s) => {
-    const line = `${id}: ${s.runtimeStatus}${s.customStatus !== undefined ? ` ${brief(s.customStatus, 60)}` : ''}`;
-    if (line === lastLine) return;
-    lastLine = line;
-    process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
-  }, progress.signal).catch(() => undefined);
+  void client
+    .watchStatus(
+      id,
+      (s) => {
+        const line = `${id}: ${s.runtimeStatus}${s.customStatus !== undefined ? ` ${brief(s.customStatus, 60)}` : ''}`;
+        if (line === lastLine) return;
+        lastLine = line;
+        process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+      },
+      progress.signal,
+    )
+    .catch(() => undefined);
   let final: OrchestrationStatus;
   try {
     final = await client.waitForCompletion(id, { timeoutMs });
@@ -65,42 +74,58 @@ async function waitAndReport(client: DurableClient, id: string, timeoutMs: numbe
 }
 
 export function registerInstanceCommands(program: Command): void {
-  program.command('start <name>').description('start an orchestration; prints its instance id')
+  program
+    .command('start <name>')
+    .description('start an orchestration; prints its instance id')
     .option('--input <json>', 'input (JSON)')
     .option('--id <instanceId>', 'instance id (default: a new one)')
     .option('--wait [timeout]', 'wait until it finishes (default 60s; 30s, 2m, or seconds)')
     .option('--json', 'machine-readable output')
-    .action(async (name: string, o: { input?: string; id?: string; wait?: string | boolean; json?: boolean }, cmd: Command) => withClient(cmd, async (client) => {
-      const input = jsonOption(o.input, '--input');
-      const id = await client.startNew(name, { ...(input === undefined ? {} : { input }), ...(o.id ? { instanceId: o.id } : {}) });
-      if (o.wait === undefined || o.wait === false) return print(o.json, { id }, () => id);
-      const timeoutMs = durationOption(o.wait === true ? undefined : o.wait, '--wait', DEFAULT_WAIT_MS);
-      if (!o.json) note(`started ${id}`);
-      await waitAndReport(client, id, timeoutMs, o.json);
-    }));
+    .action(async (name: string, o: { input?: string; id?: string; wait?: string | boolean; json?: boolean }, cmd: Command) =>
+      withClient(cmd, async (client) => {
+        const input = jsonOption(o.input, '--input');
+        const id = await client.startNew(name, { ...(input === undefined ? {} : { input }), ...(o.id ? { instanceId: o.id } : {}) });
+        if (o.wait === undefined || o.wait === false) return print(o.json, { id }, () => id);
+        const timeoutMs = durationOption(o.wait === true ? undefined : o.wait, '--wait', DEFAULT_WAIT_MS);
+        if (!o.json) note(`started ${id}`);
+        await waitAndReport(client, id, timeoutMs, o.json);
+      }),
+    );
 
-  program.command('status <instanceId>').description("an instance's status")
+  program
+    .command('status <instanceId>')
+    .description("an instance's status")
     .option('--history', 'include the history events')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, o: { history?: boolean; json?: boolean }, cmd: Command) => withClient(cmd, async (client) => {
-      const s = await requireStatus(client, id, o.history);
-      print(o.json, s, () => describe(s));
-    }));
+    .action(async (id: string, o: { history?: boolean; json?: boolean }, cmd: Command) =>
+      withClient(cmd, async (client) => {
+        const s = await requireStatus(client, id, o.history);
+        print(o.json, s, () => describe(s));
+      }),
+    );
 
-  program.command('wait <instanceId>').description('wait until an instance finishes (progress on stderr)')
+  program
+    .command('wait <instanceId>')
+    .description('wait until an instance finishes (progress on stderr)')
     .option('--timeout <duration>', 'give up after (default 60s; 30s, 2m, or seconds)')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, o: { timeout?: string; json?: boolean }, cmd: Command) => withClient(cmd, async (client) => {
-      await requireStatus(client, id);
-      await waitAndReport(client, id, durationOption(o.timeout, '--timeout', DEFAULT_WAIT_MS), o.json);
-    }));
+    .action(async (id: string, o: { timeout?: string; json?: boolean }, cmd: Command) =>
+      withClient(cmd, async (client) => {
+        await requireStatus(client, id);
+        await waitAndReport(client, id, durationOption(o.timeout, '--timeout', DEFAULT_WAIT_MS), o.json);
+      }),
+    );
 
-  program.command('raise <instanceId> <event>').description('raise an external event')
+  program
+    .command('raise <instanceId> <event>')
+    .description('raise an external event')
     .option('--data <json>', 'event data (JSON)')
-    .action(async (id: string, event: string, o: { data?: string }, cmd: Command) => withClient(cmd, async (client) => {
-      await client.raiseEvent(id, event, jsonOption(o.data, '--data'));
-      note(`raised ${event} on ${id}`);
-    }));
+    .action(async (id: string, event: string, o: { data?: string }, cmd: Command) =>
+      withClient(cmd, async (client) => {
+        await client.raiseEvent(id, event, jsonOption(o.data, '--data'));
+        note(`raised ${event} on ${id}`);
+      }),
+    );
 
   const commands = {
     terminate: (c: DurableClient, id: string, r?: string) => c.terminate(id, r),
@@ -109,57 +134,80 @@ export function registerInstanceCommands(program: Command): void {
     rewind: (c: DurableClient, id: string, r?: string) => c.rewind(id, r),
   };
   for (const [name, run] of Object.entries(commands)) {
-    program.command(`${name} <instanceId>`).description(`${name} an instance`)
+    program
+      .command(`${name} <instanceId>`)
+      .description(`${name} an instance`)
       .option('--reason <text>', 'recorded with the command')
-      .action(async (id: string, o: { reason?: string }, cmd: Command) => withClient(cmd, async (client) => {
-        await run(client, id, o.reason);
-        note(`${name}: sent to ${id}`);
-      }));
+      .action(async (id: string, o: { reason?: string }, cmd: Command) =>
+        withClient(cmd, async (client) => {
+          await run(client, id, o.reason);
+          note(`${name}: sent to ${id}`);
+        }),
+      );
   }
 
-  program.command('restart <instanceId>').description('start a finished instance again (same id, same input)')
-    .action(async (id: string, _o: unknown, cmd: Command) => withClient(cmd, async (client) => {
-      process.stdout.write(`${await client.restart(id)}\n`);
-    }));
+  program
+    .command('restart <instanceId>')
+    .description('start a finished instance again (same id, same input)')
+    .action(async (id: string, _o: unknown, cmd: Command) =>
+      withClient(cmd, async (client) => {
+        process.stdout.write(`${await client.restart(id)}\n`);
+      }),
+    );
 
-  program.command('purge [instanceId]').description("delete a finished instance's history, or every finished one matching filters")
+  program
+    .command('purge [instanceId]')
+    .description("delete a finished instance's history, or every finished one matching filters")
     .option('--status <list>', 'with no id: runtime statuses, comma-separated (e.g. Completed,Failed)')
     .option('--created-from <date>', 'with no id: created at or after (ISO 8601)')
     .option('--created-to <date>', 'with no id: created at or before (ISO 8601)')
     .option('--json', 'machine-readable output')
-    .action(async (id: string | undefined, o: { status?: string; createdFrom?: string; createdTo?: string; json?: boolean }, cmd: Command) => withClient(cmd, async (client) => {
-      let deleted: number;
-      if (id !== undefined) {
-        deleted = (await client.purge(id)).deleted;
-      } else {
-        const runtimeStatus = statusListOption(o.status);
-        const createdFrom = dateOption(o.createdFrom, '--created-from');
-        const createdTo = dateOption(o.createdTo, '--created-to');
-        deleted = (await client.purgeInstances({ ...(runtimeStatus ? { runtimeStatus } : {}), ...(createdFrom ? { createdFrom } : {}), ...(createdTo ? { createdTo } : {}) })).deleted;
-      }
-      print(o.json, { instancesDeleted: deleted }, () => `deleted ${deleted}`);
-      if (id !== undefined && deleted === 0) throw new CliExit(EXIT.notFound);
-    }));
+    .action(async (id: string | undefined, o: { status?: string; createdFrom?: string; createdTo?: string; json?: boolean }, cmd: Command) =>
+      withClient(cmd, async (client) => {
+        let deleted: number;
+        if (id !== undefined) {
+          deleted = (await client.purge(id)).deleted;
+        } else {
+          const runtimeStatus = statusListOption(o.status);
+          const createdFrom = dateOption(o.createdFrom, '--created-from');
+          const createdTo = dateOption(o.createdTo, '--created-to');
+          deleted = (await client.purgeInstances({ ...(runtimeStatus ? { runtimeStatus } : {}), ...(createdFrom ? { createdFrom } : {}), ...(createdTo ? { createdTo } : {}) }))
+            .deleted;
+        }
+        print(o.json, { instancesDeleted: deleted }, () => `deleted ${deleted}`);
+        if (id !== undefined && deleted === 0) throw new CliExit(EXIT.notFound);
+      }),
+    );
 
-  program.command('list').description('list instances, least recently changed first, a page at a time')
+  program
+    .command('list')
+    .description('list instances, least recently changed first, a page at a time')
     .option('--status <list>', 'runtime statuses, comma-separated')
     .option('--prefix <prefix>', 'instance id prefix')
     .option('--name <prefix>', 'orchestration name prefix')
     .option('--page-size <n>', 'page size (default 100)')
     .option('--token <token>', 'continuation token of the previous page')
     .option('--json', 'machine-readable output')
-    .action(async (o: { status?: string; prefix?: string; name?: string; pageSize?: string; token?: string; json?: boolean }, cmd: Command) => withClient(cmd, async (client) => {
-      const runtimeStatus = statusListOption(o.status);
-      const page = await client.listInstances({
-        ...(runtimeStatus ? { runtimeStatus } : {}), ...(o.name ? { namePrefix: o.name } : {}), ...(o.token ? { continuationToken: o.token } : {}),
-        // Filtered by the client before paging: filtering a page afterwards would print short
-        // (even empty) pages while matching instances wait on later ones.
-        ...(o.prefix ? { instanceIdPrefix: o.prefix } : {}),
-        pageSize: intOption(o.pageSize, '--page-size') ?? 100,
-      });
-      const instances = page.instances;
-      print(o.json, { instances, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) }, () =>
-        table(['INSTANCE', 'NAME', 'STATUS', 'CREATED', 'OUTPUT'], instances.map((s) => [s.instanceId, s.name, s.runtimeStatus, s.createdTime, brief(s.output, 40)])));
-      if (!o.json && page.continuationToken) note(`more: --token ${page.continuationToken}`);
-    }));
+    .action(async (o: { status?: string; prefix?: string; name?: string; pageSize?: string; token?: string; json?: boolean }, cmd: Command) =>
+      withClient(cmd, async (client) => {
+        const runtimeStatus = statusListOption(o.status);
+        const page = await client.listInstances({
+          ...(runtimeStatus ? { runtimeStatus } : {}),
+          ...(o.name ? { namePrefix: o.name } : {}),
+          ...(o.token ? { continuationToken: o.token } : {}),
+          // Filtered by the client before paging: filtering a page afterwards would print short
+          // (even empty) pages while matching instances wait on later ones.
+          ...(o.prefix ? { instanceIdPrefix: o.prefix } : {}),
+          pageSize: intOption(o.pageSize, '--page-size') ?? 100,
+        });
+        const instances = page.instances;
+        print(o.json, { instances, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) }, () =>
+          table(
+            ['INSTANCE', 'NAME', 'STATUS', 'CREATED', 'OUTPUT'],
+            instances.map((s) => [s.instanceId, s.name, s.runtimeStatus, s.createdTime, brief(s.output, 40)]),
+          ),
+        );
+        if (!o.json && page.continuationToken) note(`more: --token ${page.continuationToken}`);
+      }),
+    );
 }

@@ -72,9 +72,18 @@ const logger = (): Logger => pino({ level: process.env.LOG_LEVEL ?? 'info' });
  * process and synchronous, so nothing is lost at exit); routine events are at debug
  * (LOG_LEVEL=debug shows them). `serve` and `worker` keep JSON lines for log collectors.
  */
-const devLogger = (): Logger => pino({ level: process.env.LOG_LEVEL ?? 'info' }, PinoPretty({
-  colorize: process.stderr.isTTY === true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: 2, sync: true,
-}));
+const devLogger = (): Logger =>
+  pino(
+    { level: process.env.LOG_LEVEL ?? 'info' },
+    PinoPretty({
+      colorize: process.stderr.isTTY === true,
+      singleLine: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+      destination: 2,
+      sync: true,
+    }),
+  );
 
 /** What `dev` prints once everything is up: where things are, and three things to try. */
 export function devBanner(o: { hub: string; natsUrl: string; httpUrl: string; key: string; defs: string }): string {
@@ -108,8 +117,12 @@ function serveOptions(cmd: Command): Command {
 async function startHttp(g: GlobalOptions, o: ServeOptions, servers: string | undefined, log: Logger) {
   const port = portOf(o.port);
   return createHttpServer({
-    ...(servers ? { servers } : {}), hub: g.hub, logger: log,
-    ...(o.systemKey ? { systemKey: o.systemKey } : {}), ...(port !== undefined ? { port } : {}), ...(o.host ? { host: o.host } : {}),
+    ...(servers ? { servers } : {}),
+    hub: g.hub,
+    logger: log,
+    ...(o.systemKey ? { systemKey: o.systemKey } : {}),
+    ...(port !== undefined ? { port } : {}),
+    ...(o.host ? { host: o.host } : {}),
     ...startupTimeoutOf(o),
   });
 }
@@ -124,15 +137,14 @@ function describeDefs(d: Definitions): string {
 }
 
 export function registerRunCommands(program: Command): void {
-  serveOptions(program.command('serve').description("serve Durable Functions' HTTP API for the hub"))
-    .action(async (o: ServeOptions, cmd: Command) => {
-      const g = globalsOf(cmd);
-      const http = await startHttp(g, o, serversOf(g), logger());
-      const signalled = untilSignal(); // before the ready line: whoever reads it may signal at once
-      note(`HTTP API on ${http.url} (hub ${g.hub}); console at ${http.url}/console/`);
-      await signalled;
-      await http.close();
-    });
+  serveOptions(program.command('serve').description("serve Durable Functions' HTTP API for the hub")).action(async (o: ServeOptions, cmd: Command) => {
+    const g = globalsOf(cmd);
+    const http = await startHttp(g, o, serversOf(g), logger());
+    const signalled = untilSignal(); // before the ready line: whoever reads it may signal at once
+    note(`HTTP API on ${http.url} (hub ${g.hub}); console at ${http.url}/console/`);
+    await signalled;
+    await http.close();
+  });
 
   startupOption(program.command('worker').description('run a worker hosting the examples, or the definitions of --module'))
     .option('--module <path>', 'a module exporting entities, orchestrations and activities (arrays or single definitions)')

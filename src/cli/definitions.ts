@@ -51,7 +51,7 @@ export async function loadModule(path: string): Promise<Definitions> {
   const file = resolve(process.cwd(), path);
   if (!existsSync(file)) throw new DurableError('validation', `--module: no file ${file}`);
   if (/\.[cm]?ts$/.test(file)) await allowTypeScript();
-  return collectDefinitions(await import(pathToFileURL(file).href) as Record<string, unknown>);
+  return collectDefinitions((await import(pathToFileURL(file).href)) as Record<string, unknown>);
 }
 
 /** The examples of this repository: entities/ and, if present, orchestrations/index. */
@@ -60,7 +60,7 @@ export async function loadExamples(): Promise<Definitions> {
   const index = new URL('../../orchestrations/index.js', import.meta.url);
   const candidates = [fileURLToPath(index), fileURLToPath(index).replace(/\.js$/, '.ts')];
   if (!candidates.some((f) => existsSync(f))) return defs;
-  const found = collectDefinitions(await import(index.href) as Record<string, unknown>);
+  const found = collectDefinitions((await import(index.href)) as Record<string, unknown>);
   // The index may list the entities its orchestrations use (counter again, account...).
   const entities = [...defs.entities, ...found.entities].filter((e, i, all) => all.findIndex((x) => x.name === e.name) === i);
   return { entities, orchestrations: found.orchestrations, activities: found.activities };

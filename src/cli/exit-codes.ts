@@ -21,7 +21,10 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** An intended non-zero exit: the message (if any) goes to stderr, the code to the shell. */
 export class CliExit extends Error {
-  constructor(readonly exitCode: ExitCode, message = '') {
+  constructor(
+    readonly exitCode: ExitCode,
+    message = '',
+  ) {
     super(message);
   }
 }
@@ -30,12 +33,18 @@ export function exitCodeOf(e: unknown): ExitCode {
   if (e instanceof CliExit) return e.exitCode;
   if (e instanceof DurableError) {
     switch (e.code) {
-      case 'validation': return EXIT.usage;
-      case 'not-found': return e.details?.gone === true ? EXIT.conflict : EXIT.notFound;
-      case 'timeout': return EXIT.timeout;
-      case 'connection': return EXIT.connection;
-      case 'instance-exists': return EXIT.conflict;
-      default: return EXIT.unexpected;
+      case 'validation':
+        return EXIT.usage;
+      case 'not-found':
+        return e.details?.gone === true ? EXIT.conflict : EXIT.notFound;
+      case 'timeout':
+        return EXIT.timeout;
+      case 'connection':
+        return EXIT.connection;
+      case 'instance-exists':
+        return EXIT.conflict;
+      default:
+        return EXIT.unexpected;
     }
   }
   return EXIT.unexpected;

@@ -25,7 +25,10 @@ function hostPort(url: string): { host: string; port: number } {
 function answers(host: string, port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((res) => {
     const s = tcpConnect({ host, port });
-    const done = (ok: boolean) => { s.destroy(); res(ok); };
+    const done = (ok: boolean) => {
+      s.destroy();
+      res(ok);
+    };
     s.setTimeout(timeoutMs, () => done(false));
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
@@ -54,12 +57,17 @@ export async function ensureNats(url: string, log: (m: string) => void): Promise
   const args = ['-c', join(packageRoot(), 'nats.conf'), '-sd', storeDir, '-p', String(port)];
   const bin = process.env.NATS_SERVER_BIN ?? 'nats-server';
   const child: ChildProcess = spawn(bin, args, { stdio: 'ignore' });
-  const failed = new Promise<never>((_, reject) => child.once('error', (e) => reject(new DurableError('connection', `no NATS at ${url} and cannot run ${bin}: ${e.message} (install nats-server or set NATS_URL)`))));
+  const failed = new Promise<never>((_, reject) =>
+    child.once('error', (e) => reject(new DurableError('connection', `no NATS at ${url} and cannot run ${bin}: ${e.message} (install nats-server or set NATS_URL)`))),
+  );
   failed.catch(() => undefined);
   const deadline = Date.now() + 10_000;
   while (!(await Promise.race([answers(host, port), failed]))) {
     if (child.exitCode !== null) throw new DurableError('connection', `${bin} exited with code ${child.exitCode} (is port ${port} free?)`);
-    if (Date.now() > deadline) { child.kill('SIGTERM'); throw new DurableError('connection', `${bin} did not listen on ${port} within 10 s`); }
+    if (Date.now() > deadline) {
+      child.kill('SIGTERM');
+      throw new DurableError('connection', `${bin} did not listen on ${port} within 10 s`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   log(`started ${bin} ${args.join(' ')} (pid ${child.pid})`);

@@ -31,7 +31,9 @@ export class CatalogCache {
         if (e.operation === 'PUT') {
           try {
             this.set(decodeJson<CatalogEntry>(e.value));
-          } catch { /* ignore foreign keys */ }
+          } catch {
+            /* ignore foreign keys */
+          }
         }
         if (e.delta === 0) resolveReady();
       }

@@ -12,15 +12,20 @@ import { attr, SpanKind, withSpan } from '../core/tracing.js';
 import type { Attributes } from '@opentelemetry/api';
 
 type Method = (this: Traced, ...args: never[]) => Promise<unknown>;
-interface Traced { hub: { names: { hub: string } } }
+interface Traced {
+  hub: { names: { hub: string } };
+}
 
-const entity = (kind: SpanKind, method: string) => (args: unknown[]): [string, SpanKind, Attributes] => {
-  const id = safeEntity(args[0]);
-  const op = String(args[1]).toLowerCase(); // as the worker names it (names are case-insensitive)
-  return [`${method} ${id?.name ?? '?'}.${op}`, kind, { ...(id ? { [attr.entityName]: id.name, [attr.entityKey]: id.key } : {}), [attr.operation]: op }];
-};
-const instance = (method: string) => (args: unknown[]): [string, SpanKind, Attributes] =>
-  [method, SpanKind.PRODUCER, { [attr.instanceId]: String(args[0]) }];
+const entity =
+  (kind: SpanKind, method: string) =>
+  (args: unknown[]): [string, SpanKind, Attributes] => {
+    const id = safeEntity(args[0]);
+    const op = String(args[1]).toLowerCase(); // as the worker names it (names are case-insensitive)
+    return [`${method} ${id?.name ?? '?'}.${op}`, kind, { ...(id ? { [attr.entityName]: id.name, [attr.entityKey]: id.key } : {}), [attr.operation]: op }];
+  };
+const instance =
+  (method: string) =>
+  (args: unknown[]): [string, SpanKind, Attributes] => [method, SpanKind.PRODUCER, { [attr.instanceId]: String(args[0]) }];
 
 /** Span name, kind and attributes of each traced method, from its arguments. */
 const TRACED: Record<string, (args: unknown[]) => [string, SpanKind, Attributes]> = {
@@ -47,9 +52,14 @@ export function traceClientMethods(proto: object): void {
     if (typeof original !== 'function' || (original as { traced?: true }).traced) continue;
     const wrapped = function (this: Traced, ...args: never[]): Promise<unknown> {
       const [spanName, kind, attributes] = describe(args);
-      return withSpan(spanName, kind, { [attr.hub]: this.hub.names.hub, ...attributes }, () => original.apply(this, args),
+      return withSpan(
+        spanName,
+        kind,
+        { [attr.hub]: this.hub.names.hub, ...attributes },
+        () => original.apply(this, args),
         // startNew without an instanceId: the generated id is known once it resolves.
-        name === 'startNew' ? (id) => ({ [attr.instanceId]: String(id) }) : undefined);
+        name === 'startNew' ? (id) => ({ [attr.instanceId]: String(id) }) : undefined,
+      );
     };
     Object.defineProperty(wrapped, 'traced', { value: true });
     Object.defineProperty(wrapped, 'name', { value: name });

@@ -87,7 +87,8 @@ export class DurableClient extends InstanceClient {
     const nc = await connectNats(options.servers, 'durable-nats client', startup);
     try {
       const hub = await openHub(nc, {
-        hub: options.hub ?? process.env.DURABLE_NATS_HUB ?? DEFAULT_HUB, startup,
+        hub: options.hub ?? process.env.DURABLE_NATS_HUB ?? DEFAULT_HUB,
+        startup,
         ...(options.replicas !== undefined ? { replicas: options.replicas } : {}),
         ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
       });
@@ -183,7 +184,10 @@ export class DurableClient extends InstanceClient {
         const transient = DurableError.is(e, 'timeout') || DurableError.is(e, 'connection');
         if (!transient || Date.now() + backoff >= deadline) {
           const pending = this.calls.get(token);
-          if (pending) { clearTimeout(pending.timer); this.calls.delete(token); }
+          if (pending) {
+            clearTimeout(pending.timer);
+            this.calls.delete(token);
+          }
           throw e;
         }
         await new Promise((r) => setTimeout(r, backoff));
@@ -256,18 +260,32 @@ export class DurableClient extends InstanceClient {
    * `instance-exists` if the id is taken; `validation` for a bad definition.
    * @example await client.createSchedule('nightly', { cron: '0 2 * * *', timezone: 'Europe/Paris', action: { startNew: { name: 'report' } } });
    */
-  createSchedule(id: string, options: ScheduleOptions): Promise<void> { return this.schedules.create(id, options); }
+  createSchedule(id: string, options: ScheduleOptions): Promise<void> {
+    return this.schedules.create(id, options);
+  }
   /** The schedule, with its next runs and last run, or undefined. */
-  getSchedule(id: string): Promise<ScheduleInfo | undefined> { return this.schedules.get(id); }
+  getSchedule(id: string): Promise<ScheduleInfo | undefined> {
+    return this.schedules.get(id);
+  }
   /** Every schedule of the hub, by id. */
-  listSchedules(): Promise<{ schedules: ScheduleInfo[] }> { return this.schedules.list(); }
+  listSchedules(): Promise<{ schedules: ScheduleInfo[] }> {
+    return this.schedules.list();
+  }
   /** Stops ticking until resumeSchedule (ticks missed meanwhile are not run). */
-  pauseSchedule(id: string): Promise<void> { return this.schedules.pause(id); }
-  resumeSchedule(id: string): Promise<void> { return this.schedules.resume(id); }
+  pauseSchedule(id: string): Promise<void> {
+    return this.schedules.pause(id);
+  }
+  resumeSchedule(id: string): Promise<void> {
+    return this.schedules.resume(id);
+  }
   /** Runs the action once now (instance id `<id>@<now ISO>`). */
-  triggerSchedule(id: string): Promise<{ instanceId?: string }> { return this.schedules.trigger(id); }
+  triggerSchedule(id: string): Promise<{ instanceId?: string }> {
+    return this.schedules.trigger(id);
+  }
   /** `not-found` if there is no such schedule. */
-  deleteSchedule(id: string): Promise<void> { return this.schedules.delete(id); }
+  deleteSchedule(id: string): Promise<void> {
+    return this.schedules.delete(id);
+  }
 
   /** Ids of a system entity type, sorted (hidden from listEntities). @internal */
   async systemEntityIds(name: string): Promise<EntityId[]> {
@@ -296,18 +314,23 @@ export class DurableClient extends InstanceClient {
     ids.sort();
     const start = after === undefined ? 0 : ids.findIndex((s) => s > after);
     const page = start < 0 ? [] : ids.slice(start, start + pageSize);
-    const entities = await Promise.all(page.map(async (id) => {
-      if (!options.includeState) return { id };
-      const s = await this.readEntityState(id);
-      return { id, ...(s.exists ? { state: s.state } : {}) };
-    }));
+    const entities = await Promise.all(
+      page.map(async (id) => {
+        if (!options.includeState) return { id };
+        const s = await this.readEntityState(id);
+        return { id, ...(s.exists ? { state: s.state } : {}) };
+      }),
+    );
     const more = start >= 0 && start + pageSize < ids.length;
     return { entities, ...(more ? { continuationToken: encodeContinuation(page[page.length - 1]!) } : {}) };
   }
 
   override async close(): Promise<void> {
     this.replySub.unsubscribe();
-    for (const c of this.calls.values()) { clearTimeout(c.timer); c.reject(new DurableError('connection', 'client closed')); }
+    for (const c of this.calls.values()) {
+      clearTimeout(c.timer);
+      c.reject(new DurableError('connection', 'client closed'));
+    }
     this.calls.clear();
     this.reader.close();
     await super.close();
@@ -316,7 +339,10 @@ export class DurableClient extends InstanceClient {
   private onReply(err: Error | null, msg: Msg): void {
     if (err) {
       // The call-reply subscription failed: no pending call can be answered; fail them now.
-      for (const c of this.calls.values()) { clearTimeout(c.timer); c.reject(new DurableError('connection', `call reply subscription failed: ${err.message}`, { cause: err })); }
+      for (const c of this.calls.values()) {
+        clearTimeout(c.timer);
+        c.reject(new DurableError('connection', `call reply subscription failed: ${err.message}`, { cause: err }));
+      }
       this.calls.clear();
       return;
     }

@@ -43,7 +43,12 @@ export interface EntityHistoryPage<S = unknown> {
   next?: number;
 }
 
-interface StoredVersion { seq: number; subject: string; time: Date; data: Uint8Array }
+interface StoredVersion {
+  seq: number;
+  subject: string;
+  time: Date;
+  data: Uint8Array;
+}
 
 /** Reads of one hub's event stream. */
 export class EntityHistoryReader {
@@ -89,7 +94,10 @@ export class EntityHistoryReader {
     if (options.reverse) {
       const upper = from ?? (await this.get({ last_by_subj: subject }))?.seq ?? 0;
       found = upper > 0 ? await this.latestN(subject, upper, limit + 1) : [];
-      if (found.length > limit) { next = found[limit]!.seq; found = found.slice(0, limit); }
+      if (found.length > limit) {
+        next = found[limit]!.seq;
+        found = found.slice(0, limit);
+      }
     } else {
       // One direct get per version (next_by_subj), plus one to know whether there is more.
       found = [];
@@ -100,7 +108,10 @@ export class EntityHistoryReader {
         found.push(m);
         seq = m.seq + 1;
       }
-      if (found.length > limit) { next = found[limit]!.seq; found = found.slice(0, limit); }
+      if (found.length > limit) {
+        next = found[limit]!.seq;
+        found = found.slice(0, limit);
+      }
     }
     return { versions: found.map((m) => toEntry<S>(m)), ...(next !== undefined ? { next } : {}) };
   }
@@ -174,8 +185,14 @@ export class EntityHistoryReader {
     while (lo <= hi) {
       const mid = Math.floor((lo + hi) / 2);
       const m = await this.get({ seq: mid, next_by_subj: '>' });
-      if (!m || m.seq > hi) { hi = mid - 1; continue; }
-      if (m.time.getTime() <= t) { best = m.seq; lo = m.seq + 1; } else hi = mid - 1;
+      if (!m || m.seq > hi) {
+        hi = mid - 1;
+        continue;
+      }
+      if (m.time.getTime() <= t) {
+        best = m.seq;
+        lo = m.seq + 1;
+      } else hi = mid - 1;
     }
     return best;
   }

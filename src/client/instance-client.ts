@@ -92,13 +92,25 @@ export class InstanceClient {
     // Visible as Pending at once (never 404 right after a start), written alongside the start.
     // CAS: if the worker has already written a newer status, that one stays.
     const pending: OrchestrationStatus = {
-      instanceId, name: orchestration, runtimeStatus: 'Pending', createdTime: now, lastUpdatedTime: now,
+      instanceId,
+      name: orchestration,
+      runtimeStatus: 'Pending',
+      createdTime: now,
+      lastUpdatedTime: now,
       ...(options.input === undefined ? {} : { input: options.input }),
     };
     await Promise.all([
-      this.publish(this.instanceSubject(instanceId), instanceMessages.started({
-        name: orchestration, instanceId, runId, mode: 'replaceTerminal', ...(options.input === undefined ? {} : { input: options.input }),
-      }), `start:${instanceId}:${runId}`),
+      this.publish(
+        this.instanceSubject(instanceId),
+        instanceMessages.started({
+          name: orchestration,
+          instanceId,
+          runId,
+          mode: 'replaceTerminal',
+          ...(options.input === undefined ? {} : { input: options.input }),
+        }),
+        `start:${instanceId}:${runId}`,
+      ),
       this.writeStatusIfUnchanged(pending, position, revision, 'start'),
     ]);
     return instanceId;
@@ -140,7 +152,8 @@ export class InstanceClient {
     } catch (e) {
       if (isCasConflict(e)) return;
       process.emitWarning(`durable-nats: the Pending status after ${what} of instance '${status.instanceId}' was not written: ${(e as Error).message}`, {
-        code: 'DURABLE_NATS_STATUS_WRITE', detail: 'the command itself is durable; the status shows the previous state until the worker writes the next one',
+        code: 'DURABLE_NATS_STATUS_WRITE',
+        detail: 'the command itself is durable; the status shows the previous state until the worker writes the next one',
       });
     }
   }
@@ -165,18 +178,29 @@ export class InstanceClient {
     validateInstanceId(instanceId);
     const timeoutMs = options.timeoutMs ?? 60_000;
     let found: OrchestrationStatus | undefined;
-    await this.followStatus(instanceId, (s) => {
-      if (!isTerminal(s.runtimeStatus)) return false;
-      found = s;
-      return true;
-    }, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+    await this.followStatus(
+      instanceId,
+      (s) => {
+        if (!isTerminal(s.runtimeStatus)) return false;
+        found = s;
+        return true;
+      },
+      { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) },
+    );
     if (!found) throw new DurableError('timeout', `instance '${instanceId}' did not complete within ${timeoutMs} ms`);
     return found;
   }
 
   /** Calls `onStatus` with the current status and every change until `signal` aborts (SSE, CLI progress). */
   async watchStatus(instanceId: string, onStatus: (s: OrchestrationStatus) => void, signal: AbortSignal): Promise<void> {
-    await this.followStatus(instanceId, (s) => { onStatus(s); return false; }, { signal });
+    await this.followStatus(
+      instanceId,
+      (s) => {
+        onStatus(s);
+        return false;
+      },
+      { signal },
+    );
   }
 
   /** Feeds `visit` the current status and then every new one, until it returns true, the time is up or `signal` aborts. */
@@ -280,8 +304,12 @@ export class InstanceClient {
     }
     const prefix = options.namePrefix?.toLowerCase();
     const after = options.continuationToken ? decodeCursor(options.continuationToken) : 0;
-    const page = await scanStatuses(this.hub, after, pageSize, (s) => matches(s, options)
-      && (!prefix || s.name.startsWith(prefix)) && (!options.instanceIdPrefix || s.instanceId.startsWith(options.instanceIdPrefix)));
+    const page = await scanStatuses(
+      this.hub,
+      after,
+      pageSize,
+      (s) => matches(s, options) && (!prefix || s.name.startsWith(prefix)) && (!options.instanceIdPrefix || s.instanceId.startsWith(options.instanceIdPrefix)),
+    );
     return { instances: page.statuses, ...(page.more ? { continuationToken: encodeCursor(page.cursor) } : {}) };
   }
 
@@ -332,8 +360,7 @@ export class InstanceClient {
 
 /** A KV create/update that lost its compare-and-set (the key moved on since it was read). */
 function isCasConflict(e: unknown): boolean {
-  return e instanceof JetStreamApiError
-    && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+  return e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
 
 function matches(s: OrchestrationStatus, f: PurgeFilter): boolean {
@@ -342,4 +369,3 @@ function matches(s: OrchestrationStatus, f: PurgeFilter): boolean {
   if (f.createdTo && s.createdTime > f.createdTo.toISOString()) return false;
   return true;
 }
-

@@ -24,7 +24,10 @@ const TIMEOUT_MS = 30_000;
 const NEXT_RUNS = 5;
 
 export class ScheduleClient {
-  constructor(private readonly t: ScheduleTransport, private readonly catalog: CatalogCache) {}
+  constructor(
+    private readonly t: ScheduleTransport,
+    private readonly catalog: CatalogCache,
+  ) {}
 
   async create(id: string, options: ScheduleOptions): Promise<void> {
     const eid = scheduleEntityId(id);
@@ -50,17 +53,27 @@ export class ScheduleClient {
 
   async list(): Promise<{ schedules: ScheduleInfo[] }> {
     const ids = await this.t.systemEntityIds(SCHEDULE_ENTITY);
-    const all = await Promise.all(ids.map(async (eid) => {
-      const r = await this.t.readEntityState<ScheduleEntityState>(eid);
-      return r.exists && r.state?.s ? toInfo(eid.key, r.state.s) : undefined;
-    }));
+    const all = await Promise.all(
+      ids.map(async (eid) => {
+        const r = await this.t.readEntityState<ScheduleEntityState>(eid);
+        return r.exists && r.state?.s ? toInfo(eid.key, r.state.s) : undefined;
+      }),
+    );
     return { schedules: all.filter((s): s is ScheduleInfo => s !== undefined).sort((a, b) => a.id.localeCompare(b.id)) };
   }
 
-  pause(id: string): Promise<void> { return this.call(scheduleEntityId(id), 'pause').then(() => undefined); }
-  resume(id: string): Promise<void> { return this.call(scheduleEntityId(id), 'resume').then(() => undefined); }
-  delete(id: string): Promise<void> { return this.call(scheduleEntityId(id), 'delete').then(() => undefined); }
-  trigger(id: string): Promise<{ instanceId?: string }> { return this.call<{ instanceId?: string }>(scheduleEntityId(id), 'trigger'); }
+  pause(id: string): Promise<void> {
+    return this.call(scheduleEntityId(id), 'pause').then(() => undefined);
+  }
+  resume(id: string): Promise<void> {
+    return this.call(scheduleEntityId(id), 'resume').then(() => undefined);
+  }
+  delete(id: string): Promise<void> {
+    return this.call(scheduleEntityId(id), 'delete').then(() => undefined);
+  }
+  trigger(id: string): Promise<{ instanceId?: string }> {
+    return this.call<{ instanceId?: string }>(scheduleEntityId(id), 'trigger');
+  }
 
   private call<T = unknown>(eid: EntityId, op: string, input?: unknown): Promise<T> {
     return this.t.callRaw<T>(eid, { op, k: 'c', ...(input === undefined ? {} : { input }) }, TIMEOUT_MS);

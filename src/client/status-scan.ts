@@ -37,7 +37,11 @@ export interface StatusPage {
  * `limit` = Infinity reads to the end (purge).
  */
 export async function scanStatuses(
-  hub: Hub, after: number, limit: number, accept: (s: OrchestrationStatus) => boolean, options: { deadlineMs?: number } = {},
+  hub: Hub,
+  after: number,
+  limit: number,
+  accept: (s: OrchestrationStatus) => boolean,
+  options: { deadlineMs?: number } = {},
 ): Promise<StatusPage> {
   const stream = `KV_${hub.names.statusBucket}`;
   const lastSeq = async () => {
@@ -55,7 +59,10 @@ export async function scanStatuses(
   const consumer = await hub.js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 });
   const iter = await consumer.consume({ max_messages: Number.isFinite(limit) ? Math.min(1_000, Math.max(100, limit * 2)) : 1_000 });
   let timedOut = false;
-  const watchdog = setTimeout(() => { timedOut = true; iter.stop(); }, options.deadlineMs ?? DEFAULT_DEADLINE_MS);
+  const watchdog = setTimeout(() => {
+    timedOut = true;
+    iter.stop();
+  }, options.deadlineMs ?? DEFAULT_DEADLINE_MS);
   const found = new Map<string, OrchestrationStatus>();
   let cursor = after;
   let more = false;
@@ -77,7 +84,10 @@ export async function scanStatuses(
       const status = op === 'DEL' || op === 'PURGE' || m.data.length === 0 ? undefined : decodeStatusEntry(m.data).status;
       if (status && accept(status)) found.set(m.subject, status);
       else found.delete(m.subject);
-      if (found.size >= limit) { more = true; break; }
+      if (found.size >= limit) {
+        more = true;
+        break;
+      }
       if (m.info.pending === 0) break; // nothing more in the stream right now
     }
   } finally {

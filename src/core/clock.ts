@@ -31,7 +31,10 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 export function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => { cancel(); reject(signal!.reason); };
+    const onAbort = () => {
+      cancel();
+      reject(signal!.reason);
+    };
     const cancel = clock.setTimer(clock.now() + Math.max(0, ms), () => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
@@ -64,5 +67,7 @@ export const systemClock: Clock = {
       if (handle !== undefined) clearTimeout(handle);
     };
   },
-  sleep(ms, signal) { return sleepOn(systemClock, ms, signal); },
+  sleep(ms, signal) {
+    return sleepOn(systemClock, ms, signal);
+  },
 };

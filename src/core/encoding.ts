@@ -20,11 +20,17 @@ export function encodeToken(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     const safe = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45;
-    if (!safe) { plain = false; break; }
+    if (!safe) {
+      plain = false;
+      break;
+    }
   }
   if (plain) return s;
   for (const ch of s) {
-    if (SAFE.test(ch)) { out += ch; continue; }
+    if (SAFE.test(ch)) {
+      out += ch;
+      continue;
+    }
     for (const b of encoder.encode(ch)) out += `=${b.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;

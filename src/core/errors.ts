@@ -4,16 +4,7 @@
  */
 
 /** Stable error codes (API.md). Never rename one: callers and the HTTP layer branch on them. */
-export const ERROR_CODES = [
-  'validation',
-  'not-found',
-  'instance-exists',
-  'timeout',
-  'nondeterminism',
-  'operation-failed',
-  'fenced',
-  'connection',
-] as const;
+export const ERROR_CODES = ['validation', 'not-found', 'instance-exists', 'timeout', 'nondeterminism', 'operation-failed', 'fenced', 'connection'] as const;
 
 export type DurableErrorCode = (typeof ERROR_CODES)[number];
 
@@ -55,7 +46,7 @@ export interface ErrorInfo {
 export function toErrorInfo(e: unknown): ErrorInfo {
   if (e instanceof DurableError) return { message: e.message, errorType: e.name, code: e.code, ...(e.stack ? { stack: e.stack } : {}) };
   if (e instanceof Error) return { message: e.message, errorType: e.name || 'Error', ...(e.stack ? { stack: e.stack } : {}) };
-  return { message: typeof e === 'string' ? e : JSON.stringify(e) ?? String(e), errorType: 'Error' };
+  return { message: typeof e === 'string' ? e : (JSON.stringify(e) ?? String(e)), errorType: 'Error' };
 }
 
 /** Rebuild a throwable from ErrorInfo; user errors become `operation-failed` unless they carried a code. */

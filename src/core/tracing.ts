@@ -15,8 +15,20 @@
  * installs W3C trace context); otherwise the built-in `traceparent`/`tracestate` codec below.
  */
 import {
-  context, propagation, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags,
-  type Attributes, type Context, type Span, type SpanContext, type TextMapGetter, type TextMapSetter,
+  context,
+  propagation,
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Attributes,
+  type Context,
+  type Span,
+  type SpanContext,
+  type TextMapGetter,
+  type TextMapSetter,
 } from '@opentelemetry/api';
 
 export { SpanKind, type Span };
@@ -62,7 +74,11 @@ function tracer() {
   return trace.getTracer(TRACER_NAME, TRACER_VERSION);
 }
 
-const setter: TextMapSetter<TraceHeaders> = { set: (carrier, key, value) => { carrier[key] = value; } };
+const setter: TextMapSetter<TraceHeaders> = {
+  set: (carrier, key, value) => {
+    carrier[key] = value;
+  },
+};
 const getter: TextMapGetter<TraceHeaders> = {
   keys: (carrier) => Object.keys(carrier),
   get: (carrier, key) => carrier[key] ?? carrier[key.toLowerCase()],

@@ -45,9 +45,7 @@ export type EntityStateArg<S> = Draft<S>;
 
 export type OperationHandler<S, I = any, R = unknown> = (state: EntityStateArg<S>, input: I, ctx: EntityContext<S>) => R | Promise<R>;
 
-export type OperationDefinition<S> =
-  | OperationHandler<S>
-  | { input?: ZodType; handler: OperationHandler<S> };
+export type OperationDefinition<S> = OperationHandler<S> | { input?: ZodType; handler: OperationHandler<S> };
 
 export interface EntityOptions<S> {
   /** The initial state of a new entity. */

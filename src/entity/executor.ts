@@ -48,7 +48,10 @@ export interface EntityMeta {
   ul?: string[];
 }
 
-export interface QueuedMessage { seq: number; body: EntityMessage }
+export interface QueuedMessage {
+  seq: number;
+  body: EntityMessage;
+}
 
 export interface EntitySnapshot<S = unknown> {
   exists: boolean;
@@ -71,7 +74,11 @@ export interface ExecutedMessage {
   op: string;
 }
 
-export interface DeadLetter { seq: number; reason: string; body: unknown }
+export interface DeadLetter {
+  seq: number;
+  reason: string;
+  body: unknown;
+}
 
 export interface EntityBatchResult<S = unknown> {
   snapshot: EntitySnapshot<S>;
@@ -136,7 +143,10 @@ class BatchRun<S> {
 
   async receive(m: InboxEntityMessage): Promise<void> {
     if (m.seq <= this.meta.in) return; // applied before a crash or a takeover: skip
-    if (m.msgId && this.meta.ks?.includes(m.msgId)) { this.advance(m.seq); return; }
+    if (m.msgId && this.meta.ks?.includes(m.msgId)) {
+      this.advance(m.seq);
+      return;
+    }
     this.advance(m.seq);
     if (m.msgId) this.rememberKey(m.msgId);
     await this.dispatch(m.seq, m.body);
@@ -178,16 +188,20 @@ class BatchRun<S> {
 
   private lock(seq: number, body: EntityMessage): void {
     const req = body.lock;
-    if (!req) { this.deadLetters.push({ seq, reason: 'lock message without lock field', body }); return; }
+    if (!req) {
+      this.deadLetters.push({ seq, reason: 'lock message without lock field', body });
+      return;
+    }
     if (this.meta.lock && this.meta.lock.o === req.o && this.meta.lock.l === req.l) return; // duplicate
     // The owner gave up before its request got here (e.g. terminated while waiting): never lock.
     if (this.meta.ul?.includes(`${req.o}:${req.l}`)) return;
     this.meta.lock = { o: req.o, l: req.l };
     this.changed = true;
     const next = req.n + 1;
-    const effect: EntityEffect = next < req.ids.length
-      ? { kind: 'signal', target: req.ids[next]!, body: { op: '__lock', k: 'lock', lock: { ...req, n: next } } }
-      : { kind: 'lockGranted', instanceId: req.o, lockId: req.l, ...(req.u ? { runId: req.u } : {}) };
+    const effect: EntityEffect =
+      next < req.ids.length
+        ? { kind: 'signal', target: req.ids[next]!, body: { op: '__lock', k: 'lock', lock: { ...req, n: next } } }
+        : { kind: 'lockGranted', instanceId: req.o, lockId: req.l, ...(req.u ? { runId: req.u } : {}) };
     this.effects.push({ seq, effect });
   }
 
@@ -255,14 +269,20 @@ class BatchRun<S> {
     this.applied++;
     this.changed = true;
     appendOperation(this.operations, recordOperation(opName, body.input));
-    if (outcome.deleted) { this.state = this.def.initialState(); this.exists = false; }
-    else { this.state = next; this.exists = true; }
+    if (outcome.deleted) {
+      this.state = this.def.initialState();
+      this.exists = false;
+    } else {
+      this.state = next;
+      this.exists = true;
+    }
     for (const effect of pending) this.effects.push({ seq, effect });
     this.finish(seq, body, result === undefined ? { ok: true } : { ok: true, result });
   }
 
   private finish(seq: number, body: EntityMessage, outcome: CallOutcome): void {
-    if (body.from) this.effects.push({ seq, effect: { kind: 'respond', instanceId: body.from.i, requestId: body.from.r, outcome, ...(body.from.u ? { runId: body.from.u } : {}) } });
+    if (body.from)
+      this.effects.push({ seq, effect: { kind: 'respond', instanceId: body.from.i, requestId: body.from.r, outcome, ...(body.from.u ? { runId: body.from.u } : {}) } });
     this.executed.push({ seq, op: body.op, outcome, ...(body.reply ? { reply: body.reply } : {}) });
   }
 
@@ -286,7 +306,10 @@ class BatchRun<S> {
         pending.push({ kind: 'start', name: normalizeName(name, 'orchestration'), instanceId, ...(options?.input === undefined ? {} : { input: detach(options.input) }) });
         return instanceId;
       },
-      deleteState: () => { outcome.deleted = true; delete outcome.replaced; },
+      deleteState: () => {
+        outcome.deleted = true;
+        delete outcome.replaced;
+      },
       setState: (value: S) => {
         // A copy taken now: the value may be (or hold) the draft, which is revoked at the end.
         outcome.replaced = { value: detach(value) as S };
@@ -355,4 +378,3 @@ function detach(value: unknown): unknown {
   if (isDraft(value)) return current(value);
   return JSON.parse(JSON.stringify(value));
 }
-

@@ -43,7 +43,11 @@ export function parseJsonBody(text: string): unknown {
  * error: a timeout just answers with the current status (DF's long-poll behaviour).
  */
 export async function waitForTerminal(
-  ctx: RouteContext, instanceId: string, timeoutMs: number, read: () => Promise<OrchestrationStatus | undefined>, request?: ClosableRequest,
+  ctx: RouteContext,
+  instanceId: string,
+  timeoutMs: number,
+  read: () => Promise<OrchestrationStatus | undefined>,
+  request?: ClosableRequest,
 ): Promise<OrchestrationStatus | undefined> {
   const first = await read();
   if (!first || isTerminal(first.runtimeStatus) || timeoutMs <= 0) return first;

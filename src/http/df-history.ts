@@ -54,7 +54,8 @@ export function toDfHistory(history: readonly unknown[], options: DfHistoryOptio
         break;
       case 'ExecutionCompleted':
         out.push({
-          ...base, OrchestrationStatus: e.status,
+          ...base,
+          OrchestrationStatus: e.status,
           ...(e.status === 'Failed' ? failure(e.failure) : payload('Result', e.output)),
         });
         break;

@@ -32,7 +32,10 @@ export function errorBody(code: HttpErrorCode, message: string, details?: Record
 }
 
 export function sendError(reply: FastifyReply, status: number, code: HttpErrorCode, message: string, details?: Record<string, unknown>): FastifyReply {
-  return reply.code(status).type('application/json').send(errorBody(code, message, details));
+  return reply
+    .code(status)
+    .type('application/json')
+    .send(errorBody(code, message, details));
 }
 
 /** Status and body for any thrown value. A finished instance ('not-found' with details.gone) is 410. */

@@ -21,7 +21,10 @@ export function parseDuration(text: string, defaultUnit: 'ms' | 's' = 'ms'): num
  * when empty. An unknown status is a validation error naming the valid ones.
  */
 export function parseStatusList(values: string | string[]): RuntimeStatus[] | undefined {
-  const parts = (Array.isArray(values) ? values : [values]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const parts = (Array.isArray(values) ? values : [values])
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
   const out = parts.map((p) => {
     const match = RUNTIME_STATUSES.find((s) => s.toLowerCase() === p.toLowerCase());
     if (!match) throw new DurableError('validation', `unknown status '${p}' (one of ${RUNTIME_STATUSES.join(', ')})`);

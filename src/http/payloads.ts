@@ -106,9 +106,9 @@ export function dfStatus(s: OrchestrationStatus, options: DfStatusOptions = {}):
     name: s.name,
     instanceId: s.instanceId,
     runtimeStatus: s.runtimeStatus,
-    input: options.showInput === false ? null : s.input ?? null,
+    input: options.showInput === false ? null : (s.input ?? null),
     customStatus: s.customStatus ?? null,
-    output: failed ? s.failureDetails?.message ?? s.output ?? null : s.output ?? null,
+    output: failed ? (s.failureDetails?.message ?? s.output ?? null) : (s.output ?? null),
     createdTime: s.createdTime,
     lastUpdatedTime: s.lastUpdatedTime,
     ...(s.failureDetails ? { failureDetails: s.failureDetails } : {}),
@@ -118,7 +118,7 @@ export function dfStatus(s: OrchestrationStatus, options: DfStatusOptions = {}):
 
 /** The public, key-less view: whether it is done and, if it completed, its result. */
 export function publicStatus(s: OrchestrationStatus): { id: string; status: RuntimeStatus; result: unknown } {
-  return { id: s.instanceId, status: s.runtimeStatus, result: s.runtimeStatus === 'Completed' ? s.output ?? null : null };
+  return { id: s.instanceId, status: s.runtimeStatus, result: s.runtimeStatus === 'Completed' ? (s.output ?? null) : null };
 }
 
 export interface DfEntityItem {

@@ -28,8 +28,9 @@ import { instanceParams, parse } from './schemas.js';
 export const CONSOLE_BASE = '/console';
 const FLUSH_MS = 250;
 
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-  + "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -54,12 +55,14 @@ export function consoleBundleDir(): string | undefined {
 }
 
 function securityHeaders(reply: FastifyReply): FastifyReply {
-  return reply
-    .header('content-security-policy', CSP)
-    .header('x-content-type-options', 'nosniff')
-    // The first URL may carry ?code=: never send it to anyone else.
-    .header('referrer-policy', 'no-referrer')
-    .header('x-frame-options', 'DENY');
+  return (
+    reply
+      .header('content-security-policy', CSP)
+      .header('x-content-type-options', 'nosniff')
+      // The first URL may carry ?code=: never send it to anyone else.
+      .header('referrer-policy', 'no-referrer')
+      .header('x-frame-options', 'DENY')
+  );
 }
 
 /** Public routes: the bundle's files, and index.html for every other path under /console/. */
@@ -77,8 +80,7 @@ export function registerConsoleAssets(app: FastifyInstance, bundleDir = consoleB
   const page = async (_request: unknown, reply: FastifyReply) => {
     securityHeaders(reply).header('cache-control', 'no-cache');
     if (!index) {
-      return reply.code(503).type('text/plain; charset=utf-8')
-        .send('The console bundle is missing: run `npm run build` (it builds dist/console).');
+      return reply.code(503).type('text/plain; charset=utf-8').send('The console bundle is missing: run `npm run build` (it builds dist/console).');
     }
     return reply.code(200).type(index.type).send(index.body);
   };
@@ -107,7 +109,11 @@ async function readCatalog(ctx: RouteContext): Promise<CatalogEntry[]> {
   const out: CatalogEntry[] = [];
   for (const e of await Promise.all(keys.map((k) => kv.get(k).catch(() => null)))) {
     if (e?.operation !== 'PUT' || e.length === 0) continue;
-    try { out.push(JSON.parse(new TextDecoder().decode(e.value)) as CatalogEntry); } catch { /* not ours */ }
+    try {
+      out.push(JSON.parse(new TextDecoder().decode(e.value)) as CatalogEntry);
+    } catch {
+      /* not ours */
+    }
   }
   return out.sort((a, b) => (a.kind === b.kind ? (a.name < b.name ? -1 : 1) : a.kind < b.kind ? -1 : 1));
 }
@@ -151,9 +157,15 @@ export function registerConsoleRoutes(app: FastifyInstance, ctx: RouteContext): 
         try {
           const s = decodeStatusRecord(m.data);
           pending.set(key, {
-            instanceId: s.instanceId, name: s.name, runtimeStatus: s.runtimeStatus, createdTime: s.createdTime, lastUpdatedTime: s.lastUpdatedTime,
+            instanceId: s.instanceId,
+            name: s.name,
+            runtimeStatus: s.runtimeStatus,
+            createdTime: s.createdTime,
+            lastUpdatedTime: s.lastUpdatedTime,
           });
-        } catch { /* not a status record */ }
+        } catch {
+          /* not a status record */
+        }
       }
     } finally {
       clearInterval(flusher);

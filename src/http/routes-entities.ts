@@ -35,7 +35,10 @@ export function registerEntityRoutes(app: FastifyInstance, ctx: RouteContext): v
     const id = entityId(request.params);
     const { op, timeout } = parse(callQuery, request.query, 'query');
     const result = await client.callEntity(id, op, bodyOf(request), timeout === undefined ? {} : { timeoutMs: timeout });
-    return reply.code(200).type('application/json').send(JSON.stringify(result ?? null));
+    return reply
+      .code(200)
+      .type('application/json')
+      .send(JSON.stringify(result ?? null));
   });
 
   app.get(`${ENTITIES}/:name/:key`, async (request, reply) => {
@@ -45,7 +48,10 @@ export function registerEntityRoutes(app: FastifyInstance, ctx: RouteContext): v
     const s = await client.readEntityState(id);
     if (!s.exists) throw new DurableError('not-found', `entity ${id.toString()} does not exist`);
     // Serialized here: fastify would send a bare string state as text, not as JSON.
-    return reply.code(200).type('application/json').send(JSON.stringify(s.state ?? null));
+    return reply
+      .code(200)
+      .type('application/json')
+      .send(JSON.stringify(s.state ?? null));
   });
 
   app.get(ENTITIES, listHandler);
@@ -57,7 +63,10 @@ export function registerEntityRoutes(app: FastifyInstance, ctx: RouteContext): v
     const continuationToken = continuationOf(request, q.continuationToken);
     const fetchState = q.fetchState ?? false;
     const page = await client.listEntities({
-      ...(name ? { name } : {}), ...(continuationToken ? { continuationToken } : {}), pageSize: q.top ?? 100, includeState: fetchState,
+      ...(name ? { name } : {}),
+      ...(continuationToken ? { continuationToken } : {}),
+      pageSize: q.top ?? 100,
+      includeState: fetchState,
     });
     if (page.continuationToken) void reply.header(CONTINUATION_HEADER, page.continuationToken);
     return reply.code(200).send(page.entities.map((e) => dfEntityItem(e, fetchState)));

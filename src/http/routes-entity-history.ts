@@ -26,7 +26,13 @@ const historyQuery = z.object({ fromVersion: positive, limit: positive, reverse:
 const restoreBody = z.object({ version: z.number().int().positive() });
 
 const versionJson = (v: EntityVersion) => ({ exists: v.exists, ...(v.exists ? { state: v.state ?? null } : {}), version: v.version, time: v.time.toISOString() });
-const entryJson = (v: EntityHistoryEntry) => ({ version: v.version, time: v.time.toISOString(), exists: v.exists, state: v.exists ? v.state ?? null : null, operations: v.operations });
+const entryJson = (v: EntityHistoryEntry) => ({
+  version: v.version,
+  time: v.time.toISOString(),
+  exists: v.exists,
+  state: v.exists ? (v.state ?? null) : null,
+  operations: v.operations,
+});
 
 /**
  * `GET .../entities/{name}/{key}?version=N | ?at=ISO`: called by routes-entities' GET when either
@@ -42,7 +48,10 @@ export async function answerVersionQuery(ctx: RouteContext, id: EntityId, query:
     if (Number.isNaN(at.getTime())) throw new DurableError('validation', `'${q.at}' is not a date (use ISO 8601)`);
   }
   const v = await ctx.client.readEntityState(id, at ? { at } : { version: q.version! });
-  await reply.code(200).type('application/json').send(JSON.stringify(versionJson(v)));
+  await reply
+    .code(200)
+    .type('application/json')
+    .send(JSON.stringify(versionJson(v)));
   return true;
 }
 

@@ -35,5 +35,8 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: RouteContext): v
 /** A flush is a round trip to the server: it only succeeds while the connection is up. */
 async function natsAnswers(ctx: RouteContext): Promise<boolean> {
   if (!ctx.client.isConnected()) return false;
-  return ctx.client.ping(HEALTH_TIMEOUT_MS).then(() => true, () => false);
+  return ctx.client.ping(HEALTH_TIMEOUT_MS).then(
+    () => true,
+    () => false,
+  );
 }

@@ -33,7 +33,7 @@ export function registerScheduleRoutes(app: FastifyInstance, ctx: RouteContext):
     const { id, ...options } = parse(createBody, bodyOf(request), 'body');
     // Dates arrive as ISO strings: the schedule schema accepts them as well as Dates.
     await client.createSchedule(id, options as unknown as ScheduleOptions);
-    return reply.code(201).send(await client.getSchedule(id) ?? { id });
+    return reply.code(201).send((await client.getSchedule(id)) ?? { id });
   });
 
   app.post(`${SCHEDULES}/:id/pause`, async (request, reply) => {

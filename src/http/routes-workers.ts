@@ -77,13 +77,17 @@ async function entries(kv: KV): Promise<Map<string, { value: unknown; created: D
   const keys: string[] = [];
   for await (const k of await kv.keys()) keys.push(k);
   const out = new Map<string, { value: unknown; created: Date }>();
-  await Promise.all(keys.map(async (k) => {
-    const e = await kv.get(k).catch(() => null);
-    if (e?.operation !== 'PUT' || e.length === 0) return;
-    try {
-      out.set(k, { value: JSON.parse(new TextDecoder().decode(e.value)), created: e.created });
-    } catch { /* not a JSON value: not one of ours */ }
-  }));
+  await Promise.all(
+    keys.map(async (k) => {
+      const e = await kv.get(k).catch(() => null);
+      if (e?.operation !== 'PUT' || e.length === 0) return;
+      try {
+        out.set(k, { value: JSON.parse(new TextDecoder().decode(e.value)), created: e.created });
+      } catch {
+        /* not a JSON value: not one of ours */
+      }
+    }),
+  );
   return out;
 }
 
@@ -112,8 +116,12 @@ export async function readWorkers(hub: Hub, now = Date.now()) {
     const checkpoint = v?.cp?.in ?? 0;
     const lastSeq = lastSeqs[p] ?? null;
     partitions.push({
-      partition: p, owner, leaseAgeMs: lease ? Math.max(0, now - lease.created.getTime()) : null,
-      checkpoint, lastSeq, lag: lastSeq === null ? 0 : Math.max(0, lastSeq - checkpoint),
+      partition: p,
+      owner,
+      leaseAgeMs: lease ? Math.max(0, now - lease.created.getTime()) : null,
+      checkpoint,
+      lastSeq,
+      lag: lastSeq === null ? 0 : Math.max(0, lastSeq - checkpoint),
     });
     if (owner) byId.get(owner)?.partitions.push(p);
   }
@@ -138,7 +146,9 @@ export async function readDeadLetters(hub: Hub, limit: number, from = 1): Promis
     if (!m) return { deadLetters: out };
     const original = m.header?.get('Dn-Seq');
     out.push({
-      seq: m.seq, time: m.time.toISOString(), subject: m.subject,
+      seq: m.seq,
+      time: m.time.toISOString(),
+      subject: m.subject,
       originalSubject: m.header?.get('Dn-Subject') || null,
       originalSeq: original ? Number(original) : null,
       reason: m.header?.get('Dn-Reason') || '(no reason recorded)',

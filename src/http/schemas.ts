@@ -21,52 +21,67 @@ export const instanceId = z.string().min(1, 'must not be empty').max(512, 'longe
 const name = z.string().min(1, 'must not be empty').max(256, 'longer than 256 characters');
 
 /** 'true'/'1' are true, 'false'/'0' are false; absent is `undefined` (callers pick the default). */
-export const queryBool = z.enum(['true', 'false', '1', '0', 'True', 'False', '']).optional()
+export const queryBool = z
+  .enum(['true', 'false', '1', '0', 'True', 'False', ''])
+  .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v === 'true' || v === 'True' || v === '1'));
 
-const isoDate = z.string().optional().transform((v, ctx) => {
-  if (v === undefined || v === '') return undefined;
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime())) {
-    ctx.addIssue({ code: 'custom', message: `'${v}' is not a date (use ISO 8601)` });
-    return z.NEVER;
-  }
-  return d;
-});
+const isoDate = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    const d = new Date(v);
+    if (Number.isNaN(d.getTime())) {
+      ctx.addIssue({ code: 'custom', message: `'${v}' is not a date (use ISO 8601)` });
+      return z.NEVER;
+    }
+    return d;
+  });
 
 /** DF sends `runtimeStatus=Running,Pending`; repeated parameters are accepted too. */
-const statusList = z.union([z.string(), z.array(z.string())]).optional().transform((v, ctx) => {
-  if (v === undefined) return undefined;
-  try {
-    return parseStatusList(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
+const statusList = z
+  .union([z.string(), z.array(z.string())])
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    try {
+      return parseStatusList(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
 
-const positiveInt = z.string().optional().transform((v, ctx) => {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 10_000) {
-    ctx.addIssue({ code: 'custom', message: 'must be an integer in 1..10000' });
-    return z.NEVER;
-  }
-  return n;
-});
+const positiveInt = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 10_000) {
+      ctx.addIssue({ code: 'custom', message: 'must be an integer in 1..10000' });
+      return z.NEVER;
+    }
+    return n;
+  });
 
 /** Longest a request may wait (long poll, start-and-wait). */
 export const MAX_WAIT_MS = 10 * 60_000;
 
-const duration = (defaultUnit: 'ms' | 's') => z.string().optional().transform((v, ctx) => {
-  if (v === undefined || v === '') return undefined;
-  const ms = parseDuration(v, defaultUnit);
-  if (ms === undefined || ms > MAX_WAIT_MS) {
-    ctx.addIssue({ code: 'custom', message: `'${v}' is not a duration up to ${MAX_WAIT_MS / 60_000}m (e.g. 30s, 2m, 1500)` });
-    return z.NEVER;
-  }
-  return ms;
-});
+const duration = (defaultUnit: 'ms' | 's') =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return undefined;
+      const ms = parseDuration(v, defaultUnit);
+      if (ms === undefined || ms > MAX_WAIT_MS) {
+        ctx.addIssue({ code: 'custom', message: `'${v}' is not a duration up to ${MAX_WAIT_MS / 60_000}m (e.g. 30s, 2m, 1500)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
 
 export const instanceParams = z.object({ instanceId });
 export const startParams = z.object({ name, instanceId: instanceId.optional() });

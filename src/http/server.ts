@@ -65,12 +65,14 @@ export async function createHttpServer(options: HttpServerOptions = {}): Promise
   const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
   const key = resolveSystemKey(options.systemKey);
   const ownsClient = options.client === undefined;
-  const client = options.client ?? await DurableClient.connect({
-    ...(options.servers !== undefined ? { servers: options.servers } : {}),
-    hub: options.hub ?? process.env.DURABLE_NATS_HUB ?? DEFAULT_HUB,
-    logger,
-    ...(options.startupTimeoutMs !== undefined ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
-  });
+  const client =
+    options.client ??
+    (await DurableClient.connect({
+      ...(options.servers !== undefined ? { servers: options.servers } : {}),
+      hub: options.hub ?? process.env.DURABLE_NATS_HUB ?? DEFAULT_HUB,
+      logger,
+      ...(options.startupTimeoutMs !== undefined ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
+    }));
   const ctx: RouteContext = { client, key, hub: client.hub.names.hub, streams: new Set() };
 
   const app = fastify({

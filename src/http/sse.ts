@@ -15,7 +15,6 @@ import { toHttpError } from './errors.js';
 import { dfStatus, WEBHOOK_BASE } from './payloads.js';
 import { instanceParams, parse, statusQuery } from './schemas.js';
 
-
 export function registerSseRoute(app: FastifyInstance, ctx: RouteContext): void {
   app.get(`${WEBHOOK_BASE}/instances/:instanceId/events`, async (request, reply) => {
     const { instanceId } = parse(instanceParams, request.params, 'path');
@@ -27,13 +26,17 @@ export function registerSseRoute(app: FastifyInstance, ctx: RouteContext): void 
     let last = '';
     let seq = 0;
     try {
-      await ctx.client.watchStatus(instanceId, (s) => {
-        const data = JSON.stringify(dfStatus(s, { showInput }));
-        if (data === last) return; // a rewrite of the same status is not a change
-        last = data;
-        res.write(`id: ${++seq}\nevent: status\ndata: ${data}\n\n`);
-        if (isTerminal(s.runtimeStatus)) stop.abort();
-      }, stop.signal);
+      await ctx.client.watchStatus(
+        instanceId,
+        (s) => {
+          const data = JSON.stringify(dfStatus(s, { showInput }));
+          if (data === last) return; // a rewrite of the same status is not a change
+          last = data;
+          res.write(`id: ${++seq}\nevent: status\ndata: ${data}\n\n`);
+          if (isTerminal(s.runtimeStatus)) stop.abort();
+        },
+        stop.signal,
+      );
     } catch (e) {
       if (!res.writableEnded) res.write(`event: error\ndata: ${JSON.stringify(toHttpError(e).body)}\n\n`);
     } finally {

@@ -20,13 +20,19 @@ export function installHttpTracing(app: FastifyInstance, hub: string): void {
     // An instrumentation's request span is already active: it is the parent (nothing to add).
     if (trace.getSpan(context.active())) return done();
     const h = request.headers;
-    const parent = typeof h.traceparent === 'string'
-      ? extractTrace({ traceparent: h.traceparent, ...(typeof h.tracestate === 'string' ? { tracestate: h.tracestate } : {}) })
-      : undefined;
+    const parent =
+      typeof h.traceparent === 'string' ? extractTrace({ traceparent: h.traceparent, ...(typeof h.tracestate === 'string' ? { tracestate: h.tracestate } : {}) }) : undefined;
     const route = request.routeOptions.url ?? request.url.split('?')[0]!;
-    const span = startSpan(`${request.method} ${route}`, SpanKind.SERVER, {
-      [attr.hub]: hub, 'http.request.method': request.method, 'http.route': route,
-    }, parent ?? extractTrace(undefined));
+    const span = startSpan(
+      `${request.method} ${route}`,
+      SpanKind.SERVER,
+      {
+        [attr.hub]: hub,
+        'http.request.method': request.method,
+        'http.route': route,
+      },
+      parent ?? extractTrace(undefined),
+    );
     if (span) spans.set(request, { span, ctx: trace.setSpan(parent ?? context.active(), span) });
     done();
   });

@@ -70,13 +70,7 @@ export interface NotifyParentAction {
   event: HistoryEventOf<'SubOrchestrationCompleted'> | HistoryEventOf<'SubOrchestrationFailed'>;
 }
 
-export type OrchestratorAction =
-  | ScheduleActivityAction
-  | CreateTimerAction
-  | StartSubOrchestrationAction
-  | SendEntityMessageAction
-  | SendEventAction
-  | NotifyParentAction;
+export type OrchestratorAction = ScheduleActivityAction | CreateTimerAction | StartSubOrchestrationAction | SendEntityMessageAction | SendEventAction | NotifyParentAction;
 
 /** Builds the notification a finished child sends to its parent. */
 export function parentNotification(parent: ParentRef, timestamp: string, outcome: { result?: unknown; failure?: ErrorInfo }): NotifyParentAction {
@@ -98,17 +92,39 @@ export function actionsFromEvents(events: readonly HistoryEvent[], run: { instan
   const out: OrchestratorAction[] = [];
   for (const e of events) {
     switch (e.type) {
-      case 'TaskScheduled': out.push({ type: 'scheduleActivity', taskId: e.taskId, name: e.name, input: e.input, attempt: e.attempt ?? 1, ...r }); break;
-      case 'TimerCreated': out.push({ type: 'createTimer', timerId: e.timerId, fireAt: e.fireAt, ...r }); break;
-      case 'SubOrchestrationCreated':
-        out.push({ type: 'startSubOrchestration', taskId: e.taskId, name: e.name, instanceId: e.instanceId, input: e.input, parent: { instanceId: run.instanceId, taskId: e.taskId, ...r } });
+      case 'TaskScheduled':
+        out.push({ type: 'scheduleActivity', taskId: e.taskId, name: e.name, input: e.input, attempt: e.attempt ?? 1, ...r });
         break;
-      case 'EventSent': out.push({ type: 'sendEvent', instanceId: e.instanceId, name: e.name, data: e.data }); break;
+      case 'TimerCreated':
+        out.push({ type: 'createTimer', timerId: e.timerId, fireAt: e.fireAt, ...r });
+        break;
+      case 'SubOrchestrationCreated':
+        out.push({
+          type: 'startSubOrchestration',
+          taskId: e.taskId,
+          name: e.name,
+          instanceId: e.instanceId,
+          input: e.input,
+          parent: { instanceId: run.instanceId, taskId: e.taskId, ...r },
+        });
+        break;
+      case 'EventSent':
+        out.push({ type: 'sendEvent', instanceId: e.instanceId, name: e.name, data: e.data });
+        break;
       case 'EntitySignaled':
         out.push({ type: 'sendEntityMessage', kind: 'signal', entityId: e.entityId, op: e.op, input: e.input, ...(e.lockId !== undefined ? { lockId: e.lockId } : {}) });
         break;
       case 'EntityCalled':
-        out.push({ type: 'sendEntityMessage', kind: 'call', entityId: e.entityId, op: e.op, input: e.input, requestId: e.requestId, ...(e.lockId !== undefined ? { lockId: e.lockId } : {}), ...r });
+        out.push({
+          type: 'sendEntityMessage',
+          kind: 'call',
+          entityId: e.entityId,
+          op: e.op,
+          input: e.input,
+          requestId: e.requestId,
+          ...(e.lockId !== undefined ? { lockId: e.lockId } : {}),
+          ...r,
+        });
         break;
       case 'EntityLockRequested':
         out.push({ type: 'sendEntityMessage', kind: 'lock', entityId: e.entityIds[0]!, lockId: e.lockId, lockSet: [...e.entityIds], ...r });
@@ -122,7 +138,8 @@ export function actionsFromEvents(events: readonly HistoryEvent[], run: { instan
       case 'ExecutionTerminated':
         if (run.parent) out.push(parentNotification(run.parent, e.timestamp, { failure: terminatedInfo(e.reason) }));
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return out;

@@ -69,11 +69,17 @@ export class OrchestrationContext {
     this.log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
   }
 
-  get instanceId(): string { return this.#host.instanceId; }
+  get instanceId(): string {
+    return this.#host.instanceId;
+  }
   /** True while the code re-executes steps already in history. */
-  get isReplaying(): boolean { return this.#host.isReplaying; }
+  get isReplaying(): boolean {
+    return this.#host.isReplaying;
+  }
   /** Time of the newest history event processed so far (never the wall clock). */
-  get currentUtcDateTime(): Date { return new Date(this.#host.now.getTime()); }
+  get currentUtcDateTime(): Date {
+    return new Date(this.#host.now.getTime());
+  }
 
   /** A UUID that is the same on every replay (v5 of instance id, clock and a counter). */
   newGuid(): string {
@@ -156,6 +162,11 @@ export class OrchestrationContext {
   }
 
   #retry<T>(policy: RetryPolicy, start: (attempt: number) => Task<T>): Task<T> {
-    return retrying(policy, start, (at) => this.#host.scheduleTimer(at), () => this.#host.now);
+    return retrying(
+      policy,
+      start,
+      (at) => this.#host.scheduleTimer(at),
+      () => this.#host.now,
+    );
   }
 }

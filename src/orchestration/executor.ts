@@ -67,18 +67,28 @@ export class OrchestrationExecutor {
   constructor(def: OrchestrationDefinition, instanceId: string, options: ExecutorOptions = {}) {
     this.instanceId = instanceId;
     this.#def = def;
-    const host: ContextHost = this.#session = new Session(instanceId, {
-      continueAsNew: (input) => { this.#continueWith = { input }; },
-      setCustomStatus: (value) => { this.#state.customStatus = value; },
+    const host: ContextHost = (this.#session = new Session(instanceId, {
+      continueAsNew: (input) => {
+        this.#continueWith = { input };
+      },
+      setCustomStatus: (value) => {
+        this.#state.customStatus = value;
+      },
       log: (level: LogLevel, message, fields) => options.logger?.[level]({ instanceId, orchestration: def.name, ...fields }, message),
-    });
+    }));
     this.#ctx = new OrchestrationContext(host);
   }
 
   /** The run as it stands; `status` is 'Running' until the code returns, throws or is stopped. */
-  get state(): Readonly<ExecutorState> { return this.#state; }
-  get runId(): string | undefined { return this.#session.runId; }
-  get parent(): ParentRef | undefined { return this.#parent; }
+  get state(): Readonly<ExecutorState> {
+    return this.#state;
+  }
+  get runId(): string | undefined {
+    return this.#session.runId;
+  }
+  get parent(): ParentRef | undefined {
+    return this.#parent;
+  }
 
   /**
    * Feeds events: the persisted history first with `replaying = true`, then new inbound events
@@ -166,17 +176,32 @@ export class OrchestrationExecutor {
     const s = this.#session;
     let ok: boolean;
     switch (e.type) {
-      case 'EventRaised': ok = s.raise(e); break;
-      case 'TaskCompleted': ok = s.settle('activity', e.taskId, e.runId, (t) => t.resolve(e.result)); break;
-      case 'TaskFailed': ok = s.settle('activity', e.taskId, e.runId, (t) => t.reject(taskFailure(e.failure))); break;
-      case 'SubOrchestrationCompleted': ok = s.settle('sub', e.taskId, e.runId, (t) => t.resolve(e.result)); break;
-      case 'SubOrchestrationFailed': ok = s.settle('sub', e.taskId, e.runId, (t) => t.reject(taskFailure(e.failure))); break;
-      case 'TimerFired': ok = s.settle('timer', e.timerId, e.runId, (t) => t.resolve(undefined)); break;
+      case 'EventRaised':
+        ok = s.raise(e);
+        break;
+      case 'TaskCompleted':
+        ok = s.settle('activity', e.taskId, e.runId, (t) => t.resolve(e.result));
+        break;
+      case 'TaskFailed':
+        ok = s.settle('activity', e.taskId, e.runId, (t) => t.reject(taskFailure(e.failure)));
+        break;
+      case 'SubOrchestrationCompleted':
+        ok = s.settle('sub', e.taskId, e.runId, (t) => t.resolve(e.result));
+        break;
+      case 'SubOrchestrationFailed':
+        ok = s.settle('sub', e.taskId, e.runId, (t) => t.reject(taskFailure(e.failure)));
+        break;
+      case 'TimerFired':
+        ok = s.settle('timer', e.timerId, e.runId, (t) => t.resolve(undefined));
+        break;
       case 'EntityResponded':
         ok = s.settle('call', e.requestId, e.runId, (t) => (e.failure ? t.reject(taskFailure(e.failure)) : t.resolve(e.result)));
         break;
-      case 'EntityLockGranted': ok = s.grant(e.lockId, e.runId); break;
-      default: ok = false;
+      case 'EntityLockGranted':
+        ok = s.grant(e.lockId, e.runId);
+        break;
+      default:
+        ok = false;
     }
     if (ok) this.#resume();
     return ok;
@@ -202,9 +227,10 @@ export class OrchestrationExecutor {
     this.#gen = undefined;
     this.#current = undefined;
     const { started, suspended, customStatus } = this.#state;
-    this.#state = e.type === 'ContinueAsNew'
-      ? { status: 'ContinuedAsNew', continueAsNewInput: e.input, started, suspended, customStatus }
-      : { status: e.status, started, suspended, customStatus, ...(e.status === 'Failed' ? { failure: e.failure! } : { output: e.output }) };
+    this.#state =
+      e.type === 'ContinueAsNew'
+        ? { status: 'ContinuedAsNew', continueAsNewInput: e.input, started, suspended, customStatus }
+        : { status: e.status, started, suspended, customStatus, ...(e.status === 'Failed' ? { failure: e.failure! } : { output: e.output }) };
   }
 
   #start(input: unknown): void {
@@ -269,13 +295,17 @@ export class OrchestrationExecutor {
     switch (outcome.status) {
       case 'Completed':
         this.#state = { ...base, status: 'Completed', output: outcome.output };
-        s.produce({ type: 'ExecutionCompleted', eventId: -1, timestamp: s.stamp(), status: 'Completed', output: outcome.output },
-          parent ? [parentNotification(parent, s.stamp(), { result: outcome.output })] : []);
+        s.produce(
+          { type: 'ExecutionCompleted', eventId: -1, timestamp: s.stamp(), status: 'Completed', output: outcome.output },
+          parent ? [parentNotification(parent, s.stamp(), { result: outcome.output })] : [],
+        );
         break;
       case 'Failed':
         this.#state = { ...base, status: 'Failed', failure: outcome.failure };
-        s.produce({ type: 'ExecutionCompleted', eventId: -1, timestamp: s.stamp(), status: 'Failed', failure: outcome.failure },
-          parent ? [parentNotification(parent, s.stamp(), { failure: outcome.failure })] : []);
+        s.produce(
+          { type: 'ExecutionCompleted', eventId: -1, timestamp: s.stamp(), status: 'Failed', failure: outcome.failure },
+          parent ? [parentNotification(parent, s.stamp(), { failure: outcome.failure })] : [],
+        );
         break;
       case 'ContinuedAsNew':
         this.#state = { ...base, status: 'ContinuedAsNew', continueAsNewInput: outcome.input };
@@ -285,7 +315,10 @@ export class OrchestrationExecutor {
         this.#state = { ...base, status: 'Terminated', output: outcome.reason };
         if (parent && !s.replaying) s.produce(undefined, [parentNotification(parent, s.stamp(), { failure: terminatedInfo(outcome.reason) })]);
         break;
-      default: { const never: never = outcome; void never; }
+      default: {
+        const never: never = outcome;
+        void never;
+      }
     }
   }
 }

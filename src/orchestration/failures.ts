@@ -24,11 +24,9 @@ export type ActualStep = SequencedEvent | 'waiting' | 'finished';
 
 /** `expected callActivity('sayhello') at step 3 but code did createTimer`. */
 export function nondeterminismError(name: string, instanceId: string, expected: SequencedEvent, actual: ActualStep): DurableError {
-  const did = actual === 'waiting' ? 'nothing (it was waiting for other tasks)'
-    : actual === 'finished' ? 'nothing (it had already returned)'
-    : describeStep(actual);
-  const message = `non-deterministic orchestration '${name}' (instance '${instanceId}'): history expected `
-    + `${describeStep(expected)} at step ${expected.eventId} but code did ${did}`;
+  const did = actual === 'waiting' ? 'nothing (it was waiting for other tasks)' : actual === 'finished' ? 'nothing (it had already returned)' : describeStep(actual);
+  const message =
+    `non-deterministic orchestration '${name}' (instance '${instanceId}'): history expected ` + `${describeStep(expected)} at step ${expected.eventId} but code did ${did}`;
   return new DurableError('nondeterminism', message, {
     details: { step: expected.eventId, expected: describeStep(expected), actual: did },
   });

@@ -66,14 +66,26 @@ export type HistoryEvent = { [K in HistoryEventType]: HistoryEventOf<K> }[Histor
 
 /** Event types the code produces with a sequence id (matched against history during replay). */
 export type SequencedEventType =
-  | 'TaskScheduled' | 'SubOrchestrationCreated' | 'TimerCreated' | 'EventSent'
-  | 'EntitySignaled' | 'EntityCalled' | 'EntityLockRequested' | 'EntityUnlockSent';
+  | 'TaskScheduled'
+  | 'SubOrchestrationCreated'
+  | 'TimerCreated'
+  | 'EventSent'
+  | 'EntitySignaled'
+  | 'EntityCalled'
+  | 'EntityLockRequested'
+  | 'EntityUnlockSent';
 
 export type SequencedEvent = Extract<HistoryEvent, { type: SequencedEventType }>;
 
 const SEQUENCED: ReadonlySet<string> = new Set<SequencedEventType>([
-  'TaskScheduled', 'SubOrchestrationCreated', 'TimerCreated', 'EventSent',
-  'EntitySignaled', 'EntityCalled', 'EntityLockRequested', 'EntityUnlockSent',
+  'TaskScheduled',
+  'SubOrchestrationCreated',
+  'TimerCreated',
+  'EventSent',
+  'EntitySignaled',
+  'EntityCalled',
+  'EntityLockRequested',
+  'EntityUnlockSent',
 ]);
 
 /** True for the events the orchestration code itself produces with a sequence id. */
@@ -89,15 +101,26 @@ export function isTerminalEvent(e: HistoryEvent): boolean {
 /** The step as a user would write it, for non-determinism messages: `callActivity('sayhello')`. */
 export function describeStep(e: SequencedEvent): string {
   switch (e.type) {
-    case 'TaskScheduled': return `callActivity('${e.name}')`;
-    case 'SubOrchestrationCreated': return `callSubOrchestrator('${e.name}')`;
-    case 'TimerCreated': return 'createTimer';
-    case 'EventSent': return `sendEvent('${e.name}')`;
-    case 'EntitySignaled': return `signalEntity('${e.entityId}', '${e.op}')`;
-    case 'EntityCalled': return `callEntity('${e.entityId}', '${e.op}')`;
-    case 'EntityLockRequested': return `lockEntities(${e.entityIds.map((id) => `'${id}'`).join(', ')})`;
-    case 'EntityUnlockSent': return 'lock.release()';
-    default: { const never: never = e; return String(never); }
+    case 'TaskScheduled':
+      return `callActivity('${e.name}')`;
+    case 'SubOrchestrationCreated':
+      return `callSubOrchestrator('${e.name}')`;
+    case 'TimerCreated':
+      return 'createTimer';
+    case 'EventSent':
+      return `sendEvent('${e.name}')`;
+    case 'EntitySignaled':
+      return `signalEntity('${e.entityId}', '${e.op}')`;
+    case 'EntityCalled':
+      return `callEntity('${e.entityId}', '${e.op}')`;
+    case 'EntityLockRequested':
+      return `lockEntities(${e.entityIds.map((id) => `'${id}'`).join(', ')})`;
+    case 'EntityUnlockSent':
+      return 'lock.release()';
+    default: {
+      const never: never = e;
+      return String(never);
+    }
   }
 }
 

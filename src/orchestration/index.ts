@@ -20,7 +20,13 @@ export type { FailureDetails, InstanceStatus, RuntimeStatus } from './status.js'
 export { describeStep, isSequenced, isTerminalEvent } from './history.js';
 export type { HistoryEvent, HistoryEventFields, HistoryEventOf, HistoryEventType, ParentRef, SequencedEvent, StartMode } from './history.js';
 export type {
-  CreateTimerAction, NotifyParentAction, OrchestratorAction, ScheduleActivityAction, SendEntityMessageAction, SendEventAction, StartSubOrchestrationAction,
+  CreateTimerAction,
+  NotifyParentAction,
+  OrchestratorAction,
+  ScheduleActivityAction,
+  SendEntityMessageAction,
+  SendEventAction,
+  StartSubOrchestrationAction,
 } from './actions.js';
 export { actionsFromEvents } from './actions.js';
 export { uuidV5 } from './guid.js';

@@ -62,7 +62,11 @@ export class InstanceRuntime {
   #executor: OrchestrationExecutor | undefined;
   #lastUpdated: string | undefined;
 
-  private constructor(registry: OrchestrationRegistry, readonly instanceId: string, options: { logger?: OrchestrationLogger }) {
+  private constructor(
+    registry: OrchestrationRegistry,
+    readonly instanceId: string,
+    options: { logger?: OrchestrationLogger },
+  ) {
     this.#registry = registry;
     this.#options = options;
   }
@@ -83,9 +87,13 @@ export class InstanceRuntime {
   }
 
   /** The current run's history (what the worker should have persisted). */
-  get history(): readonly HistoryEvent[] { return this.#history; }
+  get history(): readonly HistoryEvent[] {
+    return this.#history;
+  }
 
-  get status(): InstanceStatus | undefined { return summarizeHistory(this.#history, this.#lastUpdated); }
+  get status(): InstanceStatus | undefined {
+    return summarizeHistory(this.#history, this.#lastUpdated);
+  }
 
   /** Applies inbound messages in order; `nowIso` stamps messages without a timestamp and new runs. */
   process(messages: readonly HistoryEvent[], nowIso: string): ProcessResult {
@@ -96,7 +104,11 @@ export class InstanceRuntime {
     const appended = b.reset ? [...this.#history] : this.#history.slice(base);
     if (appended.length > 0) this.#lastUpdated = nowIso;
     return {
-      appended, reset: b.reset, actions: b.actions, status: this.status, dropped: b.dropped,
+      appended,
+      reset: b.reset,
+      actions: b.actions,
+      status: this.status,
+      dropped: b.dropped,
       ...(b.continuedAsNew ? { continuedAsNew: b.continuedAsNew } : {}),
     };
   }
@@ -123,7 +135,7 @@ export class InstanceRuntime {
 
   #begin(start: HistoryEventOf<'ExecutionStarted'>, b: Batch): void {
     this.#history = [start];
-    const ex = this.#executor = this.#newExecutor(start.name);
+    const ex = (this.#executor = this.#newExecutor(start.name));
     ex.apply([start], false);
     this.#collect(b);
     this.#continueIfAsked(b);
@@ -137,17 +149,32 @@ export class InstanceRuntime {
     if (++b.continues > MAX_CONTINUES_PER_BATCH) {
       const loop = new DurableError('validation', `orchestration '${old.name}' called continueAsNew ${MAX_CONTINUES_PER_BATCH} times without waiting on anything`);
       if (this.#history[this.#history.length - 1]?.type === 'ContinueAsNew') this.#history.pop();
-      this.#history.push({ type: 'ExecutionCompleted', eventId: -1, timestamp: b.now, status: 'Failed', failure: { message: loop.message, errorType: 'DurableError', code: 'validation' } });
+      this.#history.push({
+        type: 'ExecutionCompleted',
+        eventId: -1,
+        timestamp: b.now,
+        status: 'Failed',
+        failure: { message: loop.message, errorType: 'DurableError', code: 'validation' },
+      });
       return;
     }
     const carried = ex.unconsumedEvents();
     b.reset = true;
     b.continuedAsNew = { input };
-    this.#begin({
-      type: 'ExecutionStarted', eventId: -1, timestamp: b.now, name: old.name, instanceId: this.instanceId, input,
-      runId: uuidV5(`${this.instanceId}|${old.runId ?? ''}|continued`),
-      ...(old.parent ? { parent: old.parent } : {}), ...(old.trace ? { trace: old.trace } : {}),
-    }, b);
+    this.#begin(
+      {
+        type: 'ExecutionStarted',
+        eventId: -1,
+        timestamp: b.now,
+        name: old.name,
+        instanceId: this.instanceId,
+        input,
+        runId: uuidV5(`${this.instanceId}|${old.runId ?? ''}|continued`),
+        ...(old.parent ? { parent: old.parent } : {}),
+        ...(old.trace ? { trace: old.trace } : {}),
+      },
+      b,
+    );
     for (const e of carried) this.#one(e, e, b);
   }
 
@@ -156,7 +183,7 @@ export class InstanceRuntime {
     if (!rewound) return void b.dropped.push(original);
     b.reset = true;
     this.#history = rewound;
-    const ex = this.#executor = this.#newExecutor(this.#start()!.name);
+    const ex = (this.#executor = this.#newExecutor(this.#start()!.name));
     ex.apply(rewound, true);
     this.#collect(b);
     this.#continueIfAsked(b);
@@ -175,7 +202,11 @@ export class InstanceRuntime {
 
   #newExecutor(name: string): OrchestrationExecutor {
     let key: string | undefined;
-    try { key = normalizeName(name, 'orchestration'); } catch { key = undefined; }
+    try {
+      key = normalizeName(name, 'orchestration');
+    } catch {
+      key = undefined;
+    }
     const def = (key && this.#registry.orchestrations.get(key)) || missingDefinition(name, [...this.#registry.orchestrations.keys()]);
     return new OrchestrationExecutor(def, this.instanceId, this.#options);
   }

@@ -23,8 +23,13 @@ const parent = z.object({ instanceId: z.string().min(1), taskId: z.number().int(
 /** Messages an instance accepts in its inbox, by `type` (history events that come from outside). */
 export const orchestrationMessageSchema = z.discriminatedUnion('type', [
   z.object({
-    type: z.literal('ExecutionStarted'), name: z.string().min(1), instanceId: z.string().min(1), input: z.unknown().optional(),
-    parent: parent.optional(), runId, mode: z.enum(['replaceTerminal', 'ifNotExists']).optional(),
+    type: z.literal('ExecutionStarted'),
+    name: z.string().min(1),
+    instanceId: z.string().min(1),
+    input: z.unknown().optional(),
+    parent: parent.optional(),
+    runId,
+    mode: z.enum(['replaceTerminal', 'ifNotExists']).optional(),
   }),
   z.object({ type: z.literal('EventRaised'), name: z.string().min(1), data: z.unknown().optional() }),
   z.object({ type: z.literal('ExecutionTerminated'), reason: z.unknown().optional() }),
@@ -57,8 +62,13 @@ const opt = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V 
 /** Builders: the only way durable-nats writes these messages. */
 export const instanceMessages = {
   started: (o: { name: string; instanceId: string; input?: unknown; parent?: ParentRef; runId?: string; mode: StartMode }) => ({
-    type: 'ExecutionStarted' as const, name: o.name, instanceId: o.instanceId, mode: o.mode,
-    ...opt('input', o.input), ...opt('parent', o.parent), ...opt('runId', o.runId),
+    type: 'ExecutionStarted' as const,
+    name: o.name,
+    instanceId: o.instanceId,
+    mode: o.mode,
+    ...opt('input', o.input),
+    ...opt('parent', o.parent),
+    ...opt('runId', o.runId),
   }),
   eventRaised: (name: string, data?: unknown) => ({ type: 'EventRaised' as const, name, ...opt('data', data) }),
   terminated: (reason?: unknown) => ({ type: 'ExecutionTerminated' as const, ...opt('reason', reason) }),
@@ -69,7 +79,10 @@ export const instanceMessages = {
   taskFailed: (taskId: number, failure: ErrorInfo, run?: string) => ({ type: 'TaskFailed' as const, taskId, failure, ...opt('runId', run) }),
   timerFired: (timerId: number, fireAt: string, run?: string) => ({ type: 'TimerFired' as const, timerId, fireAt, ...opt('runId', run) }),
   entityResponded: (requestId: number, outcome: { ok: boolean; result?: unknown; error?: ErrorInfo }, run?: string) => ({
-    type: 'EntityResponded' as const, requestId, ...opt('runId', run), ...(outcome.ok ? opt('result', outcome.result) : opt('failure', outcome.error)),
+    type: 'EntityResponded' as const,
+    requestId,
+    ...opt('runId', run),
+    ...(outcome.ok ? opt('result', outcome.result) : opt('failure', outcome.error)),
   }),
   lockGranted: (lockId: number, run?: string) => ({ type: 'EntityLockGranted' as const, lockId, ...opt('runId', run) }),
 };

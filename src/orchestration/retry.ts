@@ -20,10 +20,13 @@ export interface RetryPolicy {
 
 /** Checks a policy up front, so that a bad one fails at the call, not after the first failure. */
 export function validateRetryPolicy(p: RetryPolicy): RetryPolicy {
-  const ok = Number.isInteger(p.maxAttempts) && p.maxAttempts >= 1
-    && Number.isFinite(p.firstRetryIntervalMs) && p.firstRetryIntervalMs >= 0
-    && (p.backoffCoefficient === undefined || (Number.isFinite(p.backoffCoefficient) && p.backoffCoefficient >= 1))
-    && (p.maxRetryIntervalMs === undefined || (Number.isFinite(p.maxRetryIntervalMs) && p.maxRetryIntervalMs >= 0));
+  const ok =
+    Number.isInteger(p.maxAttempts) &&
+    p.maxAttempts >= 1 &&
+    Number.isFinite(p.firstRetryIntervalMs) &&
+    p.firstRetryIntervalMs >= 0 &&
+    (p.backoffCoefficient === undefined || (Number.isFinite(p.backoffCoefficient) && p.backoffCoefficient >= 1)) &&
+    (p.maxRetryIntervalMs === undefined || (Number.isFinite(p.maxRetryIntervalMs) && p.maxRetryIntervalMs >= 0));
   if (!ok) throw new DurableError('validation', `invalid retry policy ${JSON.stringify(p)}: maxAttempts is an integer >= 1, intervals >= 0, backoffCoefficient >= 1`);
   return p;
 }
@@ -38,12 +41,7 @@ export function retryDelayMs(p: RetryPolicy, attempt: number): number {
  * A task over several attempts. `start(n)` schedules attempt n; `timer(at)` schedules a back-off
  * timer; `now()` is the orchestration's deterministic clock.
  */
-export function retrying<T>(
-  policy: RetryPolicy,
-  start: (attempt: number) => Task<T>,
-  timer: (fireAt: Date) => TimerTask,
-  now: () => Date,
-): Task<T> {
+export function retrying<T>(policy: RetryPolicy, start: (attempt: number) => Task<T>, timer: (fireAt: Date) => TimerTask, now: () => Date): Task<T> {
   const outer = new Task<T>();
   const run = (attempt: number): void => {
     const t = start(attempt);

@@ -45,10 +45,17 @@ export class Session implements ContextHost {
   #locks = new Map<number, LockRecord>();
   #section: LockRecord | undefined;
 
-  constructor(readonly instanceId: string, private readonly hooks: SessionHooks) {}
+  constructor(
+    readonly instanceId: string,
+    private readonly hooks: SessionHooks,
+  ) {}
 
-  get isReplaying(): boolean { return this.replaying; }
-  stamp(): string { return this.now.toISOString(); }
+  get isReplaying(): boolean {
+    return this.replaying;
+  }
+  stamp(): string {
+    return this.now.toISOString();
+  }
 
   // ---- produced items -------------------------------------------------------------------
 
@@ -94,7 +101,9 @@ export class Session implements ContextHost {
 
   // ---- inbound --------------------------------------------------------------------------
 
-  bufferedEvents(): HistoryEventOf<'EventRaised'>[] { return [...this.#buffered]; }
+  bufferedEvents(): HistoryEventOf<'EventRaised'>[] {
+    return [...this.#buffered];
+  }
 
   raise(e: HistoryEventOf<'EventRaised'>): boolean {
     const waiter = this.#waiters.get(String(e.name).toLowerCase())?.shift();
@@ -136,8 +145,10 @@ export class Session implements ContextHost {
     this.#open.delete(lockId); // a grant arriving after the release is ignored
     if (this.#section === rec) this.#section = undefined;
     const id = ++this.#seq;
-    this.produce({ type: 'EntityUnlockSent', eventId: id, timestamp: this.stamp(), lockId, entityIds: [...entityIds] },
-      entityIds.map((entityId) => ({ type: 'sendEntityMessage', kind: 'unlock', entityId, lockId, ...this.#run() })));
+    this.produce(
+      { type: 'EntityUnlockSent', eventId: id, timestamp: this.stamp(), lockId, entityIds: [...entityIds] },
+      entityIds.map((entityId) => ({ type: 'sendEntityMessage', kind: 'unlock', entityId, lockId, ...this.#run() })),
+    );
   }
 
   #run(): { runId?: string } {
@@ -154,16 +165,18 @@ export class Session implements ContextHost {
 
   scheduleActivity(name: string, input: unknown, attempt: number): Task<unknown> {
     const { id, task } = this.#openTask('activity');
-    this.produce({ type: 'TaskScheduled', eventId: id, timestamp: this.stamp(), taskId: id, name, input, attempt },
-      [{ type: 'scheduleActivity', taskId: id, name, input, attempt, ...this.#run() }]);
+    this.produce({ type: 'TaskScheduled', eventId: id, timestamp: this.stamp(), taskId: id, name, input, attempt }, [
+      { type: 'scheduleActivity', taskId: id, name, input, attempt, ...this.#run() },
+    ]);
     return task;
   }
 
   scheduleSubOrchestration(name: string, input: unknown, childId: string | undefined): Task<unknown> {
     const { id, task } = this.#openTask('sub');
     const instanceId = childId ?? `${this.instanceId}:${id}`;
-    this.produce({ type: 'SubOrchestrationCreated', eventId: id, timestamp: this.stamp(), taskId: id, name, instanceId, input },
-      [{ type: 'startSubOrchestration', taskId: id, name, instanceId, input, parent: { instanceId: this.instanceId, taskId: id, ...this.#run() } }]);
+    this.produce({ type: 'SubOrchestrationCreated', eventId: id, timestamp: this.stamp(), taskId: id, name, instanceId, input }, [
+      { type: 'startSubOrchestration', taskId: id, name, instanceId, input, parent: { instanceId: this.instanceId, taskId: id, ...this.#run() } },
+    ]);
     return task;
   }
 
@@ -171,8 +184,7 @@ export class Session implements ContextHost {
     const task = new TimerTask(this.#seq + 1, fireAt);
     const { id } = this.#openTask('timer', task);
     const at = fireAt.toISOString();
-    this.produce({ type: 'TimerCreated', eventId: id, timestamp: this.stamp(), timerId: id, fireAt: at },
-      [{ type: 'createTimer', timerId: id, fireAt: at, ...this.#run() }]);
+    this.produce({ type: 'TimerCreated', eventId: id, timestamp: this.stamp(), timerId: id, fireAt: at }, [{ type: 'createTimer', timerId: id, fireAt: at, ...this.#run() }]);
     return task;
   }
 
@@ -192,19 +204,24 @@ export class Session implements ContextHost {
   signalEntity(entityId: string, op: string, input: unknown): void {
     const id = ++this.#seq;
     const lockId = this.#section?.lock.entityIds.includes(entityId) ? { lockId: this.#section.lock.lockId } : {};
-    this.produce({ type: 'EntitySignaled', eventId: id, timestamp: this.stamp(), entityId, op, input, ...lockId },
-      [{ type: 'sendEntityMessage', kind: 'signal', entityId, op, input, ...lockId }]);
+    this.produce({ type: 'EntitySignaled', eventId: id, timestamp: this.stamp(), entityId, op, input, ...lockId }, [
+      { type: 'sendEntityMessage', kind: 'signal', entityId, op, input, ...lockId },
+    ]);
   }
 
   callEntity(entityId: string, op: string, input: unknown): Task<unknown> {
     const section = this.#section;
     if (section && !section.lock.entityIds.includes(entityId)) {
-      throw new DurableError('validation', `callEntity('${entityId}') inside the critical section of lockEntities(${section.lock.entityIds.join(', ')}): lock it too, or release first`);
+      throw new DurableError(
+        'validation',
+        `callEntity('${entityId}') inside the critical section of lockEntities(${section.lock.entityIds.join(', ')}): lock it too, or release first`,
+      );
     }
     const { id, task } = this.#openTask('call');
     const lockId = section ? { lockId: section.lock.lockId } : {};
-    this.produce({ type: 'EntityCalled', eventId: id, timestamp: this.stamp(), requestId: id, entityId, op, input, ...lockId },
-      [{ type: 'sendEntityMessage', kind: 'call', entityId, op, input, requestId: id, ...lockId, ...this.#run() }]);
+    this.produce({ type: 'EntityCalled', eventId: id, timestamp: this.stamp(), requestId: id, entityId, op, input, ...lockId }, [
+      { type: 'sendEntityMessage', kind: 'call', entityId, op, input, requestId: id, ...lockId, ...this.#run() },
+    ]);
     return task;
   }
 
@@ -214,8 +231,9 @@ export class Session implements ContextHost {
     const rec: LockRecord = {
       lock: { lockId: id, entityIds: Object.freeze([...entityIds]), release: () => this.#release(rec) },
       released: false,
-      request: this.produce({ type: 'EntityLockRequested', eventId: id, timestamp: this.stamp(), lockId: id, entityIds },
-        [{ type: 'sendEntityMessage', kind: 'lock', entityId: entityIds[0]!, lockId: id, lockSet: [...entityIds], ...this.#run() }]),
+      request: this.produce({ type: 'EntityLockRequested', eventId: id, timestamp: this.stamp(), lockId: id, entityIds }, [
+        { type: 'sendEntityMessage', kind: 'lock', entityId: entityIds[0]!, lockId: id, lockSet: [...entityIds], ...this.#run() },
+      ]),
     };
     this.#locks.set(id, rec);
     return task;
@@ -226,7 +244,9 @@ export class Session implements ContextHost {
     if (!this.replaying) this.produce({ type: 'CustomStatusSet', eventId: -1, timestamp: this.stamp(), value }, []);
   }
 
-  continueAsNew(input: unknown): void { this.hooks.continueAsNew(input); }
+  continueAsNew(input: unknown): void {
+    this.hooks.continueAsNew(input);
+  }
 
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void {
     if (!this.replaying) this.hooks.log(level, message, fields);

@@ -54,9 +54,15 @@ export function summarizeHistory(history: readonly HistoryEvent[], lastUpdatedTi
   let suspended = false;
   for (const e of history) {
     switch (e.type) {
-      case 'CustomStatusSet': status.customStatus = e.value; break;
-      case 'ExecutionSuspended': suspended = true; break;
-      case 'ExecutionResumed': suspended = false; break;
+      case 'CustomStatusSet':
+        status.customStatus = e.value;
+        break;
+      case 'ExecutionSuspended':
+        suspended = true;
+        break;
+      case 'ExecutionResumed':
+        suspended = false;
+        break;
       case 'ExecutionTerminated':
         if (status.runtimeStatus === 'Running') Object.assign(status, { runtimeStatus: 'Terminated', output: e.reason });
         break;
@@ -72,7 +78,8 @@ export function summarizeHistory(history: readonly HistoryEvent[], lastUpdatedTi
           status.failureDetails = { message, errorType, ...(stack ? { stack } : {}) };
         }
         break;
-      default: break;
+      default:
+        break;
     }
   }
   if (status.runtimeStatus === 'Running' && suspended) status.runtimeStatus = 'Suspended';

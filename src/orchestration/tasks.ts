@@ -20,13 +20,21 @@ export class Task<T = unknown> {
   #listeners: Listener[] = [];
 
   /** True once the task completed or failed. */
-  get isCompleted(): boolean { return this.#state !== 'pending'; }
+  get isCompleted(): boolean {
+    return this.#state !== 'pending';
+  }
   /** True if the task failed (its error is thrown into the generator). */
-  get isFaulted(): boolean { return this.#state === 'failed'; }
+  get isFaulted(): boolean {
+    return this.#state === 'failed';
+  }
   /** The result, once completed. */
-  get result(): T | undefined { return this.#result; }
+  get result(): T | undefined {
+    return this.#result;
+  }
   /** The error, once failed. */
-  get error(): Error | undefined { return this.#error; }
+  get error(): Error | undefined {
+    return this.#error;
+  }
 
   /** @internal */
   resolve(value: T): void {
@@ -65,8 +73,15 @@ export class Task<T = unknown> {
 /** A durable timer; `cancel()` makes its later TimerFired a no-op (the task then never settles). */
 export class TimerTask extends Task<void> {
   #cancelled = false;
-  constructor(readonly timerId: number, readonly fireAt: Date) { super(); }
-  get isCancelled(): boolean { return this.#cancelled; }
+  constructor(
+    readonly timerId: number,
+    readonly fireAt: Date,
+  ) {
+    super();
+  }
+  get isCancelled(): boolean {
+    return this.#cancelled;
+  }
   cancel(): void {
     if (!this.isCompleted) this.#cancelled = true;
   }

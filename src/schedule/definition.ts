@@ -9,9 +9,7 @@ import { DurableError } from '../core/errors.js';
 import { validateCron } from './next-ticks.js';
 
 /** What a tick does: start an orchestration (instance id `<scheduleId>@<tick ISO>`) or signal an entity. */
-export type ScheduleAction =
-  | { startNew: { name: string; input?: unknown } }
-  | { signalEntity: { id: string; op: string; input?: unknown } };
+export type ScheduleAction = { startNew: { name: string; input?: unknown } } | { signalEntity: { id: string; op: string; input?: unknown } };
 
 export interface ScheduleOptions {
   /** 5-field cron expression (minute hour day-of-month month day-of-week). */
@@ -76,16 +74,23 @@ const actionSchema = z.union([
   z.object({ signalEntity: z.object({ id: z.string().min(3), op: z.string().min(1).max(256), input: z.unknown().optional() }).strict() }).strict(),
 ]);
 
-export const scheduleOptionsSchema = z.object({
-  cron: z.string().min(1).max(256).optional(),
-  timezone: z.string().min(1).max(64).optional(),
-  every: z.number().int().min(1).max(366 * 86_400_000).optional(),
-  action: actionSchema,
-  overlap: z.enum(['skip', 'allow']).optional(),
-  startAt: date.optional(),
-  endAt: date.optional(),
-  paused: z.boolean().optional(),
-}).strict();
+export const scheduleOptionsSchema = z
+  .object({
+    cron: z.string().min(1).max(256).optional(),
+    timezone: z.string().min(1).max(64).optional(),
+    every: z
+      .number()
+      .int()
+      .min(1)
+      .max(366 * 86_400_000)
+      .optional(),
+    action: actionSchema,
+    overlap: z.enum(['skip', 'allow']).optional(),
+    startAt: date.optional(),
+    endAt: date.optional(),
+    paused: z.boolean().optional(),
+  })
+  .strict();
 
 /** Schedule ids are entity keys and part of instance ids: printable, no '@'. */
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;

@@ -19,13 +19,15 @@ export function resolveServers(servers?: string | string[]): string[] {
 export async function connectNats(servers: string | string[] | undefined, name: string, startup: StartupRetryOptions = startupDeadline(undefined)): Promise<NatsConnection> {
   const list = resolveServers(servers);
   try {
-    return await withStartupRetry(
-      'connect',
-      () => connect({ servers: list, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 10_000 }),
-      { ...startup, discardLate: (nc) => nc.close().catch(() => undefined) },
-    );
+    return await withStartupRetry('connect', () => connect({ servers: list, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 10_000 }), {
+      ...startup,
+      discardLate: (nc) => nc.close().catch(() => undefined),
+    });
   } catch (e) {
     // The step's error says how long it tried and the last cause; this adds where.
-    throw new DurableError('connection', `cannot connect to NATS at ${list.join(', ')}: ${(e as Error).message}`, { cause: (e as Error).cause ?? e, details: { step: 'connect', servers: list } });
+    throw new DurableError('connection', `cannot connect to NATS at ${list.join(', ')}: ${(e as Error).message}`, {
+      cause: (e as Error).cause ?? e,
+      details: { step: 'connect', servers: list },
+    });
   }
 }

@@ -20,13 +20,16 @@ function decodeDirectGet(msg: Msg, subject: string): StoredMessage | null {
 export class DirectReader {
   private readonly mux: ReplyMux<StoredMessage | null>;
 
-  constructor(private readonly nc: NatsConnection, private readonly stream: string, private readonly timeoutMs = 5_000) {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly stream: string,
+    private readonly timeoutMs = 5_000,
+  ) {
     this.mux = new ReplyMux(nc, decodeDirectGet, 'reading');
   }
 
   readLast(subject: string): Promise<StoredMessage | null> {
-    return this.mux.exchange(subject, this.timeoutMs, (reply) =>
-      this.nc.publish(`$JS.API.DIRECT.GET.${this.stream}`, encodeJson({ last_by_subj: subject }), { reply }));
+    return this.mux.exchange(subject, this.timeoutMs, (reply) => this.nc.publish(`$JS.API.DIRECT.GET.${this.stream}`, encodeJson({ last_by_subj: subject }), { reply }));
   }
 
   close(): void {

@@ -33,10 +33,15 @@ export async function scan(
 ): Promise<number> {
   // The end is asked of the stream leader: on a replicated stream DIRECT.GET may be answered by a
   // replica that is behind, and a scan ending there would return a truncated history.
-  const until = options.untilSeq ?? (await conn.jsm.streams.getMessage(stream, { last_by_subj: filter }).catch((e) => {
-    if (/no message found|not found/i.test((e as Error).message)) return null;
-    throw new DurableError('connection', `reading ${filter}: ${(e as Error).message}`, { cause: e });
-  }))?.seq ?? 0;
+  const until =
+    options.untilSeq ??
+    (
+      await conn.jsm.streams.getMessage(stream, { last_by_subj: filter }).catch((e) => {
+        if (/no message found|not found/i.test((e as Error).message)) return null;
+        throw new DurableError('connection', `reading ${filter}: ${(e as Error).message}`, { cause: e });
+      })
+    )?.seq ??
+    0;
   if (until < fromSeq) return 0;
   const consumer = await conn.js.consumers.get(stream, {
     filter_subjects: filter,
@@ -45,7 +50,10 @@ export async function scan(
   const deadlineMs = options.deadlineMs ?? 60_000;
   const iter = await consumer.consume({ max_messages: 1000 });
   let timedOut = false;
-  const watchdog = setTimeout(() => { timedOut = true; iter.stop(); }, deadlineMs);
+  const watchdog = setTimeout(() => {
+    timedOut = true;
+    iter.stop();
+  }, deadlineMs);
   let last = 0;
   try {
     for await (const m of iter) {

@@ -93,13 +93,17 @@ export async function openHub(nc: NatsConnection, options: HubOptions): Promise<
   // hold up renewals for the default 10 s, longer than a lease.
   // Kvm.create is info-then-add: racing peers' creates time out (seen on R3) or, with another
   // config, fail "already in use"; the retry's info then finds the bucket.
-  const bucket = (name: string, timeout = 10_000) => withStartupRetry(
-    `KV bucket ${name}`,
-    () => kvm.create(name, { history: 1, replicas, allow_direct: true, timeout } satisfies Partial<KvOptions>),
-    { ...startup, retryAlso: isAlreadyExists },
-  );
+  const bucket = (name: string, timeout = 10_000) =>
+    withStartupRetry(`KV bucket ${name}`, () => kvm.create(name, { history: 1, replicas, allow_direct: true, timeout } satisfies Partial<KvOptions>), {
+      ...startup,
+      retryAlso: isAlreadyExists,
+    });
   const [leases, status, timers, catalog, entityIndex] = await Promise.all([
-    bucket(names.leaseBucket, 2_000), bucket(names.statusBucket), bucket(names.timerBucket), bucket(names.catalogBucket), bucket(names.entityIndexBucket),
+    bucket(names.leaseBucket, 2_000),
+    bucket(names.statusBucket),
+    bucket(names.timerBucket),
+    bucket(names.catalogBucket),
+    bucket(names.entityIndexBucket),
   ]);
   const config = await withStartupRetry('hub configuration', () => fixHubConfig(leases, options.partitions), startup);
   return { names, config, nc, js, jsm, leases, status, timers, catalog, entityIndex };
@@ -113,22 +117,26 @@ export async function openHub(nc: NatsConnection, options: HubOptions): Promise<
  * keep the existing stream, as an existing hub is kept.
  */
 async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }, startup: StartupRetryOptions): Promise<void> {
-  await withStartupRetry(`stream ${cfg.name}`, async () => {
-    try {
-      await jsm.streams.info(cfg.name);
-      return;
-    } catch (e) {
-      if (apiErrorCode(e) !== JetStreamApiCodes.StreamNotFound) throw e;
-    }
-    try {
-      await jsm.streams.add(cfg);
-    } catch (e) {
-      // Lost a create race (or the stream exists with another config): the next attempt's info
-      // settles it. Not a fatal error here, and not a success before info confirms it.
-      if (isAlreadyExists(e)) throw new CreateRaced(cfg.name, e);
-      throw e;
-    }
-  }, { ...startup, retryAlso: (e) => e instanceof CreateRaced });
+  await withStartupRetry(
+    `stream ${cfg.name}`,
+    async () => {
+      try {
+        await jsm.streams.info(cfg.name);
+        return;
+      } catch (e) {
+        if (apiErrorCode(e) !== JetStreamApiCodes.StreamNotFound) throw e;
+      }
+      try {
+        await jsm.streams.add(cfg);
+      } catch (e) {
+        // Lost a create race (or the stream exists with another config): the next attempt's info
+        // settles it. Not a fatal error here, and not a success before info confirms it.
+        if (isAlreadyExists(e)) throw new CreateRaced(cfg.name, e);
+        throw e;
+      }
+    },
+    { ...startup, retryAlso: (e) => e instanceof CreateRaced },
+  );
 }
 
 class CreateRaced extends Error {

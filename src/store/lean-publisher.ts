@@ -59,7 +59,10 @@ const fenceMsgId = (expected: number) => `dn-after:${expected}`;
 export class LeanPublisher {
   private readonly mux: ReplyMux<PubAck>;
 
-  constructor(private readonly nc: NatsConnection, private readonly defaultTimeoutMs = 10_000) {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly defaultTimeoutMs = 10_000,
+  ) {
     this.mux = new ReplyMux(nc, decodePubAck, 'publish to');
   }
 
@@ -71,9 +74,10 @@ export class LeanPublisher {
     let hdrs: MsgHdrs | undefined;
     // Expected 0 (subject must be empty) is checked at apply time by every server version; a
     // caller's own message id keeps its meaning (its duplicates are its business).
-    const fenceId = options.msgId === undefined && options.expectedLastSubjectSequence !== undefined && options.expectedLastSubjectSequence > 0
-      ? fenceMsgId(options.expectedLastSubjectSequence)
-      : undefined;
+    const fenceId =
+      options.msgId === undefined && options.expectedLastSubjectSequence !== undefined && options.expectedLastSubjectSequence > 0
+        ? fenceMsgId(options.expectedLastSubjectSequence)
+        : undefined;
     if (options.msgId !== undefined || options.expectedLastSubjectSequence !== undefined || options.headers) {
       hdrs = natsHeaders();
       if (options.msgId !== undefined) hdrs.set('Nats-Msg-Id', options.msgId);
@@ -81,12 +85,14 @@ export class LeanPublisher {
       if (options.expectedLastSubjectSequence !== undefined) hdrs.set('Nats-Expected-Last-Subject-Sequence', String(options.expectedLastSubjectSequence));
       if (options.headers) for (const [k, v] of Object.entries(options.headers)) hdrs.set(k, v);
     }
-    const acked = this.mux.exchange(subject, options.timeoutMs ?? this.defaultTimeoutMs, (reply) =>
-      this.nc.publish(subject, data, { reply, ...(hdrs ? { headers: hdrs } : {}) }));
+    const acked = this.mux.exchange(subject, options.timeoutMs ?? this.defaultTimeoutMs, (reply) => this.nc.publish(subject, data, { reply, ...(hdrs ? { headers: hdrs } : {}) }));
     if (fenceId === undefined) return acked;
     return acked.then((ack) => {
       // Another writer's message already follows the expected one (it is at ack.seq).
-      if (ack.duplicate) throw new DurableError('fenced', `JetStream rejected publish to ${subject}: sequence ${options.expectedLastSubjectSequence} already has a successor (${ack.seq})`, { details: { errCode: WRONG_LAST_SEQUENCE } });
+      if (ack.duplicate)
+        throw new DurableError('fenced', `JetStream rejected publish to ${subject}: sequence ${options.expectedLastSubjectSequence} already has a successor (${ack.seq})`, {
+          details: { errCode: WRONG_LAST_SEQUENCE },
+        });
       return ack;
     });
   }

@@ -18,7 +18,19 @@ import { DurableError } from '../core/errors.js';
 import { connectNats } from './connection.js';
 import { scan } from './event-log.js';
 import type {
-  CoreMessage, Fabric, KvBucket, KvChange, KvEntry, PubAck, PublishOptions, ScanOptions, Stoppable, StoredMessage, StreamConfig, WorkItem, WorkQueue,
+  CoreMessage,
+  Fabric,
+  KvBucket,
+  KvChange,
+  KvEntry,
+  PubAck,
+  PublishOptions,
+  ScanOptions,
+  Stoppable,
+  StoredMessage,
+  StreamConfig,
+  WorkItem,
+  WorkQueue,
 } from './fabric.js';
 import { LeanPublisher } from './lean-publisher.js';
 import { ReplyMux } from './reply-mux.js';
@@ -150,8 +162,7 @@ export class NatsFabric implements Fabric {
       const headers = toMap(m.header);
       return { seq: m.seq, subject: m.subject, data: m.data, ...(headers ? { headers } : {}) };
     }
-    return this.#direct.exchange(filter, 5_000, (reply) =>
-      this.nc.publish(`$JS.API.DIRECT.GET.${stream}`, encodeJson({ last_by_subj: filter }), { reply }));
+    return this.#direct.exchange(filter, 5_000, (reply) => this.nc.publish(`$JS.API.DIRECT.GET.${stream}`, encodeJson({ last_by_subj: filter }), { reply }));
   }
 
   async scan(stream: string, filter: string, fromSeq: number, onMessage: (m: StoredMessage) => void | Promise<void>, options: ScanOptions = {}): Promise<number> {
@@ -166,9 +177,15 @@ export class NatsFabric implements Fabric {
   async follow(stream: string, filter: string, fromSeq: number, onMessage: (m: StoredMessage) => void | Promise<void>): Promise<Stoppable> {
     this.#open();
     let stopped = false;
-    const consumer = await this.js.consumers.get(stream, {
-      filter_subjects: filter, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, fromSeq),
-    }).catch((e) => { throw asDurable(e, `follow ${filter}`); });
+    const consumer = await this.js.consumers
+      .get(stream, {
+        filter_subjects: filter,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: Math.max(1, fromSeq),
+      })
+      .catch((e) => {
+        throw asDurable(e, `follow ${filter}`);
+      });
     const messages = await consumer.consume({ max_messages: 1_000 });
     void (async () => {
       for await (const m of messages) {
@@ -181,7 +198,12 @@ export class NatsFabric implements Fabric {
         }
       }
     })().catch(() => undefined);
-    return this.#own({ stop: () => { stopped = true; messages.stop(); } });
+    return this.#own({
+      stop: () => {
+        stopped = true;
+        messages.stop();
+      },
+    });
   }
 
   async purge(stream: string, options: { filter?: string; beforeSeq?: number } = {}): Promise<number> {
@@ -203,10 +225,18 @@ export class NatsFabric implements Fabric {
     try {
       const info = await this.jsm.consumers.info(stream, name).catch(() => undefined);
       if (!info) {
-        await this.jsm.consumers.add(stream, {
-          durable_name: name, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: ackWait, max_ack_pending: 20_000,
-          ...(options.filter ? { filter_subject: options.filter } : {}),
-        }).catch((e) => { if (!/already in use|exists/i.test((e as Error).message)) throw e; });
+        await this.jsm.consumers
+          .add(stream, {
+            durable_name: name,
+            ack_policy: AckPolicy.Explicit,
+            deliver_policy: DeliverPolicy.All,
+            ack_wait: ackWait,
+            max_ack_pending: 20_000,
+            ...(options.filter ? { filter_subject: options.filter } : {}),
+          })
+          .catch((e) => {
+            if (!/already in use|exists/i.test((e as Error).message)) throw e;
+          });
       } else if (info.config.ack_wait !== ackWait) {
         await this.jsm.consumers.update(stream, name, { ack_wait: ackWait });
       }
@@ -258,7 +288,12 @@ export class NatsFabric implements Fabric {
     const t0 = performance.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await Promise.race([this.nc.flush(), new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('timeout')), timeoutMs); })]);
+      await Promise.race([
+        this.nc.flush(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+        }),
+      ]);
     } catch (e) {
       throw new DurableError('connection', `NATS did not answer: ${(e as Error).message}`, { cause: e });
     } finally {
@@ -271,7 +306,10 @@ export class NatsFabric implements Fabric {
     this.#open();
     try {
       const kv = await this.#kvm.create(name, {
-        history: 1, replicas: this.options.replicas ?? 1, allow_direct: true, ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
+        history: 1,
+        replicas: this.options.replicas ?? 1,
+        allow_direct: true,
+        ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
       });
       return new NatsKv(kv, name, (s) => this.#own(s));
     } catch (e) {
@@ -325,7 +363,14 @@ export class NatsFabric implements Fabric {
 
   #own(s: Stoppable): Stoppable {
     let stopped = false;
-    const handle: Stoppable = { stop: () => { if (stopped) return; stopped = true; this.#owned.delete(handle); s.stop(); } };
+    const handle: Stoppable = {
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        this.#owned.delete(handle);
+        s.stop();
+      },
+    };
     this.#owned.add(handle);
     return handle;
   }
@@ -350,7 +395,10 @@ function decodeDirectGet(msg: Msg, subject: string): StoredMessage | null {
 function workItem(m: JsMsg): WorkItem {
   const headers = toMap(m.headers);
   return {
-    seq: m.seq, subject: m.subject, data: m.data, ...(headers ? { headers } : {}),
+    seq: m.seq,
+    subject: m.subject,
+    data: m.data,
+    ...(headers ? { headers } : {}),
     deliveryCount: m.info.deliveryCount,
     ack: () => m.ack(),
     nak: (delayMs) => m.nak(delayMs),
@@ -361,7 +409,11 @@ function workItem(m: JsMsg): WorkItem {
 
 /** nats.js KV behind the port: deleted keys read as absent, CAS failures as `fenced`. */
 class NatsKv implements KvBucket {
-  constructor(private readonly kv: KV, readonly name: string, private readonly own: (s: Stoppable) => Stoppable) {}
+  constructor(
+    private readonly kv: KV,
+    readonly name: string,
+    private readonly own: (s: Stoppable) => Stoppable,
+  ) {}
 
   async get(key: string): Promise<KvEntry | null> {
     try {
@@ -373,11 +425,17 @@ class NatsKv implements KvBucket {
   }
 
   async put(key: string, value: Uint8Array): Promise<number> {
-    try { return await this.kv.put(key, value); } catch (e) { throw asDurable(e, `put ${this.name}/${key}`); }
+    try {
+      return await this.kv.put(key, value);
+    } catch (e) {
+      throw asDurable(e, `put ${this.name}/${key}`);
+    }
   }
 
   async create(key: string, value: Uint8Array): Promise<number> {
-    try { return await this.kv.create(key, value); } catch (e) {
+    try {
+      return await this.kv.create(key, value);
+    } catch (e) {
       // nats.js says "wrong last sequence" (or, having checked itself, that the key exists).
       const exists = /exists/i.test((e as Error)?.message ?? '');
       throw exists ? new DurableError('fenced', `key '${key}' exists in bucket ${this.name}`, { cause: e }) : asDurable(e, `create ${this.name}/${key}`);
@@ -385,7 +443,11 @@ class NatsKv implements KvBucket {
   }
 
   async update(key: string, value: Uint8Array, revision: number): Promise<number> {
-    try { return await this.kv.update(key, value, revision); } catch (e) { throw asDurable(e, `update ${this.name}/${key}`); }
+    try {
+      return await this.kv.update(key, value, revision);
+    } catch (e) {
+      throw asDurable(e, `update ${this.name}/${key}`);
+    }
   }
 
   async delete(key: string, options: { purge?: boolean } = {}): Promise<void> {
@@ -407,13 +469,17 @@ class NatsKv implements KvBucket {
   }
 
   async watch(onChange: (c: KvChange) => void, options: { filter?: string } = {}): Promise<Stoppable> {
-    const w = await this.kv.watch(options.filter ? { key: options.filter } : {}).catch((e) => { throw asDurable(e, `watch ${this.name}`); });
+    const w = await this.kv.watch(options.filter ? { key: options.filter } : {}).catch((e) => {
+      throw asDurable(e, `watch ${this.name}`);
+    });
     void (async () => {
       for await (const e of w) {
-        const c: KvChange = e.operation === 'PUT'
-          ? { op: 'PUT', key: e.key, value: e.value, revision: e.revision }
-          : { op: e.operation, key: e.key, revision: e.revision };
-        try { onChange(c); } catch { /* the watcher's problem */ }
+        const c: KvChange = e.operation === 'PUT' ? { op: 'PUT', key: e.key, value: e.value, revision: e.revision } : { op: e.operation, key: e.key, revision: e.revision };
+        try {
+          onChange(c);
+        } catch {
+          /* the watcher's problem */
+        }
       }
     })().catch(() => undefined);
     return this.own({ stop: () => w.stop() });

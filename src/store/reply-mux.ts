@@ -23,7 +23,11 @@ export class ReplyMux<T> {
   private readonly sweeper: NodeJS.Timeout;
 
   /** `decode` turns a reply into the result, or throws to reject with that error. */
-  constructor(nc: NatsConnection, private readonly decode: (msg: Msg, subject: string) => T, private readonly describe: string) {
+  constructor(
+    nc: NatsConnection,
+    private readonly decode: (msg: Msg, subject: string) => T,
+    private readonly describe: string,
+  ) {
     this.sub = nc.subscribe(`${this.prefix}*`, { callback: (err, msg) => this.onReply(err, msg) });
     this.sweeper = setInterval(() => this.sweep(), 200);
     this.sweeper.unref();

@@ -43,7 +43,8 @@ const ALREADY_EXISTS_CODES = new Set([
   10148, // JSConsumerAlreadyExists: CREATE of an existing consumer with another config (newer servers)
 ]);
 
-const TRANSIENT_MESSAGE = /\b(timeout|timed out|no responders|no leader|leader not (found|available)|temporarily unavailable|not (yet )?(enabled|available)|connection refused|ECONNREFUSED|ECONNRESET|EPIPE|incomplete results|no suitable peers)\b/i;
+const TRANSIENT_MESSAGE =
+  /\b(timeout|timed out|no responders|no leader|leader not (found|available)|temporarily unavailable|not (yet )?(enabled|available)|connection refused|ECONNREFUSED|ECONNRESET|EPIPE|incomplete results|no suitable peers)\b/i;
 const FATAL_MESSAGE = /insufficient (storage )?resources|authorization|permissions? violation|authentication/i;
 
 function chain(e: unknown): unknown[] {
@@ -152,14 +153,20 @@ export async function withStartupRetry<T>(what: string, fn: () => Promise<T>, op
     if (remaining <= 0) break;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const expired = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Expired()), remaining); });
+      const expired = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Expired()), remaining);
+      });
       const attemptP = fn();
       try {
         const value = await Promise.race([attemptP, expired]);
         options.logger?.debug({ step: what, attempts: attempt, ms: Date.now() - started }, 'start-up step done');
         return value;
       } catch (e) {
-        if (e instanceof Expired && options.discardLate) attemptP.then((late) => options.discardLate?.(late), () => undefined);
+        if (e instanceof Expired && options.discardLate)
+          attemptP.then(
+            (late) => options.discardLate?.(late),
+            () => undefined,
+          );
         throw e;
       }
     } catch (e) {
@@ -179,9 +186,8 @@ export async function withStartupRetry<T>(what: string, fn: () => Promise<T>, op
     }
   }
   const elapsed = Date.now() - started;
-  throw new DurableError(
-    'connection',
-    `${what}: gave up after ${elapsed} ms (start-up deadline)${lastError === undefined ? '' : `; last error: ${errorMessage(lastError)}`}`,
-    { ...(lastError === undefined ? {} : { cause: lastError }), details: { step: what, elapsedMs: elapsed } },
-  );
+  throw new DurableError('connection', `${what}: gave up after ${elapsed} ms (start-up deadline)${lastError === undefined ? '' : `; last error: ${errorMessage(lastError)}`}`, {
+    ...(lastError === undefined ? {} : { cause: lastError }),
+    details: { step: what, elapsedMs: elapsed },
+  });
 }

@@ -10,9 +10,7 @@
  */
 import { type Clock, systemClock } from '../core/clock.js';
 import { DurableError } from '../core/errors.js';
-import type {
-  CoreMessage, Fabric, KvBucket, KvChange, KvEntry, PubAck, PublishOptions, ScanOptions, Stoppable, StoredMessage, StreamConfig, WorkQueue,
-} from '../store/fabric.js';
+import type { CoreMessage, Fabric, KvBucket, KvChange, KvEntry, PubAck, PublishOptions, ScanOptions, Stoppable, StoredMessage, StreamConfig, WorkQueue } from '../store/fabric.js';
 import { MemoryStream } from './memory-streams.js';
 import { MemoryWorkQueue } from './memory-work-queue.js';
 import { isValidSubject, subjectMatches } from './subjects.js';
@@ -163,7 +161,7 @@ export class MemoryFabric implements Fabric {
     const key = `${stream}/${name}`;
     let q = this.store.queues.get(key);
     if (q) q.options = { ...q.options, ackWaitMs: options.ackWaitMs };
-    else this.store.queues.set(key, q = new MemoryWorkQueue(s, name, { filter: options.filter ?? '>', ackWaitMs: options.ackWaitMs }, this.clock));
+    else this.store.queues.set(key, (q = new MemoryWorkQueue(s, name, { filter: options.filter ?? '>', ackWaitMs: options.ackWaitMs }, this.clock)));
     const queue = q;
     // The durable is the store's; open fetches are this connection's and end when it closes.
     return {
@@ -229,12 +227,14 @@ export class MemoryFabric implements Fabric {
         ...(expected !== undefined ? { expectedLastSubjectSequence: Number(expected) } : {}),
         ...(Object.keys(rest).length ? { headers: rest } : {}),
       };
-      void this.publish(subject, data, publish).then(
-        (ack) => ack,
-        (e: unknown) => ({ error: { err_code: DurableError.is(e, 'fenced') ? 10071 : 500, description: (e as Error).message } }),
-      ).then((answer) => {
-        if (options.reply) this.store.deliver({ subject: options.reply, data: new TextEncoder().encode(JSON.stringify(answer)) });
-      });
+      void this.publish(subject, data, publish)
+        .then(
+          (ack) => ack,
+          (e: unknown) => ({ error: { err_code: DurableError.is(e, 'fenced') ? 10071 : 500, description: (e as Error).message } }),
+        )
+        .then((answer) => {
+          if (options.reply) this.store.deliver({ subject: options.reply, data: new TextEncoder().encode(JSON.stringify(answer)) });
+        });
       return;
     }
     const headers = options.headers ? new Map(Object.entries(options.headers)) : undefined;
@@ -246,7 +246,11 @@ export class MemoryFabric implements Fabric {
     if (!isValidSubject(pattern, true)) throw new DurableError('validation', `invalid subscription subject '${pattern}'`);
     const sub: Subscription = { pattern, onMessage };
     this.store.subscriptions.add(sub);
-    return this.#own({ stop: () => { this.store.subscriptions.delete(sub); } });
+    return this.#own({
+      stop: () => {
+        this.store.subscriptions.delete(sub);
+      },
+    });
   }
 
   inbox(): string {
@@ -272,7 +276,14 @@ export class MemoryFabric implements Fabric {
 
   #own(s: Stoppable): Stoppable {
     let stopped = false;
-    const handle: Stoppable = { stop: () => { if (stopped) return; stopped = true; this.#owned.delete(handle); s.stop(); } };
+    const handle: Stoppable = {
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        this.#owned.delete(handle);
+        s.stop();
+      },
+    };
     this.#owned.add(handle);
     return handle;
   }
@@ -283,7 +294,10 @@ class MemoryKv implements KvBucket {
   readonly #stream: string;
   readonly #prefix: string;
 
-  constructor(private readonly f: MemoryFabric, readonly name: string) {
+  constructor(
+    private readonly f: MemoryFabric,
+    readonly name: string,
+  ) {
     this.#stream = `KV_${name}`;
     this.#prefix = `$KV.${name}.`;
   }

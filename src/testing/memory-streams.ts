@@ -38,7 +38,10 @@ export class MemoryStream {
   /** Told of every stored message (work queues wake their pullers). */
   readonly listeners = new Set<() => void>();
 
-  constructor(readonly config: StreamConfig, private readonly clock: Clock) {}
+  constructor(
+    readonly config: StreamConfig,
+    private readonly clock: Clock,
+  ) {}
 
   captures(subject: string): boolean {
     return this.config.subjects.some((p) => subjectMatches(p, subject));

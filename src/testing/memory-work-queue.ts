@@ -123,7 +123,9 @@ export class MemoryWorkQueue implements WorkQueue {
       deliveryCount: held.deliveries,
       ack: settle,
       term: settle,
-      working: () => { if (current() && !this.#ready.includes(m.seq)) this.#arm(m.seq, held, this.options.ackWaitMs); },
+      working: () => {
+        if (current() && !this.#ready.includes(m.seq)) this.#arm(m.seq, held, this.options.ackWaitMs);
+      },
       nak: (delayMs = 0) => {
         if (current() && !this.#ready.includes(m.seq)) this.#arm(m.seq, held, delayMs);
       },

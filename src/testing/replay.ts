@@ -59,8 +59,11 @@ export function replayHistory(definition: OrchestrationDefinition, history: Reco
     const failure = ex.state.failure;
     if (failure?.code === 'nondeterminism' && isSequenced(e)) throw fromEngine(failure.message, e);
     if (ignored.length > 0) {
-      throw divergence(start, `history has ${describeEvent(e)} at position ${i} that today's code does not accept (it no longer waits for it)`,
-        { position: i, expected: describeEvent(e), actual: 'nothing (the event is not awaited)' });
+      throw divergence(start, `history has ${describeEvent(e)} at position ${i} that today's code does not accept (it no longer waits for it)`, {
+        position: i,
+        expected: describeEvent(e),
+        actual: 'nothing (the event is not awaited)',
+      });
     }
   }
   const beyond = ex.takeNew().events;
@@ -68,8 +71,11 @@ export function replayHistory(definition: OrchestrationDefinition, history: Reco
   if (extra) {
     const steps = beyond.filter(isSequenced);
     const did = steps[0] ? describeStep(steps[0]) : describeEvent(extra);
-    throw divergence(start, `the history ends here (the recorded code had nothing more to do) but code did ${did}`,
-      { step: steps[0]?.eventId ?? null, expected: 'nothing (end of history)', actual: did });
+    throw divergence(start, `the history ends here (the recorded code had nothing more to do) but code did ${did}`, {
+      step: steps[0]?.eventId ?? null,
+      expected: 'nothing (end of history)',
+      actual: did,
+    });
   }
   return summarize(ex, start, events);
 }
@@ -81,8 +87,12 @@ function parseHistory(input: RecordedHistory): HistoryEvent[] {
     throw new DurableError('validation', 'replayHistory needs a non-empty history: getStatus(id, { showHistory: true }).history');
   }
   for (const [i, e] of list.entries()) {
-    const ok = typeof e === 'object' && e !== null && typeof (e as { type?: unknown }).type === 'string'
-      && typeof (e as { eventId?: unknown }).eventId === 'number' && typeof (e as { timestamp?: unknown }).timestamp === 'string';
+    const ok =
+      typeof e === 'object' &&
+      e !== null &&
+      typeof (e as { type?: unknown }).type === 'string' &&
+      typeof (e as { eventId?: unknown }).eventId === 'number' &&
+      typeof (e as { timestamp?: unknown }).timestamp === 'string';
     if (!ok) throw new DurableError('validation', `history event ${i} is not a history event ({ type, eventId, timestamp, ... })`);
   }
   const first = list[0] as HistoryEvent;
@@ -110,8 +120,18 @@ function divergence(start: HistoryEventOf<'ExecutionStarted'>, what: string, det
 /** `TaskCompleted (task 3)`: how an unsequenced event is named in messages. */
 function describeEvent(e: HistoryEvent): string {
   if (isSequenced(e)) return describeStep(e);
-  const id = 'taskId' in e ? ` (task ${e.taskId})` : 'timerId' in e ? ` (timer ${e.timerId})` : 'requestId' in e ? ` (request ${e.requestId})`
-    : 'lockId' in e ? ` (lock ${e.lockId})` : e.type === 'EventRaised' ? ` ('${e.name}')` : '';
+  const id =
+    'taskId' in e
+      ? ` (task ${e.taskId})`
+      : 'timerId' in e
+        ? ` (timer ${e.timerId})`
+        : 'requestId' in e
+          ? ` (request ${e.requestId})`
+          : 'lockId' in e
+            ? ` (lock ${e.lockId})`
+            : e.type === 'EventRaised'
+              ? ` ('${e.name}')`
+              : '';
   return `${e.type}${id}`;
 }
 
@@ -119,7 +139,11 @@ function summarize(ex: OrchestrationExecutor, start: HistoryEventOf<'ExecutionSt
   const s = ex.state;
   const runtimeStatus: RuntimeStatus = s.status === 'Running' && s.suspended ? 'Suspended' : s.status;
   const out: ReplaySummary = {
-    instanceId: start.instanceId, name: start.name, runtimeStatus, events: events.length, steps: events.filter(isSequenced).length,
+    instanceId: start.instanceId,
+    name: start.name,
+    runtimeStatus,
+    events: events.length,
+    steps: events.filter(isSequenced).length,
   };
   if (s.status === 'Completed' || s.status === 'Terminated') out.output = s.output;
   if (s.customStatus !== undefined) out.customStatus = s.customStatus;

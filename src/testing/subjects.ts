@@ -22,7 +22,5 @@ export function subjectMatches(pattern: string, subject: string): boolean {
 export function isValidSubject(subject: string, allowWildcards: boolean): boolean {
   if (subject.length === 0 || /\s/.test(subject)) return false;
   const tokens = subject.split('.');
-  return tokens.every((t, i) => t.length > 0 && (allowWildcards
-    ? (t === '>' ? i === tokens.length - 1 : t === '*' || !/[*>]/.test(t))
-    : !/^[*>]$/.test(t)));
+  return tokens.every((t, i) => t.length > 0 && (allowWildcards ? (t === '>' ? i === tokens.length - 1 : t === '*' || !/[*>]/.test(t)) : !/^[*>]$/.test(t)));
 }

@@ -47,24 +47,37 @@ export class VirtualClock implements Clock {
     this.#now = startMs;
   }
 
-  now(): number { return this.#now; }
+  now(): number {
+    return this.#now;
+  }
 
   /** The time of the next pending timer, or undefined when none is pending. */
-  nextDueAt(): number | undefined { return this.#timers[0]?.at; }
+  nextDueAt(): number | undefined {
+    return this.#timers[0]?.at;
+  }
 
   /** How many timers are pending. */
-  get pendingTimers(): number { return this.#timers.length; }
+  get pendingTimers(): number {
+    return this.#timers.length;
+  }
 
   setTimer(atMs: number, fn: () => void): CancelTimer {
     if (Number.isNaN(atMs)) throw new DurableError('validation', 'timer time is NaN');
     const p: Pending = { at: Math.max(atMs, this.#now), seq: ++this.#seq, fn };
     this.#insert(p);
     // Due already: fire on the next turn, as a zero-delay timer would, without waiting for an advance.
-    if (p.at <= this.#now) setImmediate(() => { if (this.#remove(p)) p.fn(); });
-    return () => { this.#remove(p); };
+    if (p.at <= this.#now)
+      setImmediate(() => {
+        if (this.#remove(p)) p.fn();
+      });
+    return () => {
+      this.#remove(p);
+    };
   }
 
-  sleep(ms: number, signal?: AbortSignal): Promise<void> { return sleepOn(this, ms, signal); }
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return sleepOn(this, ms, signal);
+  }
 
   /**
    * Moves time forward by `ms`, firing each due timer at its time, then resolves at `now + ms`.

@@ -64,7 +64,12 @@ export class ActivityRunner {
       void this.loop(def, consumer);
     }
     // Waiting items keep their claim like running ones.
-    this.heartbeat = setInterval(() => { for (const w of this.waiting) w.m.working(); }, Math.max(100, this.o.ackWaitMs / 3));
+    this.heartbeat = setInterval(
+      () => {
+        for (const w of this.waiting) w.m.working();
+      },
+      Math.max(100, this.o.ackWaitMs / 3),
+    );
     this.heartbeat.unref();
   }
 
@@ -121,7 +126,10 @@ export class ActivityRunner {
         try {
           for await (const m of iter) {
             received++;
-            if (this.stopped) { m.nak(); continue; }
+            if (this.stopped) {
+              m.nak();
+              continue;
+            }
             this.waiting.push({ def, m, intake });
             this.startWaiting();
           }
@@ -171,10 +179,20 @@ export class ActivityRunner {
     if (deliveries > 1) this.o.metrics.activityRedeliveries.inc();
     let outcome: { result?: unknown; failure?: ReturnType<typeof toErrorInfo> };
     // One span per execution, under the episode that scheduled it (the work item's traceparent).
-    const span = startSpan(`activity ${def.name}`, SpanKind.CONSUMER, {
-      [attr.hub]: this.o.hub.names.hub, [attr.activity]: def.name, [attr.instanceId]: item.i, [attr.taskId]: item.t, [attr.attempt]: item.a,
-      'messaging.delivery_count': deliveries, ...(this.o.workerId ? { [attr.workerId]: this.o.workerId } : {}),
-    }, traceFromNatsHeaders(m.headers) ?? {});
+    const span = startSpan(
+      `activity ${def.name}`,
+      SpanKind.CONSUMER,
+      {
+        [attr.hub]: this.o.hub.names.hub,
+        [attr.activity]: def.name,
+        [attr.instanceId]: item.i,
+        [attr.taskId]: item.t,
+        [attr.attempt]: item.a,
+        'messaging.delivery_count': deliveries,
+        ...(this.o.workerId ? { [attr.workerId]: this.o.workerId } : {}),
+      },
+      traceFromNatsHeaders(m.headers) ?? {},
+    );
     if (deliveries > MAX_ATTEMPTS) {
       outcome = { failure: { message: `activity '${def.name}' was delivered ${deliveries} times without completing (did it crash its worker?)`, errorType: 'ActivityAbandoned' } };
     } else {
@@ -198,7 +216,13 @@ export class ActivityRunner {
     try {
       let data = encodeJson(event);
       if (data.length > (this.o.hub.nc.info?.max_payload ?? 1 << 20) - 4096) {
-        data = encodeJson(instanceMessages.taskFailed(item.t, { message: `activity '${def.name}' returned ${data.length} bytes, more than the message limit`, errorType: 'DurableError', code: 'validation' }, item.r));
+        data = encodeJson(
+          instanceMessages.taskFailed(
+            item.t,
+            { message: `activity '${def.name}' returned ${data.length} bytes, more than the message limit`, errorType: 'DurableError', code: 'validation' },
+            item.r,
+          ),
+        );
       }
       const trace = spanHeaders(span);
       await this.o.publisher.publish(subject, data, { msgId, ...(trace ? { headers: trace } : {}) });
@@ -217,7 +241,8 @@ export class ActivityRunner {
     this.o.logger.warn({ subject: m.subject, seq: m.seq, reason }, 'activity work item dead-lettered');
     try {
       await this.o.publisher.publish(deadLetterSubject(this.o.hub.names.hub, 'act'), m.data, {
-        msgId: `dlq-act:${m.seq}`, headers: { 'Dn-Reason': reason.slice(0, 1000), 'Dn-Subject': m.subject, 'Dn-Seq': String(m.seq) },
+        msgId: `dlq-act:${m.seq}`,
+        headers: { 'Dn-Reason': reason.slice(0, 1000), 'Dn-Subject': m.subject, 'Dn-Seq': String(m.seq) },
       });
       m.term();
     } catch (err) {

@@ -116,11 +116,13 @@ export function encodeRecordParts(
   for (const e of items.h ?? []) add('h', e);
   for (const f of items.fx ?? []) add('fx', f);
   parts.push(current);
-  return parts.map((p, i) => encode({
-    ...fields,
-    ...(i === 0 ? first : {}),
-    ...(items.h ? { h: p.h } : {}),
-    ...(p.fx.length ? { fx: p.fx } : {}),
-    ...(i < parts.length - 1 ? { more: true } : {}),
-  }));
+  return parts.map((p, i) =>
+    encode({
+      ...fields,
+      ...(i === 0 ? first : {}),
+      ...(items.h ? { h: p.h } : {}),
+      ...(p.fx.length ? { fx: p.fx } : {}),
+      ...(i < parts.length - 1 ? { more: true } : {}),
+    }),
+  );
 }

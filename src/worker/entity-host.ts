@@ -10,9 +10,7 @@ import { decodeJson, encodeJson } from '../core/codec.js';
 import { decodeToken } from '../core/encoding.js';
 import { EntityId } from '../core/entity-id.js';
 import { toErrorInfo } from '../core/errors.js';
-import {
-  entityIndexKey, entityInboxSubject, eventSubject, inboxSubject, instanceInboxSubject, entityPartition,
-} from '../core/topology.js';
+import { entityIndexKey, entityInboxSubject, eventSubject, inboxSubject, instanceInboxSubject, entityPartition } from '../core/topology.js';
 import type { EntityDefinition } from '../entity/definition.js';
 import { RESTORE_OPERATION, executeEntityBatch, newSnapshot, type EntityEffect, type EntitySnapshot, type RecordedOperation } from '../entity/executor.js';
 import { entityMessageSchema, type CallOutcome, type InboxEntityMessage } from '../entity/messages.js';
@@ -175,19 +173,36 @@ export class EntityHost implements ActorHost {
    * The batch would make the state too large to store: refuse its operations (state unchanged,
    * callers get a validation error, messages parked with the reason) and consume the messages.
    */
-  private refuseOversized(partition: number, actorToken: string, subject: string, cached: CachedEntity, parsed: InboxEntityMessage[], messages: InboxMessage[], bytes: number): CommitPlan {
+  private refuseOversized(
+    partition: number,
+    actorToken: string,
+    subject: string,
+    cached: CachedEntity,
+    parsed: InboxEntityMessage[],
+    messages: InboxMessage[],
+    bytes: number,
+  ): CommitPlan {
     const reason = `operation refused: the entity's state would be ${bytes} bytes, over the ${this.maxEventBytes}-byte limit of one message`;
     const error = { message: reason, errorType: 'DurableError', code: 'validation' as const };
     const replies: Reply[] = [];
     const effects: ResolvedEffect[] = [];
     for (const m of parsed) {
       if (m.body.reply) replies.push({ subject: m.body.reply, data: encodeJson({ ok: false, error }) });
-      if (m.body.from) effects.push(this.resolve({ kind: 'respond', instanceId: m.body.from.i, requestId: m.body.from.r, outcome: { ok: false, error }, ...(m.body.from.u ? { runId: m.body.from.u } : {}) }, `fx:${partition}.${actorToken}:${m.seq}:refused`));
+      if (m.body.from)
+        effects.push(
+          this.resolve(
+            { kind: 'respond', instanceId: m.body.from.i, requestId: m.body.from.r, outcome: { ok: false, error }, ...(m.body.from.u ? { runId: m.body.from.u } : {}) },
+            `fx:${partition}.${actorToken}:${m.seq}:refused`,
+          ),
+        );
     }
     const meta = { ...cached.snapshot.meta, in: parsed[parsed.length - 1]!.seq };
     const event: EntityEvent = {
-      ex: cached.snapshot.exists ? 1 : 0, ...(cached.snapshot.exists ? { st: cached.snapshot.state } : {}), m: meta,
-      ...(effects.length ? { fx: effects } : {}), ...(cached.sinceTrim ? { tc: cached.sinceTrim } : {}),
+      ex: cached.snapshot.exists ? 1 : 0,
+      ...(cached.snapshot.exists ? { st: cached.snapshot.state } : {}),
+      m: meta,
+      ...(effects.length ? { fx: effects } : {}),
+      ...(cached.sinceTrim ? { tc: cached.sinceTrim } : {}),
     };
     return {
       append: { subject, expectedLastSeq: cached.lastEventSeq, parts: [encodeJson(event)] },
@@ -225,7 +240,11 @@ export class EntityHost implements ActorHost {
       case 'start':
         return { s: instanceInboxSubject(hub, effect.instanceId, partitions), d: this.orchestrationMessages.start(effect.name, effect.instanceId, effect.input), id: msgId };
       case 'respond':
-        return { s: instanceInboxSubject(hub, effect.instanceId, partitions), d: this.orchestrationMessages.entityResponse(effect.requestId, effect.outcome, effect.runId), id: msgId };
+        return {
+          s: instanceInboxSubject(hub, effect.instanceId, partitions),
+          d: this.orchestrationMessages.entityResponse(effect.requestId, effect.outcome, effect.runId),
+          id: msgId,
+        };
       case 'lockGranted':
         return { s: instanceInboxSubject(hub, effect.instanceId, partitions), d: this.orchestrationMessages.lockGranted(effect.lockId, effect.runId), id: msgId };
       default: {
@@ -239,4 +258,3 @@ export class EntityHost implements ActorHost {
 function failure(code: 'validation', message: string): CallOutcome {
   return { ok: false, error: { ...toErrorInfo(new Error(message)), errorType: 'DurableError', code } };
 }
-

@@ -36,8 +36,13 @@ export function tracedEffect(fx: ResolvedEffect, t: TraceHeaders | undefined): R
  * `traceparent`). Undefined when tracing is off.
  */
 export function traceEntityOperations(o: {
-  id: EntityId; hub: string; partition: number; workerId?: string | undefined;
-  messages: readonly InboxMessage[]; executed: readonly ExecutedMessage[]; startTime: number;
+  id: EntityId;
+  hub: string;
+  partition: number;
+  workerId?: string | undefined;
+  messages: readonly InboxMessage[];
+  executed: readonly ExecutedMessage[];
+  startTime: number;
 }): PendingSpans | undefined {
   if (!tracingEnabled() || o.executed.length === 0) return undefined;
   const bySeq = new Map<number, InboxMessage>();
@@ -45,10 +50,20 @@ export function traceEntityOperations(o: {
   const pending: PendingSpans = { spans: [], headers: new Map() };
   for (const e of o.executed) {
     if (e.op.startsWith('__')) continue; // lock bookkeeping, not a user operation
-    const span = startSpan(`entity ${o.id.name}.${e.op}`, SpanKind.CONSUMER, {
-      [attr.hub]: o.hub, [attr.entityName]: o.id.name, [attr.entityKey]: o.id.key, [attr.operation]: e.op,
-      [attr.partition]: o.partition, ...(o.workerId ? { [attr.workerId]: o.workerId } : {}),
-    }, bySeq.get(e.seq)?.trace ?? {}, o.startTime);
+    const span = startSpan(
+      `entity ${o.id.name}.${e.op}`,
+      SpanKind.CONSUMER,
+      {
+        [attr.hub]: o.hub,
+        [attr.entityName]: o.id.name,
+        [attr.entityKey]: o.id.key,
+        [attr.operation]: e.op,
+        [attr.partition]: o.partition,
+        ...(o.workerId ? { [attr.workerId]: o.workerId } : {}),
+      },
+      bySeq.get(e.seq)?.trace ?? {},
+      o.startTime,
+    );
     if (!span) continue;
     if (!e.outcome.ok && e.outcome.error) recordError(span, e.outcome.error);
     pending.spans.push(span);
@@ -63,16 +78,33 @@ export function traceEntityOperations(o: {
  * ExecutionStarted), or else the first traced message of the batch. Undefined when tracing is off.
  */
 export function traceEpisode(o: {
-  instanceId: string; name: string | undefined; hub: string; partition: number; workerId?: string | undefined;
-  start: TraceHeaders | undefined; messages: readonly InboxMessage[]; count: number; startTime: number;
+  instanceId: string;
+  name: string | undefined;
+  hub: string;
+  partition: number;
+  workerId?: string | undefined;
+  start: TraceHeaders | undefined;
+  messages: readonly InboxMessage[];
+  count: number;
+  startTime: number;
   failure?: { message: string; code?: string | undefined; errorType?: string } | undefined;
 }): PendingSpans | undefined {
   if (!tracingEnabled()) return undefined;
   const parent = o.start ?? o.messages.find((m) => m.trace)?.trace ?? {};
-  const span = startSpan(`orchestration ${o.name ?? '?'}`, SpanKind.INTERNAL, {
-    [attr.hub]: o.hub, [attr.instanceId]: o.instanceId, [attr.partition]: o.partition, [attr.messages]: o.count,
-    ...(o.name ? { [attr.orchestration]: o.name } : {}), ...(o.workerId ? { [attr.workerId]: o.workerId } : {}),
-  }, parent, o.startTime);
+  const span = startSpan(
+    `orchestration ${o.name ?? '?'}`,
+    SpanKind.INTERNAL,
+    {
+      [attr.hub]: o.hub,
+      [attr.instanceId]: o.instanceId,
+      [attr.partition]: o.partition,
+      [attr.messages]: o.count,
+      ...(o.name ? { [attr.orchestration]: o.name } : {}),
+      ...(o.workerId ? { [attr.workerId]: o.workerId } : {}),
+    },
+    parent,
+    o.startTime,
+  );
   if (!span) return undefined;
   if (o.failure) recordError(span, o.failure);
   const h = spanHeaders(span);

@@ -128,11 +128,16 @@ export class InboxReader {
         if (info.name !== placed) {
           if (!(await this.onLeader(info))) {
             // Nothing from this consumer has been taken: the replacement starts at this message.
-            this.o.logger.warn({ partition: this.o.partition, consumer: info.name, on: info.cluster?.leader, seq: m.seq }, 'inbox reader placed on a follower replica; starting a new one');
+            this.o.logger.warn(
+              { partition: this.o.partition, consumer: info.name, on: info.cluster?.leader, seq: m.seq },
+              'inbox reader placed on a follower replica; starting a new one',
+            );
             messages.stop();
             void consumer.delete().catch((err: Error) => this.o.logger.debug({ err: err.message }, 'misplaced inbox consumer not deleted; it expires by itself'));
             if (generation === this.generation && !this.stopped) {
-              void this.open(this.lastRead + 1).catch((err: Error) => this.o.logger.warn({ err: err.message, partition: this.o.partition }, 'inbox reader restart failed; the watchdog will retry'));
+              void this.open(this.lastRead + 1).catch((err: Error) =>
+                this.o.logger.warn({ err: err.message, partition: this.o.partition }, 'inbox reader restart failed; the watchdog will retry'),
+              );
             }
             break;
           }
@@ -143,7 +148,14 @@ export class InboxReader {
         const headers = m.headers;
         const msgId = headers?.get('Nats-Msg-Id');
         const trace = traceFromNatsHeaders(headers); // the producer's trace context, for the span of the work it causes
-        this.buffer.push({ seq: m.seq, subject: m.subject, actorToken: m.subject.slice(this.prefixLength), data: m.data, ...(msgId ? { msgId } : {}), ...(trace ? { trace } : {}) });
+        this.buffer.push({
+          seq: m.seq,
+          subject: m.subject,
+          actorToken: m.subject.slice(this.prefixLength),
+          data: m.data,
+          ...(msgId ? { msgId } : {}),
+          ...(trace ? { trace } : {}),
+        });
         this.o.onMessages();
         if (this.buffer.length >= this.maxBuffer) {
           await new Promise<void>((resolve) => this.waitingForRoom.push(resolve));
@@ -168,7 +180,10 @@ export class InboxReader {
     const host = info.cluster?.leader;
     if (!host) return true;
     const { hub } = this.o;
-    const leader = await hub.jsm.streams.info(hub.names.inboxStream).then((i) => i.cluster?.leader, () => undefined);
+    const leader = await hub.jsm.streams.info(hub.names.inboxStream).then(
+      (i) => i.cluster?.leader,
+      () => undefined,
+    );
     if (!leader || leader === host) {
       this.misplaced = 0;
       return true;

@@ -35,10 +35,14 @@ export class InstanceRetention {
     const every = this.o.everyMs ?? Math.min(3_600_000, Math.max(10_000, Math.floor(this.o.afterMs / 10)));
     this.timer = setInterval(() => {
       if (this.o.isSweeper() && !this.sweeping) {
-        this.sweeping = this.sweep().catch((err: Error) => {
-          this.o.logger.warn({ err: err.message }, 'instance retention sweep failed; the next one will retry');
-          return 0;
-        }).finally(() => { this.sweeping = undefined; });
+        this.sweeping = this.sweep()
+          .catch((err: Error) => {
+            this.o.logger.warn({ err: err.message }, 'instance retention sweep failed; the next one will retry');
+            return 0;
+          })
+          .finally(() => {
+            this.sweeping = undefined;
+          });
       }
     }, every);
     this.timer.unref();

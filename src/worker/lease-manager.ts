@@ -94,7 +94,9 @@ export class LeaseManager {
     if (this.tickTimer) clearInterval(this.tickTimer);
     while (this.ticking) await new Promise((r) => setTimeout(r, 10));
     await Promise.all([...this.owned.keys()].map((p) => this.release(p)));
-    await this.kv.delete(`w.${this.o.workerId}`).catch((err) => this.o.logger.warn({ err: (err as Error).message }, 'could not remove this worker\'s heartbeat; others will see it expire'));
+    await this.kv
+      .delete(`w.${this.o.workerId}`)
+      .catch((err) => this.o.logger.warn({ err: (err as Error).message }, "could not remove this worker's heartbeat; others will see it expire"));
     this.watcher?.stop();
   }
 
@@ -207,7 +209,9 @@ export class LeaseManager {
         if (fresh && fresh.operation === 'PUT' && fresh.revision !== seen?.revision) {
           try {
             this.view.set(`p.${p}`, { value: decodeJson(fresh.value), revision: fresh.revision, seenAt: Date.now() }); // a write we had missed: its owner was alive then
-          } catch { /* not ours to parse */ }
+          } catch {
+            /* not ours to parse */
+          }
         }
         return;
       }

@@ -121,14 +121,24 @@ export class OrchestrationHost implements ActorHost {
       if (result.dropped.length) this.logger.debug({ instanceId, dropped: result.dropped.map((d) => d.type) }, 'messages had no effect');
       return {
         append: { subject, expectedLastSeq: cached.lastEventSeq, parts: [encodeJson({ h: [], in: lastSeq })] },
-        effects: [], replies: [], deadLetters, applied: 0,
+        effects: [],
+        replies: [],
+        deadLetters,
+        applied: 0,
         committed: (seq) => this.cache.set(actorToken, { ...cached, lastEventSeq: seq, lastIn: lastSeq }),
       };
     }
     const start = cached.runtime.history[0];
     const spans = traceEpisode({
-      instanceId, name: start?.type === 'ExecutionStarted' ? start.name : undefined, hub: this.hub.names.hub, partition, workerId: this.workerId,
-      start: start?.type === 'ExecutionStarted' ? start.trace : undefined, messages, count: events.length, startTime,
+      instanceId,
+      name: start?.type === 'ExecutionStarted' ? start.name : undefined,
+      hub: this.hub.names.hub,
+      partition,
+      workerId: this.workerId,
+      start: start?.type === 'ExecutionStarted' ? start.trace : undefined,
+      messages,
+      count: events.length,
+      startTime,
       failure: result.status?.runtimeStatus === 'Failed' ? result.status.failureDetails : undefined,
     });
     const effects = result.actions.map((a, i) => tracedEffect(this.resolve(instanceId, partition, a, `ofx:${partition}.${actorToken}:${lastSeq}:${i}`), spans?.headers.get(-1)));
@@ -163,8 +173,9 @@ export class OrchestrationHost implements ActorHost {
         ? {
             // The previous run is dead weight once the new run's marker is durable.
             afterCommit: async () => {
-              await this.hub.jsm.streams.purge(this.hub.names.eventStream, { filter: subject, seq: committedSeq }).catch((err) =>
-                this.logger.warn({ err, instanceId }, 'trimming the previous run failed; it is ignored on load anyway'));
+              await this.hub.jsm.streams
+                .purge(this.hub.names.eventStream, { filter: subject, seq: committedSeq })
+                .catch((err) => this.logger.warn({ err, instanceId }, 'trimming the previous run failed; it is ignored on load anyway'));
             },
           }
         : {}),
@@ -190,7 +201,14 @@ export class OrchestrationHost implements ActorHost {
     const partitions = this.hub.config.partitions;
     switch (a.type) {
       case 'scheduleActivity': {
-        const item = activityWorkItem({ instanceId, taskId: a.taskId, name: a.name, attempt: a.attempt, ...(a.runId ? { runId: a.runId } : {}), ...(a.input === undefined ? {} : { input: a.input }) });
+        const item = activityWorkItem({
+          instanceId,
+          taskId: a.taskId,
+          name: a.name,
+          attempt: a.attempt,
+          ...(a.runId ? { runId: a.runId } : {}),
+          ...(a.input === undefined ? {} : { input: a.input }),
+        });
         return { s: activitySubject(hub, a.name), d: item, id: msgId };
       }
       case 'createTimer': {
@@ -237,4 +255,3 @@ function entityMessage(instanceId: string, a: Extract<OrchestratorAction, { type
     }
   }
 }
-

@@ -64,7 +64,16 @@ export function createOrchestrationRuntime(o: OrchestrationRuntimeOptions): Orch
   const orchestrations = byName(o.orchestrations, 'orchestration');
   const activities = byName(o.activities, 'activity');
   const host = new OrchestrationHost(o.hub, { orchestrations }, o.logger, o.metrics, o.cacheSize, o.reader, o.workerId);
-  const runner = new ActivityRunner({ hub: o.hub, publisher: o.publisher, logger: o.logger, metrics: o.metrics, activities, concurrency: o.activityConcurrency, ackWaitMs: o.activityAckWaitMs, workerId: o.workerId });
+  const runner = new ActivityRunner({
+    hub: o.hub,
+    publisher: o.publisher,
+    logger: o.logger,
+    metrics: o.metrics,
+    activities,
+    concurrency: o.activityConcurrency,
+    ackWaitMs: o.activityAckWaitMs,
+    workerId: o.workerId,
+  });
   const router = new StartRouter(o.hub, o.publisher, o.logger);
   const now = () => new Date().toISOString();
   return {
@@ -81,6 +90,6 @@ export function createOrchestrationRuntime(o: OrchestrationRuntimeOptions): Orch
     async stopIntake() {
       await router.stop();
       await runner.stop();
-    }
+    },
   };
 }

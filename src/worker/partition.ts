@@ -81,7 +81,11 @@ export class PartitionProcessor {
   /** Actors whose commit failed with a non-store error, and how many times in a row. */
   private readonly actorFailures = new Map<string, { count: number; error: Error }>();
 
-  constructor(readonly partition: number, start: Checkpoint, private readonly d: PartitionDeps) {
+  constructor(
+    readonly partition: number,
+    start: Checkpoint,
+    private readonly d: PartitionDeps,
+  ) {
     this.done = { ...start };
     this.log = d.logger.child({ partition });
     this.reader = new InboxReader({ hub: d.hub, partition, logger: this.log, onMessages: () => this.kick() });
@@ -120,7 +124,10 @@ export class PartitionProcessor {
     }
     const t2 = performance.now();
     await this.reader.start(this.done.in);
-    this.log.debug({ recovered: recovered.count, timers: this.timers.size, recoverMs: Math.round(t1 - t0), timersMs: Math.round(t2 - t1), consumeMs: Math.round(performance.now() - t2) }, 'partition started');
+    this.log.debug(
+      { recovered: recovered.count, timers: this.timers.size, recoverMs: Math.round(t1 - t0), timersMs: Math.round(t2 - t1), consumeMs: Math.round(performance.now() - t2) },
+      'partition started',
+    );
   }
 
   /**
@@ -196,10 +203,16 @@ export class PartitionProcessor {
     const failedPublishes = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (outcome.failed.length > 0 || failedPublishes.length > 0) {
       const firstError = outcome.failed[0]?.error ?? (failedPublishes[0]?.reason as Error | undefined);
-      this.log.warn({
-        err: firstError, attempt: this.failures + 1, committed: outcome.committed.length,
-        failedActors: outcome.failed.map((f) => f.token).slice(0, 10), failedPublishes: failedPublishes.length,
-      }, 'batch not fully durable; retrying it (committed actors skip what they applied)');
+      this.log.warn(
+        {
+          err: firstError,
+          attempt: this.failures + 1,
+          committed: outcome.committed.length,
+          failedActors: outcome.failed.map((f) => f.token).slice(0, 10),
+          failedPublishes: failedPublishes.length,
+        },
+        'batch not fully durable; retrying it (committed actors skip what they applied)',
+      );
       return false;
     }
     for (const c of outcome.committed) {
@@ -249,7 +262,7 @@ export class PartitionProcessor {
         continue;
       }
       const kind = m.actorToken.charCodeAt(0);
-      if ((kind !== 101 /* e */ && kind !== 111 /* o */) || m.actorToken[1] !== '.') {
+      if ((kind !== 101 /* e */ && kind !== 111) /* o */ || m.actorToken[1] !== '.') {
         routed.deadLetters.push({ ...m, reason: `unknown actor subject '${m.subject}'` });
         continue;
       }

@@ -30,7 +30,9 @@ export interface ScheduleEntityDeps {
 }
 
 /** The entity state: `s` is absent before create (and the entity deleted after delete). */
-export interface ScheduleEntityState { s?: ScheduleState }
+export interface ScheduleEntityState {
+  s?: ScheduleState;
+}
 
 const TERMINAL = new Set(['Completed', 'Failed', 'Terminated', 'ContinuedAsNew']);
 
@@ -51,7 +53,10 @@ export function scheduleEntity(deps: ScheduleEntityDeps): EntityDefinition<Sched
       },
       tick: async (d, input: { tick: number }, ctx) => {
         const s = d.s;
-        if (!s) { ctx.deleteState(); return; } // a timer left behind by a deleted schedule
+        if (!s) {
+          ctx.deleteState();
+          return;
+        } // a timer left behind by a deleted schedule
         if (s.paused || input?.tick !== s.nextTick) return; // stale: re-armed or paused since
         const now = ctx.currentUtcDateTime.getTime();
         const fire = latestDue(s.def, s.nextTick, now);

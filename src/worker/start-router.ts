@@ -25,22 +25,36 @@ export class StartRouter {
   private iter: ConsumerMessages | undefined;
   private loopDone: Promise<void> | undefined;
 
-  constructor(private readonly hub: Hub, private readonly publisher: LeanPublisher, private readonly logger: Logger) {}
+  constructor(
+    private readonly hub: Hub,
+    private readonly publisher: LeanPublisher,
+    private readonly logger: Logger,
+  ) {}
 
   /** Creates or binds the shared consumer, retrying transient errors until the start-up deadline. */
   async start(startup?: StartupRetryOptions): Promise<void> {
     const { jsm, js, names } = this.hub;
     // "already in use": another worker created it between our info and add; the retry's info binds it.
-    await withStartupRetry(`consumer ${DURABLE}`, async () => {
-      try {
-        await jsm.consumers.info(names.startStream, DURABLE);
-        return;
-      } catch (e) {
-        // Only "consumer not found" means absent: a timeout used to be taken for it too.
-        if (apiErrorCode(e) !== JetStreamApiCodes.ConsumerNotFound) throw e;
-      }
-      await jsm.consumers.add(names.startStream, { durable_name: DURABLE, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30_000_000_000, max_ack_pending: 10_000 });
-    }, { ...startup, retryAlso: isAlreadyExists });
+    await withStartupRetry(
+      `consumer ${DURABLE}`,
+      async () => {
+        try {
+          await jsm.consumers.info(names.startStream, DURABLE);
+          return;
+        } catch (e) {
+          // Only "consumer not found" means absent: a timeout used to be taken for it too.
+          if (apiErrorCode(e) !== JetStreamApiCodes.ConsumerNotFound) throw e;
+        }
+        await jsm.consumers.add(names.startStream, {
+          durable_name: DURABLE,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: 30_000_000_000,
+          max_ack_pending: 10_000,
+        });
+      },
+      { ...startup, retryAlso: isAlreadyExists },
+    );
     const consumer = await withStartupRetry(`consumer ${DURABLE} lookup`, () => js.consumers.get(names.startStream, DURABLE), startup);
     this.iter = await consumer.consume({ max_messages: 256 });
     this.loopDone = (async () => {
@@ -71,7 +85,10 @@ export class StartRouter {
     const trace = traceFromNatsHeaders(m.headers); // a raw producer's traceparent: the run joins its trace
     const started = instanceMessages.started({ name, instanceId, mode: 'ifNotExists', ...(body.input === undefined ? {} : { input: body.input }) });
     try {
-      await this.publisher.publish(instanceInboxSubject(this.hub.names.hub, instanceId, this.hub.config.partitions), encodeJson(started), { msgId: `start:${m.seq}`, ...(trace ? { headers: trace } : {}) });
+      await this.publisher.publish(instanceInboxSubject(this.hub.names.hub, instanceId, this.hub.config.partitions), encodeJson(started), {
+        msgId: `start:${m.seq}`,
+        ...(trace ? { headers: trace } : {}),
+      });
       m.ack();
     } catch (err) {
       this.logger.warn({ err, instanceId }, 'start routing failed; will retry');
@@ -82,7 +99,10 @@ export class StartRouter {
   private async park(m: JsMsg, reason: string): Promise<void> {
     this.logger.warn({ subject: m.subject, seq: m.seq, reason }, 'start dead-lettered');
     try {
-      await this.publisher.publish(deadLetterSubject(this.hub.names.hub, 'start'), m.data, { msgId: `dlq-start:${m.seq}`, headers: { 'Dn-Reason': reason.slice(0, 1000), 'Dn-Subject': m.subject } });
+      await this.publisher.publish(deadLetterSubject(this.hub.names.hub, 'start'), m.data, {
+        msgId: `dlq-start:${m.seq}`,
+        headers: { 'Dn-Reason': reason.slice(0, 1000), 'Dn-Subject': m.subject },
+      });
       m.ack();
     } catch {
       m.nak(1_000);

@@ -85,7 +85,12 @@ const STOP_ON_FAILURE_MS = 5_000;
 
 function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), ms); })]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<undefined>((r) => {
+      timer = setTimeout(() => r(undefined), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 export class Worker {
@@ -138,20 +143,31 @@ export class Worker {
     const undo: Array<{ what: string; run: () => Promise<unknown> }> = [];
     try {
       const hub = await openHub(nc, {
-        hub: hubName, startup,
+        hub: hubName,
+        startup,
         ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
         ...(options.replicas !== undefined ? { replicas: options.replicas } : {}),
         ...(options.retention?.deadLettersMs !== undefined ? { deadLetterMaxAgeMs: options.retention.deadLettersMs } : {}),
       });
       if (options.partitions !== undefined && options.partitions !== hub.config.partitions) {
-        logger.warn({ requested: options.partitions, actual: hub.config.partitions }, 'hub already exists with another partition count; using the hub\'s');
+        logger.warn({ requested: options.partitions, actual: hub.config.partitions }, "hub already exists with another partition count; using the hub's");
       }
       const metrics = createWorkerMetrics({ worker: id, hub: hubName });
       const publisher = new LeanPublisher(nc);
       const reader = new DirectReader(nc, hub.names.eventStream);
-      undo.push({ what: 'reader and publisher', run: async () => { reader.close(); publisher.close(); } });
+      undo.push({
+        what: 'reader and publisher',
+        run: async () => {
+          reader.close();
+          publisher.close();
+        },
+      });
       const orchestrationRuntime = createOrchestrationRuntime({
-        hub, publisher, reader, logger, metrics,
+        hub,
+        publisher,
+        reader,
+        logger,
+        metrics,
         orchestrations: options.orchestrations ?? [],
         activities: options.activities ?? [],
         cacheSize: options.cacheSize ?? 10_000,
@@ -176,16 +192,27 @@ export class Worker {
         heartbeatMs: options.heartbeatMs ?? Math.max(100, Math.floor((options.leaseMs ?? 6_000) / 6)),
         logger,
         onOwnershipChange: (n) => metrics.partitionsOwned.set(n),
-        createProcessor: (partition, cp) => new PartitionProcessor(partition, cp, {
-          hub, publisher, hosts, logger, metrics,
-          maxBatch: options.maxBatch ?? 1_000,
-          leaseValid: () => leases.isValid(partition),
-        }),
+        createProcessor: (partition, cp) =>
+          new PartitionProcessor(partition, cp, {
+            hub,
+            publisher,
+            hosts,
+            logger,
+            metrics,
+            maxBatch: options.maxBatch ?? 1_000,
+            leaseValid: () => leases.isValid(partition),
+          }),
       });
       // Registered before start(): a start that fails half-way may already hold partitions.
       // Released (not abandoned) so that other workers take them at once rather than after
       // leaseMs; bounded, and abandoned when the release cannot finish (NATS unreachable).
-      undo.push({ what: 'leases', run: () => bounded(leases.stop(), STOP_ON_FAILURE_MS).catch(() => undefined).finally(() => leases.abort()) });
+      undo.push({
+        what: 'leases',
+        run: () =>
+          bounded(leases.stop(), STOP_ON_FAILURE_MS)
+            .catch(() => undefined)
+            .finally(() => leases.abort()),
+      });
       await leases.start(startup);
       undo.push({ what: 'activity and start consumers', run: () => bounded(orchestrationRuntime.stopIntake(), STOP_ON_FAILURE_MS) });
       await orchestrationRuntime.start(startup);
@@ -193,18 +220,21 @@ export class Worker {
       if (finishedAfter !== undefined && (!Number.isFinite(finishedAfter) || finishedAfter < 0)) {
         throw new DurableError('validation', `retention.finishedInstancesMs must be a number >= 0, got ${finishedAfter}`);
       }
-      const instanceRetention = finishedAfter === undefined ? undefined
-        : new InstanceRetention({ hub, logger, afterMs: finishedAfter, isSweeper: () => leases.ownedPartitions().includes(0) });
+      const instanceRetention =
+        finishedAfter === undefined ? undefined : new InstanceRetention({ hub, logger, afterMs: finishedAfter, isSweeper: () => leases.ownedPartitions().includes(0) });
       instanceRetention?.start();
       undo.push({ what: 'instance retention', run: async () => instanceRetention?.stop() });
       const connection = watchConnection(nc, logger);
       metrics.onScrape(() => sampleActivityQueues(hub, metrics));
-      const metricsServer = options.metricsPort === undefined ? undefined : await startMetricsServer({
-        port: options.metricsPort,
-        ...(options.metricsHost ? { host: options.metricsHost } : {}),
-        registry: metrics.registry,
-        health: () => ({ ok: connection.connected && !nc.isClosed(), worker: id, partitions: leases.ownedPartitions() }),
-      });
+      const metricsServer =
+        options.metricsPort === undefined
+          ? undefined
+          : await startMetricsServer({
+              port: options.metricsPort,
+              ...(options.metricsHost ? { host: options.metricsHost } : {}),
+              registry: metrics.registry,
+              health: () => ({ ok: connection.connected && !nc.isClosed(), worker: id, partitions: leases.ownedPartitions() }),
+            });
       logger.info({ partitions: hub.config.partitions, entities: [...entities.keys()], ...(metricsServer ? { metricsUrl: metricsServer.url } : {}) }, 'worker started');
       return new Worker(id, hub, nc, publisher, leases, orchestrationRuntime, reader, metrics, logger, metricsServer, connection, instanceRetention);
     } catch (e) {

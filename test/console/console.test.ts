@@ -44,10 +44,19 @@ const waiter = orchestration('consoleWaiter', function* (ctx, input: { key: stri
 const failing = orchestration('consoleFailing', function* (ctx) {
   return (yield ctx.callActivity('consoleFlaky')) as string;
 });
-const markup = orchestration('consoleMarkup', function* () { return MARKUP; });
+const markup = orchestration('consoleMarkup', function* () {
+  return MARKUP;
+});
 const note = entity('note', {
   state: () => ({ text: '' }),
-  operations: { set: { input: z.string(), handler: (s, t: string) => { s.text = t; } } },
+  operations: {
+    set: {
+      input: z.string(),
+      handler: (s, t: string) => {
+        s.text = t;
+      },
+    },
+  },
 });
 
 let server: TestServer;
@@ -62,8 +71,13 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   server = await startNatsServer();
   worker = await Worker.start({
-    servers: server.url, hub, entities: [counter, note], orchestrations: [waiter, child, failing, markup], activities: [sayHello, flaky],
-    logger: pino({ level: 'warn' }), workerId: 'w-console-1',
+    servers: server.url,
+    hub,
+    entities: [counter, note],
+    orchestrations: [waiter, child, failing, markup],
+    activities: [sayHello, flaky],
+    logger: pino({ level: 'warn' }),
+    workerId: 'w-console-1',
   });
   client = await DurableClient.connect({ servers: server.url, hub });
   http = await createHttpServer({ servers: server.url, hub, systemKey: KEY, port: 0, logger: pino({ level: 'warn' }) });
@@ -160,7 +174,10 @@ describe('instances', () => {
 
     // Live: the event completes one; its row changes without a reload.
     await client.raiseEvent(ids[0]!, 'go', 1);
-    await table.getByRole('row', { name: new RegExp(`^${ids[0]!} `) }).getByText('Completed').waitFor({ timeout: 15_000 });
+    await table
+      .getByRole('row', { name: new RegExp(`^${ids[0]!} `) })
+      .getByText('Completed')
+      .waitFor({ timeout: 15_000 });
 
     // Status filter through the form (the URL keeps it: shareable).
     await page.getByLabel('Status').selectOption('Running');
@@ -197,7 +214,10 @@ describe('instances', () => {
     for (const kind of ['Orchestration', 'Activity', 'Timer', 'Sub-orchestration', 'Entity signal', 'Entity call', 'Custom status']) {
       await timeline.getByRole('cell', { name: kind, exact: true }).first().waitFor();
     }
-    await timeline.getByRole('row', { name: /Activity sayhello/i }).getByText(/\d+ ms|\d+\.\d+ s/).waitFor();
+    await timeline
+      .getByRole('row', { name: /Activity sayhello/i })
+      .getByText(/\d+ ms|\d+\.\d+ s/)
+      .waitFor();
     await page.getByLabel('Custom status').getByText('"go"').waitFor();
     await page.getByLabel('Input').getByText(`"${key}"`).waitFor();
     await page.getByRole('link', { name: `@counter@${key}` }).waitFor();
@@ -217,8 +237,14 @@ describe('instances', () => {
     await timeline.getByRole('cell', { name: 'Event', exact: true }).waitFor();
 
     // The sub-orchestration link opens the child.
-    await page.getByRole('link', { name: /^consolechild$/i }).first().click();
-    await page.locator('dl.facts').getByText(/^consolechild$/i).waitFor();
+    await page
+      .getByRole('link', { name: /^consolechild$/i })
+      .first()
+      .click();
+    await page
+      .locator('dl.facts')
+      .getByText(/^consolechild$/i)
+      .waitFor();
     await page.close();
   });
 
@@ -395,34 +421,54 @@ describe('workers', () => {
   it('shows live workers, partitions with lease age and lag, activity queues, dead letters; re-drives one', async () => {
     // A message no actor can take: the worker parks it with a reason.
     await client.hub.js.publish(`${hub}.in.0.zz.bogus`, new TextEncoder().encode('{"op":"x"}'));
-    await expect.poll(async () => (await (await fetch(`${B}/deadletters?code=${KEY}`)).json() as { deadLetters: unknown[] }).deadLetters.length, { timeout: 15_000 }).toBeGreaterThan(0);
-    await expect.poll(async () => {
-      const v = await (await fetch(`${B}/workers?code=${KEY}`)).json() as { partitions: Array<{ owner: string; lag: number }> };
-      return { owners: [...new Set(v.partitions.map((p) => p.owner))], lag: v.partitions.reduce((n, p) => n + p.lag, 0), count: v.partitions.length };
-    }, { timeout: 15_000 }).toEqual({ owners: ['w-console-1'], lag: 0, count: 16 });
+    await expect
+      .poll(async () => ((await (await fetch(`${B}/deadletters?code=${KEY}`)).json()) as { deadLetters: unknown[] }).deadLetters.length, { timeout: 15_000 })
+      .toBeGreaterThan(0);
+    await expect
+      .poll(
+        async () => {
+          const v = (await (await fetch(`${B}/workers?code=${KEY}`)).json()) as { partitions: Array<{ owner: string; lag: number }> };
+          return { owners: [...new Set(v.partitions.map((p) => p.owner))], lag: v.partitions.reduce((n, p) => n + p.lag, 0), count: v.partitions.length };
+        },
+        { timeout: 15_000 },
+      )
+      .toEqual({ owners: ['w-console-1'], lag: 0, count: 16 });
     const page = await open('/console/workers');
     const workers = page.getByRole('table', { name: 'Workers' });
     const row = workers.getByRole('row', { name: /w-console-1/ });
     await row.getByText('live').waitFor({ timeout: 15_000 });
     await page.getByRole('table', { name: 'Partitions' }).getByRole('cell', { name: 'w-console-1' }).first().waitFor();
-    await page.getByRole('table', { name: 'Activity queues' }).getByRole('cell', { name: /sayhello/i }).waitFor();
+    await page
+      .getByRole('table', { name: 'Activity queues' })
+      .getByRole('cell', { name: /sayhello/i })
+      .waitFor();
     const dead = page.getByRole('table', { name: 'Dead letters' });
-    await dead.getByText(/unknown actor subject/).first().waitFor();
+    await dead
+      .getByText(/unknown actor subject/)
+      .first()
+      .waitFor();
     await page.screenshot({ path: `${SHOTS}/workers.png`, fullPage: true });
-    const before = (await (await fetch(`${B}/deadletters?code=${KEY}`)).json() as { deadLetters: Array<{ seq: number }> }).deadLetters;
+    const before = ((await (await fetch(`${B}/deadletters?code=${KEY}`)).json()) as { deadLetters: Array<{ seq: number }> }).deadLetters;
     const first = before[0]!.seq;
-    await dead.getByRole('row', { name: new RegExp(`^${first}\\b`) }).getByRole('button', { name: 'Re-drive' }).click();
+    await dead
+      .getByRole('row', { name: new RegExp(`^${first}\\b`) })
+      .getByRole('button', { name: 'Re-drive' })
+      .click();
     await confirm(page);
     await page.getByText(`Dead letter ${first} re-driven`).waitFor();
     // It left the dead letters (and, being still unroutable, was parked again under a new sequence).
-    await expect.poll(async () => (await (await fetch(`${B}/deadletters?code=${KEY}`)).json() as { deadLetters: Array<{ seq: number }> }).deadLetters.map((d) => d.seq), { timeout: 15_000 })
+    await expect
+      .poll(async () => ((await (await fetch(`${B}/deadletters?code=${KEY}`)).json()) as { deadLetters: Array<{ seq: number }> }).deadLetters.map((d) => d.seq), {
+        timeout: 15_000,
+      })
       .not.toContain(first);
-    await expect.poll(async () => (await (await fetch(`${B}/deadletters?code=${KEY}`)).json() as { deadLetters: Array<{ seq: number }> }).deadLetters.length, { timeout: 15_000 })
+    await expect
+      .poll(async () => ((await (await fetch(`${B}/deadletters?code=${KEY}`)).json()) as { deadLetters: Array<{ seq: number }> }).deadLetters.length, { timeout: 15_000 })
       .toBe(before.length);
     await page.close();
   });
 
-  it('re-drives only to this hub\'s inbox, start and activity subjects; an unknown sequence is 404', async () => {
+  it("re-drives only to this hub's inbox, start and activity subjects; an unknown sequence is 404", async () => {
     const { headers } = await import('@nats-io/transport-node');
     const h = headers();
     h.set('Dn-Subject', 'elsewhere.orders');
@@ -430,7 +476,7 @@ describe('workers', () => {
     const ack = await client.hub.js.publish(`${hub}.dlq.start`, new TextEncoder().encode('{}'), { headers: h });
     const r = await fetch(`${B}/deadletters/${ack.seq}/redrive?code=${KEY}`, { method: 'POST' });
     expect(r.status).toBe(400);
-    const left = (await (await fetch(`${B}/deadletters?code=${KEY}`)).json() as { deadLetters: Array<{ seq: number; reason: string }> }).deadLetters;
+    const left = ((await (await fetch(`${B}/deadletters?code=${KEY}`)).json()) as { deadLetters: Array<{ seq: number; reason: string }> }).deadLetters;
     expect(left.find((d) => d.seq === ack.seq)?.reason).toBe('planted by the test'); // kept
     expect((await fetch(`${B}/deadletters/999999/redrive?code=${KEY}`, { method: 'POST' })).status).toBe(404);
   });

@@ -34,8 +34,11 @@ describe('buildTimeline', () => {
   });
 
   it('ends the run on completion, termination or continue-as-new', () => {
-    expect(buildTimeline([ev('ExecutionStarted', 0, { name: 'f' }), ev('ExecutionCompleted', 40, { status: 'Completed' })])[0])
-      .toMatchObject({ kind: 'Orchestration', outcome: 'completed', durationMs: 40 });
+    expect(buildTimeline([ev('ExecutionStarted', 0, { name: 'f' }), ev('ExecutionCompleted', 40, { status: 'Completed' })])[0]).toMatchObject({
+      kind: 'Orchestration',
+      outcome: 'completed',
+      durationMs: 40,
+    });
     expect(buildTimeline([ev('ExecutionStarted', 0, { name: 'f' }), ev('ExecutionCompleted', 40, { status: 'Failed' })])[0]!.outcome).toBe('failed');
     const t = buildTimeline([ev('ExecutionStarted', 0, { name: 'f' }), ev('ExecutionTerminated', 10, { reason: 'stop' })]);
     expect(t.map((s) => s.kind)).toEqual(['Orchestration', 'Terminated']);

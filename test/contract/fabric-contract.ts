@@ -29,7 +29,10 @@ const uid = (p: string) => `${p}${++counter}${Math.random().toString(36).slice(2
 async function eventually(fn: () => void | Promise<void>, timeoutMs = 3_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    try { await fn(); return; } catch (e) {
+    try {
+      await fn();
+      return;
+    } catch (e) {
       if (Date.now() > end) throw e;
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -49,8 +52,13 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
   describe(`fabric contract: ${name}`, () => {
     let h: FabricHarness;
     let f: Fabric;
-    beforeAll(async () => { h = await start(); f = h.fabric; }, 30_000);
-    afterAll(async () => { await h?.close(); });
+    beforeAll(async () => {
+      h = await start();
+      f = h.fabric;
+    }, 30_000);
+    afterAll(async () => {
+      await h?.close();
+    });
 
     /** A fresh stream on `<p>.>`; returns its name and subject prefix. */
     async function stream(o: { workQueue?: boolean; duplicateWindowMs?: number } = {}) {
@@ -64,7 +72,11 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
       it('numbers messages per stream, stores them whole, and reads the last of a subject or a filter', async () => {
         const { s, p } = await stream();
         const acks = [await f.publish(`${p}.a`, enc('1')), await f.publish(`${p}.b`, enc('2')), await f.publish(`${p}.a`, enc('3'), { headers: { 'X-One': 'x' } })];
-        expect(acks.map((a) => [a.stream, a.seq, a.duplicate])).toEqual([[s, 1, false], [s, 2, false], [s, 3, false]]);
+        expect(acks.map((a) => [a.stream, a.seq, a.duplicate])).toEqual([
+          [s, 1, false],
+          [s, 2, false],
+          [s, 3, false],
+        ]);
         const last = await f.readLast(s, `${p}.a`);
         expect(last && { seq: last.seq, subject: last.subject, data: dec(last.data), x: last.headers?.get('X-One') }).toEqual({ seq: 3, subject: `${p}.a`, data: '3', x: 'x' });
         expect((await f.readLast(s, `${p}.b`))?.seq).toBe(2);
@@ -77,7 +89,7 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         expect((await f.readLast(s, `${p}.>`))?.seq).toBe(3);
       });
 
-      it('refuses a stream whose subjects overlap another\'s', async () => {
+      it("refuses a stream whose subjects overlap another's", async () => {
         const { p } = await stream();
         expect(await codeOf(f.ensureStream({ name: uid('S'), subjects: [`${p}.x`] }))).toBe('connection');
       });
@@ -99,7 +111,7 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         expect(c.seq).toBe(3);
       });
 
-      it('fences on the subject\'s last sequence: a stale writer is rejected with fenced and stores nothing', async () => {
+      it("fences on the subject's last sequence: a stale writer is rejected with fenced and stores nothing", async () => {
         const { s, p } = await stream();
         await f.publish(`${p}.other`, enc('o'));
         expect((await f.publish(`${p}.a`, enc('1'), { expectedLastSubjectSequence: 0 })).seq).toBe(2);
@@ -129,10 +141,22 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         expect(seen).toEqual(['a1', 'a2', 'a3']);
         expect(last).toBe(4);
         seen.length = 0;
-        last = await f.scan(s, `${p}.>`, 3, (m) => { seen.push(dec(m.data)); }, { untilSeq: 5 });
+        last = await f.scan(
+          s,
+          `${p}.>`,
+          3,
+          (m) => {
+            seen.push(dec(m.data));
+          },
+          { untilSeq: 5 },
+        );
         expect(seen).toEqual(['a2', 'a3', 'b2']);
         expect(last).toBe(5);
-        expect(await f.scan(s, `${p}.none`, 1, () => { throw new Error('nothing to see'); })).toBe(0);
+        expect(
+          await f.scan(s, `${p}.none`, 1, () => {
+            throw new Error('nothing to see');
+          }),
+        ).toBe(0);
       });
 
       it('purges a filter below a sequence, keeping the rest and the fence', async () => {
@@ -140,7 +164,9 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         for (const x of ['a', 'a', 'b', 'a']) await f.publish(`${p}.${x}`, enc(x));
         expect(await f.purge(s, { filter: `${p}.a`, beforeSeq: 4 })).toBe(2);
         const left: number[] = [];
-        await f.scan(s, `${p}.>`, 1, (m) => { left.push(m.seq); });
+        await f.scan(s, `${p}.>`, 1, (m) => {
+          left.push(m.seq);
+        });
         expect(left).toEqual([3, 4]);
         expect((await f.publish(`${p}.a`, enc('a'), { expectedLastSubjectSequence: 4 })).seq).toBe(5);
         expect(await f.purge(s, { filter: `${p}.b` })).toBe(1);
@@ -156,7 +182,9 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         let inside = 0;
         let overlapped = false;
         let release!: () => void;
-        const gate = new Promise<void>((r) => { release = r; });
+        const gate = new Promise<void>((r) => {
+          release = r;
+        });
         const follow = await f.follow(s, `${p}.a`, 2, async (m: StoredMessage) => {
           if (++inside > 1) overlapped = true;
           got.push(dec(m.data));
@@ -212,7 +240,10 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         f.publishCore(`${p}.lean`, enc('fast'), { reply, headers: { 'Nats-Msg-Id': 'lean-1' } });
         f.publishCore(`${p}.lean`, enc('fast again'), { reply, headers: { 'Nats-Msg-Id': 'lean-1' } });
         await eventually(() => expect(acks).toHaveLength(2));
-        expect(acks.map((a) => [a.stream, a.seq])).toEqual([[s, 1], [s, 1]]);
+        expect(acks.map((a) => [a.stream, a.seq])).toEqual([
+          [s, 1],
+          [s, 1],
+        ]);
         const stored = await f.readLast(s, `${p}.lean`);
         expect(stored && [stored.seq, dec(stored.data)]).toEqual([1, 'fast']);
         sub.stop();
@@ -268,7 +299,12 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         const sub = await f.subscribe(`$KV.${b}.>`, (m) => seen.push([m.subject, dec(m.data), m.headers?.get('KV-Operation')]));
         await kv.put('s.1', enc('running'));
         await kv.delete('s.1');
-        await eventually(() => expect(seen).toEqual([[`$KV.${b}.s.1`, 'running', undefined], [`$KV.${b}.s.1`, '', 'DEL']]));
+        await eventually(() =>
+          expect(seen).toEqual([
+            [`$KV.${b}.s.1`, 'running', undefined],
+            [`$KV.${b}.s.1`, '', 'DEL'],
+          ]),
+        );
         sub.stop();
         // And a stream publish on that subject is a put (effects write the entity index this way).
         await f.publish(`$KV.${b}.idx`, enc('1'));
@@ -316,7 +352,9 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
       /** A fetch that must end empty at its expiry: time has to pass (a virtual clock waits for it). */
       async function fetchesNothing(q: WorkQueue): Promise<void> {
         const out: WorkItem[] = [];
-        const done = (async () => { for await (const i of q.fetch(5, { expiresMs: 1_000 })) out.push(i); })();
+        const done = (async () => {
+          for await (const i of q.fetch(5, { expiresMs: 1_000 })) out.push(i);
+        })();
         await h.pass(1_100);
         await done;
         expect(data(out)).toEqual([]);
@@ -342,7 +380,9 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
       it('a fetch yields items as they come, and ends at its expiry with what it had', async () => {
         const { p, q } = await queue(10_000);
         const got: WorkItem[] = [];
-        const done = (async () => { for await (const i of q.fetch(3, { expiresMs: 1_500 })) got.push(i); })();
+        const done = (async () => {
+          for await (const i of q.fetch(3, { expiresMs: 1_500 })) got.push(i);
+        })();
         await new Promise((r) => setTimeout(r, 30));
         await f.publish(`${p}.t`, enc('late'));
         await eventually(() => expect(data(got)).toEqual(['late']));
@@ -402,7 +442,9 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         const c = await h.connect();
         const cq = await c.workQueue(s, durable, { filter: `${p}.>`, ackWaitMs: 10_000 });
         const got: WorkItem[] = [];
-        const open = (async () => { for await (const i of cq.fetch(1, { expiresMs: 20_000 })) got.push(i); })().catch(() => undefined);
+        const open = (async () => {
+          for await (const i of cq.fetch(1, { expiresMs: 20_000 })) got.push(i);
+        })().catch(() => undefined);
         await new Promise((r) => setTimeout(r, 50));
         await c.close();
         await open;
@@ -418,7 +460,9 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         const { q } = await queue();
         const ac = new AbortController();
         const got: WorkItem[] = [];
-        const open = (async () => { for await (const i of q.fetch(1, { expiresMs: 20_000, signal: ac.signal })) got.push(i); })();
+        const open = (async () => {
+          for await (const i of q.fetch(1, { expiresMs: 20_000, signal: ac.signal })) got.push(i);
+        })();
         await new Promise((r) => setTimeout(r, 50));
         ac.abort();
         await open;

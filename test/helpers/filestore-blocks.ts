@@ -28,7 +28,9 @@ export function readStreamBlocks(storeDir: string, stream: string, account = '$G
   const out = new Map<number, BlockRecord>();
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.blk')).sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.blk'))
+      .sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
   } catch {
     return out;
   }
@@ -40,7 +42,7 @@ export function readStreamBlocks(storeDir: string, stream: string, account = '$G
       const len = raw & ~HAS_HEADERS;
       if (len === 0 || i + len > b.length) break;
       const seqRaw = b.readBigUInt64LE(i + 4);
-      const deleted = (seqRaw >> 63n) === 1n;
+      const deleted = seqRaw >> 63n === 1n;
       const seq = Number(seqRaw & ((1n << 63n) - 1n));
       const ts = b.readBigInt64LE(i + 12);
       const slen = b.readUInt16LE(i + 20);

@@ -65,18 +65,30 @@ export async function startNatsCluster(): Promise<TestCluster> {
   const nodes: Node[] = [];
   for (let i = 0; i < 3; i++) {
     nodes.push({
-      name: `n${i + 1}`, port: await freePort(), clusterPort: await freePort(), httpPort: await freePort(),
-      conf: join(dir, `n${i + 1}.conf`), store: join(dir, `n${i + 1}`), log: join(dir, `n${i + 1}.log`),
+      name: `n${i + 1}`,
+      port: await freePort(),
+      clusterPort: await freePort(),
+      httpPort: await freePort(),
+      conf: join(dir, `n${i + 1}.conf`),
+      store: join(dir, `n${i + 1}`),
+      log: join(dir, `n${i + 1}.log`),
     });
   }
   for (const n of nodes) {
     mkdirSync(n.store, { recursive: true });
-    writeFileSync(n.conf, [
-      `server_name: ${n.name}`, 'host: 127.0.0.1', `port: ${n.port}`, `http_port: ${n.httpPort}`, 'max_payload: 1MB',
-      `jetstream { store_dir: "${n.store}", max_memory_store: 1GB, max_file_store: 20GB }`,
-      `cluster { name: dn-test, listen: 127.0.0.1:${n.clusterPort}, routes: [${nodes.map((m) => `nats-route://127.0.0.1:${m.clusterPort}`).join(', ')}] }`,
-      `log_file: "${n.log}"`,
-    ].join('\n'));
+    writeFileSync(
+      n.conf,
+      [
+        `server_name: ${n.name}`,
+        'host: 127.0.0.1',
+        `port: ${n.port}`,
+        `http_port: ${n.httpPort}`,
+        'max_payload: 1MB',
+        `jetstream { store_dir: "${n.store}", max_memory_store: 1GB, max_file_store: 20GB }`,
+        `cluster { name: dn-test, listen: 127.0.0.1:${n.clusterPort}, routes: [${nodes.map((m) => `nats-route://127.0.0.1:${m.clusterPort}`).join(', ')}] }`,
+        `log_file: "${n.log}"`,
+      ].join('\n'),
+    );
   }
   let keepDir = false;
   const running = (n: Node) => !!n.child && n.child.exitCode === null && n.child.signalCode === null;
@@ -188,8 +200,13 @@ export async function retrying<T>(fn: () => Promise<T>, timeoutMs = 120_000): Pr
  * `onProgress` runs every `every` signals (fault injection happens there). Returns expected sums.
  */
 export async function sendSignals(
-  client: DurableClient, prefix: string | null, entities: number, total: number,
-  onProgress: (sent: number) => Promise<void> = async () => undefined, every = 1_000, window = 256,
+  client: DurableClient,
+  prefix: string | null,
+  entities: number,
+  total: number,
+  onProgress: (sent: number) => Promise<void> = async () => undefined,
+  every = 1_000,
+  window = 256,
   acks?: AckLog,
 ): Promise<Map<string, number>> {
   const expected = new Map<string, number>();
@@ -213,11 +230,12 @@ export async function sendSignals(
     const amount = (i % 7) + 1;
     expected.set(key, (expected.get(key) ?? 0) + amount);
     // prefix null: plain signals, no key and no retry (exactly-once must then come from the runtime alone).
-    const send = prefix === null
-      ? client.signalEntity(new EntityId('counter', key), 'add', amount)
-      : acks
-        ? retrying(recorded(`${prefix}:${i}`, new EntityId('counter', key), amount))
-        : retrying(() => client.signalEntity(new EntityId('counter', key), 'add', amount, { idempotencyKey: `${prefix}:${i}` }));
+    const send =
+      prefix === null
+        ? client.signalEntity(new EntityId('counter', key), 'add', amount)
+        : acks
+          ? retrying(recorded(`${prefix}:${i}`, new EntityId('counter', key), amount))
+          : retrying(() => client.signalEntity(new EntityId('counter', key), 'add', amount, { idempotencyKey: `${prefix}:${i}` }));
     const p = send.finally(() => inFlight.delete(p));
     inFlight.add(p);
     if (inFlight.size >= window) await Promise.race(inFlight);
@@ -237,14 +255,15 @@ export async function wrongTotals(client: DurableClient, expected: Map<string, n
 
 /** Starts `chains` helloSequence and `fans` fanOutFanIn instances (count 40 + i) with chosen ids. */
 export async function startOrchestrations(client: DurableClient, prefix: string, chains: number, fans: number): Promise<{ chains: string[]; fans: string[] }> {
-  const start = (name: string, instanceId: string, input?: unknown) => retrying(async () => {
-    try {
-      return await client.startNew(name, { instanceId, ...(input === undefined ? {} : { input }) });
-    } catch (e) {
-      if (DurableError.is(e, 'instance-exists')) return instanceId; // an earlier attempt got through
-      throw e;
-    }
-  });
+  const start = (name: string, instanceId: string, input?: unknown) =>
+    retrying(async () => {
+      try {
+        return await client.startNew(name, { instanceId, ...(input === undefined ? {} : { input }) });
+      } catch (e) {
+        if (DurableError.is(e, 'instance-exists')) return instanceId; // an earlier attempt got through
+        throw e;
+      }
+    });
   return {
     chains: await Promise.all(Array.from({ length: chains }, (_, i) => start('helloSequence', `${prefix}-chain-${i}`))),
     fans: await Promise.all(Array.from({ length: fans }, (_, i) => start('fanOutFanIn', `${prefix}-fan-${i}`, { count: 40 + i }))),

@@ -35,7 +35,10 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((res) => {
       const s = tcpConnect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); res(true); });
+      s.once('connect', () => {
+        s.destroy();
+        res(true);
+      });
       s.once('error', () => res(false));
     });
     if (ok) return;
@@ -67,7 +70,9 @@ export async function startNatsServer(): Promise<TestServer> {
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir,
-    get pid() { return child.pid!; },
+    get pid() {
+      return child.pid!;
+    },
     async stop() {
       await kill('SIGTERM');
       rmSync(storeDir, { recursive: true, force: true });

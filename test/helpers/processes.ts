@@ -25,9 +25,17 @@ export async function startWorkerProcess(env: Record<string, string>, script = '
   child.stderr!.on('data', (d) => (out += d.toString()));
   await new Promise<void>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`worker did not start in 30 s:\n${out}`)), 30_000);
-    const check = () => { if (out.includes('ready')) { clearTimeout(timer); res(); } };
+    const check = () => {
+      if (out.includes('ready')) {
+        clearTimeout(timer);
+        res();
+      }
+    };
     child.stdout!.on('data', check);
-    child.once('exit', (code) => { clearTimeout(timer); rej(new Error(`worker exited with ${code}:\n${out}`)); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`worker exited with ${code}:\n${out}`));
+    });
   });
   return {
     child,
@@ -41,4 +49,3 @@ export async function startWorkerProcess(env: Record<string, string>, script = '
     },
   };
 }
-

@@ -32,8 +32,13 @@ it('runs each activity once when items wait longer than the ack wait for a free 
   });
   const hub = 'saturation';
   const worker = await Worker.start({
-    servers: server.url, hub, orchestrations: [fan], activities: [slow],
-    activityConcurrency: 2, activityAckWaitMs: 600, logger: pino({ level: 'silent' }),
+    servers: server.url,
+    hub,
+    orchestrations: [fan],
+    activities: [slow],
+    activityConcurrency: 2,
+    activityAckWaitMs: 600,
+    logger: pino({ level: 'silent' }),
   });
   const client = await DurableClient.connect({ servers: server.url, hub });
   try {

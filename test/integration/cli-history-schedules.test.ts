@@ -34,8 +34,14 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => { child.kill('SIGKILL'); rej(new Error(`timed out: ${args.join(' ')}\n${stderr}`)); }, 30_000);
-    child.on('exit', (code) => { clearTimeout(timer); res({ code, stdout, stderr }); });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      rej(new Error(`timed out: ${args.join(' ')}\n${stderr}`));
+    }, 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      res({ code, stdout, stderr });
+    });
   });
 }
 
@@ -74,7 +80,11 @@ describe('CLI history and schedules', () => {
     await waitLines(3);
     child.kill('SIGINT');
     await new Promise((r) => child.once('exit', r));
-    expect(lines().slice(0, 3).map((l) => JSON.parse(l).state.value)).toEqual([1, 2, 3]);
+    expect(
+      lines()
+        .slice(0, 3)
+        .map((l) => JSON.parse(l).state.value),
+    ).toEqual([1, 2, 3]);
   }, 60_000);
 
   it('schedule create/list/get/trigger/pause/resume/delete', async () => {

@@ -28,7 +28,11 @@ afterAll(async () => {
   await server?.stop();
 });
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...process.env, NATS_URL: server.url, DURABLE_NATS_HUB: hub, LOG_LEVEL: 'warn', ...extra };
@@ -41,8 +45,14 @@ function cli(args: string[], extra: Record<string, string> = {}, timeoutMs = 30_
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => { child.kill('SIGKILL'); rej(new Error(`timed out: ${args.join(' ')}\n${stderr}`)); }, timeoutMs);
-    child.on('exit', (code) => { clearTimeout(timer); res({ code, stdout, stderr }); });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      rej(new Error(`timed out: ${args.join(' ')}\n${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      res({ code, stdout, stderr });
+    });
   });
 }
 
@@ -57,7 +67,10 @@ async function daemon(args: string[], ready: RegExp, extra: Record<string, strin
     child.stderr.on('data', (d) => {
       stderr += d;
       const m = ready.exec(stderr);
-      if (m) { clearTimeout(timer); res(m); }
+      if (m) {
+        clearTimeout(timer);
+        res(m);
+      }
     });
     child.on('exit', (code) => rej(new Error(`exited ${code}: ${stderr}`)));
     child.stdout.resume();
@@ -190,7 +203,7 @@ describe('durable-nats CLI', () => {
       expect((await fetch(`${base}/entities/counter/c1/call?op=add&code=${key}`, { method: 'POST', body: '3' })).status).toBe(200);
       const start = await fetch(`${base}/orchestrators/helloSequence?code=${key}`, { method: 'POST' });
       expect(start.status).toBe(202);
-      const { statusQueryGetUri } = await start.json() as { statusQueryGetUri: string };
+      const { statusQueryGetUri } = (await start.json()) as { statusQueryGetUri: string };
       const done = await fetch(`${statusQueryGetUri}&waitForCompletion=20s`);
       expect(done.status).toBe(200);
       expect(await d.stop('SIGINT')).toBe(0);

@@ -33,7 +33,7 @@ function evenSpread(workers: string[]): Record<string, number> {
 const sameCounts = (a: Record<string, number>, b: Record<string, number>) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 
 describe('many workers', () => {
-  it('spreads partitions evenly as workers join, and moves a dead worker\'s share to the survivors', async () => {
+  it("spreads partitions evenly as workers join, and moves a dead worker's share to the survivors", async () => {
     const hub = 'scale-out';
     const client = await DurableClient.connect({ servers: env.server().url, hub });
     const workers: Record<string, WorkerProcess> = {};
@@ -61,7 +61,7 @@ describe('many workers', () => {
     await workers.b!.kill('SIGKILL');
     delete workers.b;
     const t0 = Date.now();
-    await waitFor('b\'s partitions to move to a, c, d', async () => sameCounts(countOwners(await leaseOwners(client)), evenSpread(['a', 'c', 'd'])), 20_000);
+    await waitFor("b's partitions to move to a, c, d", async () => sameCounts(countOwners(await leaseOwners(client)), evenSpread(['a', 'c', 'd'])), 20_000);
     const takeover = Date.now() - t0;
     // Takeover needs b's heartbeat to go stale (leaseMs) and its leases to expire (leaseMs).
     expect(takeover).toBeLessThan(LEASE_MS * 2 + 6_000);
@@ -81,7 +81,7 @@ describe('many workers', () => {
     let kills = 0;
     let chaos = true;
     let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const killer = (async () => {
       while (chaos) {
         await new Promise((r) => setTimeout(r, 2_500 + random() * 1_000));

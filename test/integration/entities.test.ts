@@ -8,7 +8,15 @@ import { aggregator } from '../../entities/aggregator.js';
 import { tally } from '../../entities/tally.js';
 import { entity } from '../../src/index.js';
 
-const blob = entity('blob', { state: () => ({ items: [] as string[] }), operations: { push: (s, x: string) => { s.items.push(x); }, count: (s) => s.items.length } });
+const blob = entity('blob', {
+  state: () => ({ items: [] as string[] }),
+  operations: {
+    push: (s, x: string) => {
+      s.items.push(x);
+    },
+    count: (s) => s.items.length,
+  },
+});
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
 
 let server: TestServer;
@@ -139,12 +147,12 @@ describe('entities', () => {
     expect(await client.callEntity(id, 'get')).toBe(6);
     const reasons: string[] = [];
     const { scan } = await import('../../src/store/event-log.js');
-    await scan(client.hub, client.hub.names.deadLetterStream, `${hub}.dlq.>`, 1, (m) => { reasons.push(m.headers?.get('Dn-Reason') ?? ''); });
-    expect(reasons).toEqual(expect.arrayContaining([
-      'body is not JSON',
-      "entity 'counter' has no operation 'explode'",
-      expect.stringContaining("invalid input for 'counter.add'"),
-    ]));
+    await scan(client.hub, client.hub.names.deadLetterStream, `${hub}.dlq.>`, 1, (m) => {
+      reasons.push(m.headers?.get('Dn-Reason') ?? '');
+    });
+    expect(reasons).toEqual(
+      expect.arrayContaining(['body is not JSON', "entity 'counter' has no operation 'explode'", expect.stringContaining("invalid input for 'counter.add'")]),
+    );
   });
 
   it('refuses operations that would grow the state past one message, keeping the state', async () => {

@@ -5,7 +5,9 @@ import { DurableClient, orchestration, Worker, type EntityVersion } from '../../
 import { counter } from '../../entities/counter.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
 
-const waitGo = orchestration('schedWaitGo', function* (ctx) { return yield ctx.waitForExternalEvent('go'); });
+const waitGo = orchestration('schedWaitGo', function* (ctx) {
+  return yield ctx.waitForExternalEvent('go');
+});
 
 let server: TestServer;
 let worker: Worker;
@@ -86,7 +88,12 @@ describe('entity history', () => {
       }
     })();
     for (let i = 0; i < 200; i++) await client.signalEntity('@counter@w', 'add', 1);
-    await Promise.race([done, sleep(20_000).then(() => { throw new Error(`watch saw ${seen.length} versions`); })]);
+    await Promise.race([
+      done,
+      sleep(20_000).then(() => {
+        throw new Error(`watch saw ${seen.length} versions`);
+      }),
+    ]);
     const history = (await client.entityHistory<{ value: number }>('@counter@w', { limit: 1000 })).versions;
     const firstSeen = seen[0]!.version;
     expect(seen.map((v) => v.version)).toEqual(history.filter((v) => v.version >= firstSeen).map((v) => v.version));
@@ -109,7 +116,9 @@ describe('entity history', () => {
 describe('schedules (in process)', () => {
   it('create, get, list, trigger, pause, resume, delete, and errors', async () => {
     await client.createSchedule('s1', { every: 3_600_000, action: { signalEntity: { id: '@counter@sched', op: 'add', input: 2 } } });
-    await expect(client.createSchedule('s1', { every: 1000, action: { signalEntity: { id: '@counter@sched', op: 'add', input: 2 } } })).rejects.toMatchObject({ code: 'instance-exists' });
+    await expect(client.createSchedule('s1', { every: 1000, action: { signalEntity: { id: '@counter@sched', op: 'add', input: 2 } } })).rejects.toMatchObject({
+      code: 'instance-exists',
+    });
     await expect(client.createSchedule('s2', { cron: 'bad', action: { startNew: { name: 'x' } } })).rejects.toMatchObject({ code: 'validation' });
     await expect(client.createSchedule('s2', { every: 1000, action: { signalEntity: { id: '@nope@x', op: 'add' } } })).rejects.toMatchObject({ code: 'validation' });
     const s = await client.getSchedule('s1');

@@ -8,7 +8,9 @@ import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
 
 const hub = 'http-hist';
 const KEY = 'k-hist';
-const noop = orchestration('schedNoop', function* () { return 1; });
+const noop = orchestration('schedNoop', function* () {
+  return 1;
+});
 
 let server: TestServer;
 let worker: Worker;

@@ -16,18 +16,28 @@ import { statusKey } from '../../src/core/topology.js';
 const hub = 'http-test';
 const KEY = 'test-system-key';
 
-const echo = orchestration('httpEcho', function* (_ctx, input: unknown) { return input ?? null; });
+const echo = orchestration('httpEcho', function* (_ctx, input: unknown) {
+  return input ?? null;
+});
 const waitForGo = orchestration('httpWait', function* (ctx, input: unknown) {
   ctx.setCustomStatus({ waiting: 'go', input });
   const data: unknown = yield ctx.waitForExternalEvent('go');
   return { got: data };
 });
-const fail = orchestration('httpFail', function* (ctx) { return yield ctx.callActivity('httpBoom'); });
-const boom = activity('httpBoom', async () => { throw new Error('boom on purpose'); });
+const fail = orchestration('httpFail', function* (ctx) {
+  return yield ctx.callActivity('httpBoom');
+});
+const boom = activity('httpBoom', async () => {
+  throw new Error('boom on purpose');
+});
 const hello = activity('httpHello', async (city: string) => `Hello ${city}!`);
 const steps = orchestration('httpSteps', function* (ctx) {
   const greeting: string = yield ctx.callActivity('httpHello', 'Tokyo');
-  try { yield ctx.callActivity('httpBoom'); } catch { /* caught on purpose: a TaskFailed entry */ }
+  try {
+    yield ctx.callActivity('httpBoom');
+  } catch {
+    /* caught on purpose: a TaskFailed entry */
+  }
   yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 10));
   return greeting;
 });
@@ -41,7 +51,11 @@ let B: string;
 beforeAll(async () => {
   server = await startNatsServer();
   worker = await Worker.start({
-    servers: server.url, hub, entities: [counter, aggregator], orchestrations: [echo, waitForGo, fail, steps], activities: [boom, hello],
+    servers: server.url,
+    hub,
+    entities: [counter, aggregator],
+    orchestrations: [echo, waitForGo, fail, steps],
+    activities: [boom, hello],
     logger: pino({ level: 'warn' }),
   });
   client = await DurableClient.connect({ servers: server.url, hub });
@@ -86,10 +100,17 @@ async function untilStatus(id: string, status: string, timeoutMs = 10_000): Prom
 describe('system key', () => {
   it('answers 401 without the key, or with a wrong one, on every management route', async () => {
     const routes: Array<[string, string]> = [
-      ['GET', `${B}/instances/`], ['GET', `${B}/instances/x`], ['POST', `${B}/orchestrators/httpEcho`],
-      ['POST', `${B}/instances/x/terminate`], ['DELETE', `${B}/instances/x`], ['GET', `${B}/entities/`],
-      ['POST', `${B}/entities/counter/k?op=add`], ['GET', `${B}/instances/x/events`], ['GET', `${B}/client-data`],
-      ['POST', `${http.url}/api/orchestrators/httpEcho`], ['POST', `${http.url}/api/start/httpEcho`],
+      ['GET', `${B}/instances/`],
+      ['GET', `${B}/instances/x`],
+      ['POST', `${B}/orchestrators/httpEcho`],
+      ['POST', `${B}/instances/x/terminate`],
+      ['DELETE', `${B}/instances/x`],
+      ['GET', `${B}/entities/`],
+      ['POST', `${B}/entities/counter/k?op=add`],
+      ['GET', `${B}/instances/x/events`],
+      ['GET', `${B}/client-data`],
+      ['POST', `${http.url}/api/orchestrators/httpEcho`],
+      ['POST', `${http.url}/api/start/httpEcho`],
     ];
     for (const [method, url] of routes) {
       const none = await fetch(url, { method });
@@ -120,7 +141,17 @@ describe('starting', () => {
     const r = await post('/orchestrators/httpEcho', JSON.stringify({ a: 1 }));
     expect(r.status).toBe(202);
     const p = await json(r);
-    expect(Object.keys(p).sort()).toEqual(['id', 'purgeHistoryDeleteUri', 'restartPostUri', 'resumePostUri', 'rewindPostUri', 'sendEventPostUri', 'statusQueryGetUri', 'suspendPostUri', 'terminatePostUri']);
+    expect(Object.keys(p).sort()).toEqual([
+      'id',
+      'purgeHistoryDeleteUri',
+      'restartPostUri',
+      'resumePostUri',
+      'rewindPostUri',
+      'sendEventPostUri',
+      'statusQueryGetUri',
+      'suspendPostUri',
+      'terminatePostUri',
+    ]);
     expect(r.headers.get('location')).toBe(p.statusQueryGetUri);
     expect(r.headers.get('retry-after')).toBe('1');
     expect(p.statusQueryGetUri).toBe(`${B}/instances/${p.id}?taskHub=${hub}&connection=Storage&code=${KEY}`);
@@ -255,7 +286,7 @@ describe('instance management', () => {
     expect((await post('/instances/nobody/restart')).status).toBe(404);
   });
 
-  it('history on the wire is DF\'s documented shape (historyEvents, EventType, ScheduledTime, results only with showHistoryOutput)', async () => {
+  it("history on the wire is DF's documented shape (historyEvents, EventType, ScheduledTime, results only with showHistoryOutput)", async () => {
     const { id } = await json(await post('/orchestrators/httpSteps'));
     await client.waitForCompletion(id, { timeoutMs: 10_000 });
     const full = await json(await api(`/instances/${id}?showHistory=true&showHistoryOutput=true`));
@@ -369,7 +400,17 @@ describe('long poll and SSE', () => {
     const decoder = new TextDecoder();
     for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) text += decoder.decode(chunk, { stream: true });
     clearTimeout(timer);
-    const events = text.split('\n\n').filter((b) => b.includes('event: status')).map((b) => JSON.parse(b.split('\n').find((l) => l.startsWith('data: '))!.slice(6)));
+    const events = text
+      .split('\n\n')
+      .filter((b) => b.includes('event: status'))
+      .map((b) =>
+        JSON.parse(
+          b
+            .split('\n')
+            .find((l) => l.startsWith('data: '))!
+            .slice(6),
+        ),
+      );
     expect(events[0].runtimeStatus).toBe('Running');
     expect(events.at(-1)).toMatchObject({ runtimeStatus: 'Completed', output: { got: 2 } });
     expect((await api('/instances/nobody/events')).status).toBe(404);
@@ -394,7 +435,13 @@ describe('entities', () => {
 
   it('rejects bad operations, input and names with 400 before writing; operation errors are 422', async () => {
     const path = '/entities/counter/bad';
-    for (const [url, body] of [[`${path}?op=add`, '"five"'], [`${path}?op=nope`, '1'], [path, '1'], ['/entities/nothing/x?op=add', '1'], [`${path}?op=add`, '{"x":']] as const) {
+    for (const [url, body] of [
+      [`${path}?op=add`, '"five"'],
+      [`${path}?op=nope`, '1'],
+      [path, '1'],
+      ['/entities/nothing/x?op=add', '1'],
+      [`${path}?op=add`, '{"x":'],
+    ] as const) {
       const r = await post(url, body);
       expect(r.status, url).toBe(400);
       expect((await json(r)).error.code).toBe('validation');
@@ -426,8 +473,12 @@ describe('entities', () => {
 
 describe('event-triggered starts', () => {
   let nc: NatsConnection;
-  beforeAll(async () => { nc = await connect({ servers: server.url }); });
-  afterAll(async () => { await nc?.close(); });
+  beforeAll(async () => {
+    nc = await connect({ servers: server.url });
+  });
+  afterAll(async () => {
+    await nc?.close();
+  });
 
   it('starts one instance from two raw publishes of the same instance id, found by that id', async () => {
     const js = jetstream(nc);

@@ -31,7 +31,14 @@ it('does not take a reader paused by a full buffer for a stalled one, and loses 
   for (let i = 0; i < 50; i++) await publisher.publish(inboxSubject(hub.names.hub, 0, 'e.tally.k'), encodeJson({ op: 'add', input: i }));
   publisher.close();
   const warnings: string[] = [];
-  const logger = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(JSON.parse(line).msg); } });
+  const logger = pino(
+    { level: 'warn' },
+    {
+      write: (line: string) => {
+        warnings.push(JSON.parse(line).msg);
+      },
+    },
+  );
   const reader = new InboxReader({ hub, partition: 0, logger, onMessages: () => undefined, maxBuffer: 10, stallMs: 300 });
   await reader.start(0);
   try {

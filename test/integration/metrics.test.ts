@@ -34,7 +34,11 @@ function parse(text: string): Map<string, number> {
     if (!line || line.startsWith('#')) continue;
     const i = line.lastIndexOf(' ');
     // Drop the default labels (worker, hub) so that tests can name series simply.
-    const key = line.slice(0, i).replace(/(worker|hub)="[^"]*",?/g, '').replace(/,}/, '}').replace('{}', '');
+    const key = line
+      .slice(0, i)
+      .replace(/(worker|hub)="[^"]*",?/g, '')
+      .replace(/,}/, '}')
+      .replace('{}', '');
     out.set(key, Number(line.slice(i + 1)));
   }
   return out;
@@ -51,14 +55,20 @@ describe('metrics server', () => {
   it('serves counters that move with the work, and the queue depth of the activity consumers', async () => {
     const hub = 'metrics-work';
     worker = await Worker.start({
-      servers: server.url, hub, entities: [counter], orchestrations, activities, metricsPort: 0, leaseMs: 1_500,
+      servers: server.url,
+      hub,
+      entities: [counter],
+      orchestrations,
+      activities,
+      metricsPort: 0,
+      leaseMs: 1_500,
       logger: pino({ level: 'warn' }),
     });
     expect(worker.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     client = await DurableClient.connect({ servers: server.url, hub });
     const url = worker.metricsUrl!;
 
-    const health = await (await fetch(`${url}/healthz`)).json() as { ok: boolean; worker: string; partitions: number[] };
+    const health = (await (await fetch(`${url}/healthz`)).json()) as { ok: boolean; worker: string; partitions: number[] };
     expect(health).toEqual({ ok: true, worker: worker.id, partitions: Array.from({ length: 16 }, (_, i) => i) });
 
     const before = await scrape(url);
@@ -76,10 +86,14 @@ describe('metrics server', () => {
     await client.hub.js.publish(`${hub}.in.3.x.bogus`, new TextEncoder().encode('{}'));
     await waitFor('the scheduled signal', async () => (await client!.callEntity<number>(id, 'get')) === 1500, 10_000);
 
-    const after = await waitFor('the dead letter to be counted', async () => {
-      const m = await scrape(url);
-      return (m.get('durable_dead_letters_total') ?? 0) >= 1 ? m : undefined;
-    }, 10_000);
+    const after = await waitFor(
+      'the dead letter to be counted',
+      async () => {
+        const m = await scrape(url);
+        return (m.get('durable_dead_letters_total') ?? 0) >= 1 ? m : undefined;
+      },
+      10_000,
+    );
     expect(after.get('durable_operations_applied_total')).toBeGreaterThanOrEqual(502);
     expect(after.get('durable_batch_size_count')).toBeGreaterThan(0);
     expect(after.get('durable_batch_size_sum')).toBeGreaterThanOrEqual(502);
@@ -115,10 +129,14 @@ describe('metrics server', () => {
     const c = await DurableClient.connect({ servers: server.url, hub });
     try {
       await c.startNew('fanOutFanIn', { instanceId: 'waiting', input: { count: 25 } });
-      const m = await waitFor('25 queued work items', async () => {
-        const s = await scrape(w.metricsUrl!);
-        return s.get('durable_activity_queue_depth{activity="filesize"}') === 25 ? s : undefined;
-      }, 15_000);
+      const m = await waitFor(
+        '25 queued work items',
+        async () => {
+          const s = await scrape(w.metricsUrl!);
+          return s.get('durable_activity_queue_depth{activity="filesize"}') === 25 ? s : undefined;
+        },
+        15_000,
+      );
       expect(m.get('durable_activity_in_flight{activity="filesize"}')).toBe(0);
     } finally {
       await c.close();
@@ -130,10 +148,14 @@ describe('metrics server', () => {
     const url = worker!.metricsUrl!;
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     process.kill(server.pid, 'SIGKILL');
-    const down = await waitFor('503', async () => {
-      const res = await fetch(`${url}/healthz`);
-      return res.status === 503 ? res : undefined;
-    }, 15_000);
+    const down = await waitFor(
+      '503',
+      async () => {
+        const res = await fetch(`${url}/healthz`);
+        return res.status === 503 ? res : undefined;
+      },
+      15_000,
+    );
     expect(await down.json()).toMatchObject({ ok: false, worker: worker!.id });
     // /metrics still answers while NATS is away (the queue sampler fails quietly).
     expect((await fetch(`${url}/metrics`)).status).toBe(200);
@@ -141,14 +163,18 @@ describe('metrics server', () => {
     await waitFor('200', async () => (await fetch(`${url}/healthz`)).status === 200, 20_000);
     // A request sent while the server was still recovering its streams can go unanswered (a
     // 'timeout' or 'connection' error): callers retry such transient errors.
-    const value = await waitFor('a call to succeed after the restart', async () => {
-      try {
-        return await client!.callEntity<number>(new EntityId('counter', 'm'), 'get', undefined, { timeoutMs: 5_000 });
-      } catch (e) {
-        if (DurableError.is(e, 'timeout') || DurableError.is(e, 'connection')) return undefined;
-        throw e;
-      }
-    }, 40_000);
+    const value = await waitFor(
+      'a call to succeed after the restart',
+      async () => {
+        try {
+          return await client!.callEntity<number>(new EntityId('counter', 'm'), 'get', undefined, { timeoutMs: 5_000 });
+        } catch (e) {
+          if (DurableError.is(e, 'timeout') || DurableError.is(e, 'connection')) return undefined;
+          throw e;
+        }
+      },
+      40_000,
+    );
     expect(value).toBe(1500);
   }, 60_000);
 });

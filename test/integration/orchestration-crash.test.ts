@@ -18,7 +18,9 @@ describe('orchestrations survive worker crashes', () => {
     const client = await DurableClient.connect({ servers: env.server().url, hub });
     const chains = await Promise.all(Array.from({ length: 200 }, (_, i) => client.startNew('helloSequence', { instanceId: `chain-${i}` })));
     const fans = await Promise.all(Array.from({ length: 20 }, (_, i) => client.startNew('fanOutFanIn', { instanceId: `fan-${i}`, input: { count: 100 + i } })));
-    const timers = await Promise.all(Array.from({ length: 20 }, (_, i) => client.startNew('approvalWorkflow', { instanceId: `timer-${i}`, input: { requestId: `r${i}`, timeoutMs: 1500 + i * 50 } })));
+    const timers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => client.startNew('approvalWorkflow', { instanceId: `timer-${i}`, input: { requestId: `r${i}`, timeoutMs: 1500 + i * 50 } })),
+    );
     await new Promise((r) => setTimeout(r, 150));
     await worker.kill('SIGKILL');
     worker = await spawnWorker(hub, 'b');

@@ -16,7 +16,9 @@ const flaky = activity('flaky', async (input: { failTimes: number; key: string }
   if (ctx.attempt <= input.failTimes) throw new Error(`attempt ${ctx.attempt} failed`);
   return `ok after ${ctx.attempt}`;
 });
-const boom = activity('boom', async () => { throw new TypeError('kaboom'); });
+const boom = activity('boom', async () => {
+  throw new TypeError('kaboom');
+});
 const withRetry = orchestration('withRetry', function* (ctx, input: { failTimes: number }) {
   return yield ctx.callActivity('flaky', { ...input, key: ctx.instanceId }, { retry: { maxAttempts: 3, firstRetryIntervalMs: 50, backoffCoefficient: 2 } });
 });
@@ -53,8 +55,12 @@ const rewindable = orchestration('rewindable', function* (ctx) {
 const starter = entity('starter', {
   state: () => ({ started: [] as string[] }),
   operations: {
-    kickOff: (s, _i, ctx) => { s.started.push(ctx.startNew('helloSequence', { instanceId: `from-entity-${ctx.id.key}` })); },
-    later: (_s, target: string, ctx) => { ctx.signalEntity(target, 'add', 3, { delayMs: 300 }); },
+    kickOff: (s, _i, ctx) => {
+      s.started.push(ctx.startNew('helloSequence', { instanceId: `from-entity-${ctx.id.key}` }));
+    },
+    later: (_s, target: string, ctx) => {
+      ctx.signalEntity(target, 'add', 3, { delayMs: 300 });
+    },
   },
 });
 const guids = orchestration('guids', function* (ctx) {
@@ -66,8 +72,13 @@ const guids = orchestration('guids', function* (ctx) {
 beforeAll(async () => {
   server = await startNatsServer();
   worker = await Worker.start({
-    servers: server.url, hub, leaseMs: 2000, logger: pino({ level: 'warn' }),
-    entities: [...entities, starter], orchestrations: [...orchestrations, withRetry, failing, parent, waiter, guids, rewindable], activities: [...activities, flaky, boom, failOnce],
+    servers: server.url,
+    hub,
+    leaseMs: 2000,
+    logger: pino({ level: 'warn' }),
+    entities: [...entities, starter],
+    orchestrations: [...orchestrations, withRetry, failing, parent, waiter, guids, rewindable],
+    activities: [...activities, flaky, boom, failOnce],
   });
   client = await DurableClient.connect({ servers: server.url, hub });
 });
@@ -129,14 +140,23 @@ describe('orchestration patterns', () => {
   });
 
   it('aggregator over entities', async () => {
-    const s = await run('fleetReport', { devices: ['d1', 'd2'], readings: [{ device: 'd1', value: 3 }, { device: 'd2', value: 9 }, { device: 'd1', value: 4 }] });
+    const s = await run('fleetReport', {
+      devices: ['d1', 'd2'],
+      readings: [
+        { device: 'd1', value: 3 },
+        { device: 'd2', value: 9 },
+        { device: 'd1', value: 4 },
+      ],
+    });
     expect(s.output).toEqual({ devices: 2, count: 3, sum: 16, max: 9 });
   });
 
   it('bank transfers under lockEntities conserve the total', async () => {
     const names = ['a', 'b', 'c', 'd'];
     for (const n of names) await client.callEntity(new EntityId('account', n), 'deposit', 100);
-    const ids = await Promise.all(Array.from({ length: 24 }, (_, i) => client.startNew('transferFunds', { input: { from: names[i % 4], to: names[(i * 3 + 1) % 4], amount: 10 + (i % 5) * 20 } })));
+    const ids = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => client.startNew('transferFunds', { input: { from: names[i % 4], to: names[(i * 3 + 1) % 4], amount: 10 + (i % 5) * 20 } })),
+    );
     const done = await Promise.all(ids.map((id) => client.waitForCompletion(id, { timeoutMs: 60_000 })));
     expect(done.every((s) => s.runtimeStatus === 'Completed')).toBe(true);
     const balances = await Promise.all(names.map((n) => client.callEntity<number>(new EntityId('account', n), 'balance')));
@@ -163,7 +183,10 @@ describe('orchestration ctx and management', () => {
 
   it('sub-orchestrations', async () => {
     const s = await run('parent', undefined, 'p-1');
-    expect(s.output).toEqual([['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'], ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']]);
+    expect(s.output).toEqual([
+      ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'],
+      ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'],
+    ]);
     expect((await client.getStatus('p-1-child'))?.runtimeStatus).toBe('Completed');
   });
 
@@ -280,14 +303,23 @@ describe('orchestration ctx and management', () => {
     const lclient = await DurableClient.connect({ servers: server.url, hub: 'orch-list-scan' });
     const N = 300;
     const idOf = (i: number) => `scan-${String(i).padStart(4, '0')}`;
-    const record = (i: number, runtimeStatus: string) => new TextEncoder().encode(JSON.stringify({
-      instanceId: idOf(i), name: i % 2 ? 'odd' : 'even', runtimeStatus, createdTime: new Date(1_700_000_000_000 + i).toISOString(), lastUpdatedTime: new Date().toISOString(), _v: 1,
-    }));
+    const record = (i: number, runtimeStatus: string) =>
+      new TextEncoder().encode(
+        JSON.stringify({
+          instanceId: idOf(i),
+          name: i % 2 ? 'odd' : 'even',
+          runtimeStatus,
+          createdTime: new Date(1_700_000_000_000 + i).toISOString(),
+          lastUpdatedTime: new Date().toISOString(),
+          _v: 1,
+        }),
+      );
     await Promise.all(Array.from({ length: N }, (_, i) => lclient.hub.status.put(statusKey(idOf(i)), record(i, 'Running'))));
     let writing = true;
     let rewrites = 0;
     const writer = (async () => {
-      for (let n = 0; writing && n < 200_000; n++) { // a status rewritten continuously, as busy workers do
+      for (let n = 0; writing && n < 200_000; n++) {
+        // a status rewritten continuously, as busy workers do
         await lclient.hub.status.put(statusKey(idOf(n % N)), record(n % N, 'Running'));
         rewrites++;
       }
@@ -310,7 +342,10 @@ describe('orchestration ctx and management', () => {
         const page = await lclient.listInstances({ namePrefix: 'odd', pageSize: 40, ...(token ? { continuationToken: token } : {}) });
         if (page.continuationToken) expect(page.instances).toHaveLength(40);
         expect(new Set(page.instances.map((s) => s.instanceId)).size).toBe(page.instances.length);
-        for (const s of page.instances) { expect(s.name).toBe('odd'); seen.add(s.instanceId); }
+        for (const s of page.instances) {
+          expect(s.name).toBe('odd');
+          seen.add(s.instanceId);
+        }
         token = page.continuationToken;
       } while (token && ++pages < 1_000);
       expect(Date.now() - t1).toBeLessThan(10_000);

@@ -30,7 +30,9 @@ import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
 const tally = entity('tally', {
   state: () => ({ value: 0 }),
   operations: {
-    add: (s, n: number) => { s.value += n; },
+    add: (s, n: number) => {
+      s.value += n;
+    },
     get: (s) => s.value,
     /** Adds, then passes the amount on to another tally. */
     relay: async (s, a: { n: number; to: string }, ctx) => {
@@ -81,13 +83,26 @@ async function rig(hubName: string, partitions: number): Promise<Rig> {
   const noOrchestrations = { start: () => ({}), entityResponse: () => ({}), lockGranted: () => ({}) };
   const entities = new EntityHost(hub, defs, noOrchestrations, 100, reader);
   const orchestrations: ActorHost = { prepare: () => Promise.reject(new Error('no orchestrations here')), invalidate: () => undefined };
-  const processor = new PartitionProcessor(0, { in: 0, ev: 0 }, {
-    hub, publisher: faulty, hosts: { e: entities, o: orchestrations }, logger: pino({ level: 'silent' }),
-    metrics: createWorkerMetrics({ worker: hubName, hub: hubName }), maxBatch: 1_000, leaseValid: () => true,
-  });
+  const processor = new PartitionProcessor(
+    0,
+    { in: 0, ev: 0 },
+    {
+      hub,
+      publisher: faulty,
+      hosts: { e: entities, o: orchestrations },
+      logger: pino({ level: 'silent' }),
+      metrics: createWorkerMetrics({ worker: hubName, hub: hubName }),
+      maxBatch: 1_000,
+      leaseValid: () => true,
+    },
+  );
   return {
-    hub, faulty, processor,
-    send: async (id, body) => { await plain.publish(entityInboxSubject(hub.names.hub, id, partitions), encodeJson(body)); },
+    hub,
+    faulty,
+    processor,
+    send: async (id, body) => {
+      await plain.publish(entityInboxSubject(hub.names.hub, id, partitions), encodeJson(body));
+    },
     value: async (id) => {
       const last = await reader.readLast(eventSubject(hub.names.hub, entityPartition(id, partitions), entityActorToken(id)));
       return last ? decodeJson<{ st: { value: number } }>(last.data).st.value : undefined;

@@ -21,7 +21,14 @@ let client: DurableClient;
 
 beforeAll(async () => {
   server = await startNatsServer();
-  worker = await Worker.start({ servers: server.url, hub, partitions: 2, orchestrations: [helloSequence, approvalWorkflow], activities: [sayHello, escalate], logger: pino({ level: 'warn' }) });
+  worker = await Worker.start({
+    servers: server.url,
+    hub,
+    partitions: 2,
+    orchestrations: [helloSequence, approvalWorkflow],
+    activities: [sayHello, escalate],
+    logger: pino({ level: 'warn' }),
+  });
   client = await DurableClient.connect({ servers: server.url, hub });
 }, 30_000);
 
@@ -40,7 +47,10 @@ function statusJson(id: string): Promise<unknown> {
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => { child.kill('SIGKILL'); rej(new Error(`CLI timed out: ${err}`)); }, 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      rej(new Error(`CLI timed out: ${err}`));
+    }, 30_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
       if (code !== 0) rej(new Error(`CLI exited ${code}: ${err}`));
@@ -57,7 +67,10 @@ it('replays a completed and a running instance exported by the CLI and by getSta
 
   const exported = await statusJson(done);
   expect(replayHistory(helloSequence, exported as never)).toMatchObject({
-    instanceId: done, runtimeStatus: 'Completed', output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'], steps: 3,
+    instanceId: done,
+    runtimeStatus: 'Completed',
+    output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'],
+    steps: 3,
   });
   const running = await client.getStatus(waiting, { showHistory: true });
   expect(replayHistory(approvalWorkflow, running!.history!)).toMatchObject({ runtimeStatus: 'Running', customStatus: 'waiting for approval', steps: 1 });
@@ -69,7 +82,14 @@ it('replays a completed and a running instance exported by the CLI and by getSta
     for (const city of ['Tokyo', 'Seattle', 'London']) out.push(yield ctx.callActivity(city === 'London' ? 'greet' : 'sayHello', city));
     return out;
   });
-  const e = (() => { try { replayHistory(renamed, exported as never); } catch (err) { return err; } return undefined; })();
+  const e = (() => {
+    try {
+      replayHistory(renamed, exported as never);
+    } catch (err) {
+      return err;
+    }
+    return undefined;
+  })();
   expect(DurableError.is(e, 'nondeterminism')).toBe(true);
   expect((e as DurableError).details).toMatchObject({ step: 3, expected: "callActivity('sayhello')", actual: "callActivity('greet')" });
   const checksFirst = orchestration('approvalWorkflow', function* (ctx, input: { requestId: string }) {

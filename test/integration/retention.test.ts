@@ -63,10 +63,15 @@ describe('retention', () => {
     const call = (id: EntityId, op: string) => retrying(() => client.callEntity<number>(id, op, undefined, { timeoutMs: 30_000 }));
     expect(await call(new EntityId('relay', 'hot'), 'get')).toBe(total);
     // The sink gets the relay's effects: wait until they are all in, then check none is doubled.
-    const sink = await waitFor('the sink to receive every effect', async () => {
-      const v = await call(new EntityId('counter', 'sink'), 'get');
-      return v >= total ? v : undefined;
-    }, 60_000, 200);
+    const sink = await waitFor(
+      'the sink to receive every effect',
+      async () => {
+        const v = await call(new EntityId('counter', 'sink'), 'get');
+        return v >= total ? v : undefined;
+      },
+      60_000,
+      200,
+    );
     expect(sink).toBe(total);
     for (let k = 0; k < 20; k++) expect(await call(new EntityId('counter', `k${k}`), 'get')).toBe(total / 20);
     // Bounded: trims keep 2 and run every 2 versions; a trim lost in a crash is only late.

@@ -103,7 +103,12 @@ describe('schedules under SIGKILL', () => {
         worker = await env.spawn(hub, `b${i}`);
       }
     }
-    await Promise.race([watching, sleep(30_000).then(() => { throw new Error(`watch saw ${seen.length} versions, last ${JSON.stringify(seen.at(-1))}`); })]);
+    await Promise.race([
+      watching,
+      sleep(30_000).then(() => {
+        throw new Error(`watch saw ${seen.length} versions, last ${JSON.stringify(seen.at(-1))}`);
+      }),
+    ]);
     const history = (await client.entityHistory<{ value: number }>('@counter@watched', { limit: 1000 })).versions;
     const from = seen[0]!.version;
     const expected = history.filter((v) => v.version >= from);

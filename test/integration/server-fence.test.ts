@@ -62,7 +62,10 @@ describe('Nats-Expected-Last-Subject-Sequence under concurrency', () => {
     const nc = await connect({ servers: single.url });
     const stored = await racingAppends(nc, 1, 20, 8);
     await nc.close();
-    expect(stored.every((s) => s === 1), JSON.stringify(stored)).toBe(true);
+    expect(
+      stored.every((s) => s === 1),
+      JSON.stringify(stored),
+    ).toBe(true);
   }, 60_000);
 
   it('3-node cluster (R3): exactly one of the racing appends is stored', async () => {
@@ -71,6 +74,9 @@ describe('Nats-Expected-Last-Subject-Sequence under concurrency', () => {
     const stored = await racingAppends(nc, 3, 20, 8);
     await nc.close();
     console.log(`R3, stored per round of 8 racing appends on one base: header alone ${JSON.stringify(rawStored)}; LeanPublisher ${JSON.stringify(stored)}`);
-    expect(stored.every((s) => s === 1), JSON.stringify(stored)).toBe(true);
+    expect(
+      stored.every((s) => s === 1),
+      JSON.stringify(stored),
+    ).toBe(true);
   }, 60_000);
 });

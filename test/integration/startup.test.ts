@@ -33,13 +33,21 @@ import { startWorkerProcess, type WorkerProcess } from '../helpers/processes.js'
 const ROOT = resolve(import.meta.dirname, '../..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const portAnswers = (port: number) => new Promise<boolean>((res) => {
-  const s = tcpConnect(port, '127.0.0.1');
-  s.once('connect', () => { s.destroy(); res(true); });
-  s.once('error', () => res(false));
-});
+const portAnswers = (port: number) =>
+  new Promise<boolean>((res) => {
+    const s = tcpConnect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.once('error', () => res(false));
+  });
 
-interface RawCluster { urls: string[]; healthzAtStart: number[]; stop(): Promise<void> }
+interface RawCluster {
+  urls: string[];
+  healthzAtStart: number[];
+  stop(): Promise<void>;
+}
 
 /**
  * A 3-node cluster (the layout of test/helpers/nats-cluster.ts) that resolves as soon as one
@@ -54,12 +62,18 @@ async function startElectingCluster(): Promise<RawCluster> {
     const store = join(dir, n.name);
     mkdirSync(store, { recursive: true });
     const conf = join(dir, `${n.name}.conf`);
-    writeFileSync(conf, [
-      `server_name: ${n.name}`, 'host: 127.0.0.1', `port: ${n.port}`, `http_port: ${n.httpPort}`,
-      `jetstream { store_dir: "${store}", max_memory_store: 256MB, max_file_store: 2GB }`,
-      `cluster { name: dn-startup, listen: 127.0.0.1:${n.clusterPort}, routes: [${nodes.map((m) => `nats-route://127.0.0.1:${m.clusterPort}`).join(', ')}] }`,
-      `log_file: "${join(dir, `${n.name}.log`)}"`,
-    ].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        `server_name: ${n.name}`,
+        'host: 127.0.0.1',
+        `port: ${n.port}`,
+        `http_port: ${n.httpPort}`,
+        `jetstream { store_dir: "${store}", max_memory_store: 256MB, max_file_store: 2GB }`,
+        `cluster { name: dn-startup, listen: 127.0.0.1:${n.clusterPort}, routes: [${nodes.map((m) => `nats-route://127.0.0.1:${m.clusterPort}`).join(', ')}] }`,
+        `log_file: "${join(dir, `${n.name}.log`)}"`,
+      ].join('\n'),
+    );
     children.push(spawn(NATS_SERVER_BIN, ['-c', conf], { stdio: 'ignore' }));
   }
   // The first node that listens is enough: the others (and the meta leader) may still be coming.
@@ -69,16 +83,28 @@ async function startElectingCluster(): Promise<RawCluster> {
     await sleep(10);
   }
   // Recorded, not waited for: 503 = no meta leader yet on that node, 0 = not listening yet.
-  const healthzAtStart = await Promise.all(nodes.map((n) => fetch(`http://127.0.0.1:${n.httpPort}/healthz`, { signal: AbortSignal.timeout(500) }).then((r) => r.status, () => 0)));
+  const healthzAtStart = await Promise.all(
+    nodes.map((n) =>
+      fetch(`http://127.0.0.1:${n.httpPort}/healthz`, { signal: AbortSignal.timeout(500) }).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    ),
+  );
   return {
     urls: nodes.map((n) => `nats://127.0.0.1:${n.port}`),
     healthzAtStart,
     async stop() {
-      await Promise.all(children.map((c) => new Promise<void>((res) => {
-        if (c.exitCode !== null || c.signalCode !== null) return res();
-        c.once('exit', () => res());
-        c.kill('SIGKILL');
-      })));
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((res) => {
+              if (c.exitCode !== null || c.signalCode !== null) return res();
+              c.once('exit', () => res());
+              c.kill('SIGKILL');
+            }),
+        ),
+      );
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -87,7 +113,12 @@ async function startElectingCluster(): Promise<RawCluster> {
 /** Lines logged at warn or above, parsed (pino JSON), for asserting on retries. */
 function captureLogger(level = 'warn') {
   const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({ write(chunk, _enc, cb) { for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l)); cb(); } });
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
   return { logger: pino({ level }, stream), lines };
 }
 
@@ -95,15 +126,23 @@ function captureLogger(level = 'warn') {
 function runToExit(env: Record<string, string>, limitMs: number): Promise<{ out: string; code: number | null; ms: number; killed: boolean }> {
   const t0 = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'test/fixtures/worker-process.ts')], {
-    cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'error', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'error', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout!.on('data', (d) => (out += d.toString()));
   child.stderr!.on('data', (d) => (out += d.toString()));
   return new Promise((res) => {
     let killed = false;
-    const timer = setTimeout(() => { killed = true; child.kill('SIGKILL'); }, limitMs);
-    child.once('exit', (code) => { clearTimeout(timer); res({ out, code, ms: Date.now() - t0, killed }); });
+    const timer = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, limitMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      res({ out, code, ms: Date.now() - t0, killed });
+    });
   });
 }
 
@@ -124,14 +163,25 @@ describe('start-up against a cluster still electing', () => {
         const started = await Promise.allSettled([
           startWorkerProcess(env('a')),
           startWorkerProcess(env('b')),
-          DurableClient.connect({ servers: cluster.urls, hub, replicas: 3, logger }).finally(() => { clientMs = Date.now() - t0; }),
+          DurableClient.connect({ servers: cluster.urls, hub, replicas: 3, logger }).finally(() => {
+            clientMs = Date.now() - t0;
+          }),
         ]);
-        for (const s of started) if (s.status === 'fulfilled' && s.value instanceof DurableClient) client = s.value; else if (s.status === 'fulfilled') procs.push(s.value as WorkerProcess);
+        for (const s of started)
+          if (s.status === 'fulfilled' && s.value instanceof DurableClient) client = s.value;
+          else if (s.status === 'fulfilled') procs.push(s.value as WorkerProcess);
         const failures = started.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => String(s.reason?.message ?? s.reason));
         expect(failures).toEqual([]);
         const startMs = Date.now() - t0;
         const retries = lines.filter((l) => l.msg === 'start-up step failed transiently; retrying');
-        console.log(`round ${round}: healthz at start ${cluster.healthzAtStart.join('/')}; client connected in ${clientMs} ms, all started in ${startMs} ms; client retried ${retries.length} times (${[...new Set(retries.map((l) => l.step))].join(', ')}; errors: ${[...new Set(retries.map((l) => String(l.err).slice(0, 80)))].join(' / ')}); slowest client steps: ${lines.filter((l) => l.msg === 'start-up step done').sort((x, y) => (y.ms as number) - (x.ms as number)).slice(0, 3).map((l) => `${l.step} ${l.ms} ms`).join(', ')}`);
+        console.log(
+          `round ${round}: healthz at start ${cluster.healthzAtStart.join('/')}; client connected in ${clientMs} ms, all started in ${startMs} ms; client retried ${retries.length} times (${[...new Set(retries.map((l) => l.step))].join(', ')}; errors: ${[...new Set(retries.map((l) => String(l.err).slice(0, 80)))].join(' / ')}); slowest client steps: ${lines
+            .filter((l) => l.msg === 'start-up step done')
+            .sort((x, y) => (y.ms as number) - (x.ms as number))
+            .slice(0, 3)
+            .map((l) => `${l.step} ${l.ms} ms`)
+            .join(', ')}`,
+        );
 
         const id = new EntityId('counter', `r${round}`);
         await client!.signalEntity(id, 'add', 5);
@@ -164,14 +214,19 @@ describe('start-up without JetStream', () => {
     }
     plainUrl = `nats://127.0.0.1:${port}`;
   });
-  afterAll(() => { plain?.kill('SIGKILL'); });
+  afterAll(() => {
+    plain?.kill('SIGKILL');
+  });
 
   it('Worker.start rejects with connection within its startupTimeoutMs (server without JetStream, and no server)', async () => {
     const nobody = `nats://127.0.0.1:${await freePort()}`;
     for (const servers of [plainUrl, nobody]) {
       const { logger, lines } = captureLogger();
       const t0 = Date.now();
-      const err = await Worker.start({ servers, hub: 'nojs', startupTimeoutMs: 1_500, logger }).then(() => undefined, (e: unknown) => e);
+      const err = await Worker.start({ servers, hub: 'nojs', startupTimeoutMs: 1_500, logger }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       const ms = Date.now() - t0;
       expect(DurableError.is(err, 'connection')).toBe(true);
       expect(ms).toBeGreaterThanOrEqual(1_400);
@@ -188,7 +243,10 @@ describe('start-up without JetStream', () => {
       () => createHttpServer({ servers: plainUrl, hub: 'nojs', port: 0, startupTimeoutMs: 1_000, logger: pino({ level: 'silent' }) }),
     ]) {
       const t0 = Date.now();
-      const err = await start().then(() => undefined, (e: unknown) => e);
+      const err = await start().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(DurableError.is(err, 'connection')).toBe(true);
       expect((err as Error).message).toMatch(/^JetStream account info: gave up after \d+ ms/);
       expect(Date.now() - t0).toBeLessThan(2_500);

@@ -29,8 +29,14 @@ const procs: WorkerProcess[] = [];
 beforeAll(async () => {
   server = await startNatsServer();
   worker = await Worker.start({
-    servers: server.url, hub, entities: [counter], orchestrations: tracingOrchestrations, activities: tracingActivities,
-    logger: pino({ level: 'warn' }), leaseMs: 2000, workerId: 'w-trace',
+    servers: server.url,
+    hub,
+    entities: [counter],
+    orchestrations: tracingOrchestrations,
+    activities: tracingActivities,
+    logger: pino({ level: 'warn' }),
+    leaseMs: 2000,
+    workerId: 'w-trace',
   });
   client = await DurableClient.connect({ servers: server.url, hub });
 });
@@ -67,9 +73,17 @@ describe('tracing', () => {
     expect(tracingEnabled()).toBe(false);
     const id = new EntityId('counter', 'untraced');
     const seen: Msg[] = [];
-    const sub = natsOf(client).subscribe(client.signalSubject(id), { callback: (_e, m) => { seen.push(m); } });
+    const sub = natsOf(client).subscribe(client.signalSubject(id), {
+      callback: (_e, m) => {
+        seen.push(m);
+      },
+    });
     await client.signalEntity(id, 'add', 1);
-    await until(() => seen.length, (n) => n > 0, 5_000);
+    await until(
+      () => seen.length,
+      (n) => n > 0,
+      5_000,
+    );
     sub.unsubscribe();
     expect(seen).toHaveLength(1);
     expect(seen[0]!.headers?.get('traceparent') ?? '').toBe('');
@@ -90,7 +104,10 @@ describe('tracing with an SDK registered', () => {
     const status = await client.waitForCompletion(id, { timeoutMs: 30_000 });
     expect(status.runtimeStatus).toBe('Completed');
     // The last episode's span ends at its commit, before its status write: it is already exported.
-    const spans = await until(() => exporter.getFinishedSpans(), (s) => s.some((x) => x.name === 'entity counter.add') && s.filter((x) => x.name === 'orchestration torder').length >= 4);
+    const spans = await until(
+      () => exporter.getFinishedSpans(),
+      (s) => s.some((x) => x.name === 'entity counter.add') && s.filter((x) => x.name === 'orchestration torder').length >= 4,
+    );
     const byName = (n: string) => spans.filter((s) => s.name === n);
 
     if (process.env.DEBUG_SPANS) console.log(spans.map((s) => `${s.name} ${s.spanContext().traceId} ${idOf(s)} <- ${parentOf(s)}`).join('\n'));
@@ -142,7 +159,7 @@ describe('tracing with an SDK registered', () => {
     expect(history.filter((e) => e.type !== 'ExecutionStarted' && e.trace)).toEqual([]);
   }, 60_000);
 
-  it('a signal from a raw producer with traceparent joins the producer\'s trace; callEntity is one trace with its operation', async () => {
+  it("a signal from a raw producer with traceparent joins the producer's trace; callEntity is one trace with its operation", async () => {
     exporter.reset();
     const id = new EntityId('counter', 'raw');
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -152,7 +169,10 @@ describe('tracing with an SDK registered', () => {
     const nc = natsOf(client);
     // A JetStream publish as any NATS client would do it (request for the PubAck).
     await nc.request(client.signalSubject(id), new TextEncoder().encode(JSON.stringify({ op: 'add', input: 7 })), { headers: h, timeout: 5_000 });
-    const spans = await until(() => exporter.getFinishedSpans(), (s) => s.some((x) => x.name === 'entity counter.add'));
+    const spans = await until(
+      () => exporter.getFinishedSpans(),
+      (s) => s.some((x) => x.name === 'entity counter.add'),
+    );
     const op = spans.find((x) => x.name === 'entity counter.add')!;
     expect(op.spanContext().traceId).toBe(traceId);
     expect(parentOf(op)).toBe(producerSpan);
@@ -164,7 +184,10 @@ describe('tracing with an SDK registered', () => {
     sh.set('traceparent', `00-${startTrace}-${producerSpan}-01`);
     await nc.request(startSubject(hub, 'tOrder'), new TextEncoder().encode(JSON.stringify({ instanceId: 'raw-start', input: 'raw-start' })), { headers: sh, timeout: 5_000 });
     expect((await client.waitForCompletion('raw-start', { timeoutMs: 30_000 })).runtimeStatus).toBe('Completed');
-    const run = await until(() => exporter.getFinishedSpans(), (x) => x.filter((s) => s.name === 'orchestration torder').length >= 4);
+    const run = await until(
+      () => exporter.getFinishedSpans(),
+      (x) => x.filter((s) => s.name === 'orchestration torder').length >= 4,
+    );
     const runEpisodes = run.filter((s) => s.name === 'orchestration torder');
     expect(runEpisodes.length).toBe(4);
     for (const e of runEpisodes) {
@@ -174,7 +197,10 @@ describe('tracing with an SDK registered', () => {
 
     exporter.reset();
     expect(await client.callEntity(id, 'get')).toBe(7);
-    const call = await until(() => exporter.getFinishedSpans(), (s) => s.some((x) => x.name === 'entity counter.get') && s.some((x) => x.name === 'callEntity counter.get'));
+    const call = await until(
+      () => exporter.getFinishedSpans(),
+      (s) => s.some((x) => x.name === 'entity counter.get') && s.some((x) => x.name === 'callEntity counter.get'),
+    );
     const caller = call.find((x) => x.name === 'callEntity counter.get')!;
     const get = call.find((x) => x.name === 'entity counter.get')!;
     expect(parentOf(get)).toBe(idOf(caller));
@@ -185,7 +211,11 @@ describe('tracing with an SDK registered', () => {
     exporter.reset();
     const id = new EntityId('counter', 'later');
     await client.signalEntity(id, 'add', 2, { at: new Date(Date.now() + 300) });
-    const spans = await until(() => exporter.getFinishedSpans(), (s) => s.some((x) => x.name === 'entity counter.add'), 10_000);
+    const spans = await until(
+      () => exporter.getFinishedSpans(),
+      (s) => s.some((x) => x.name === 'entity counter.add'),
+      10_000,
+    );
     const signal = spans.find((x) => x.name === 'signalEntity counter.add')!;
     const fired = spans.find((x) => x.name === 'timer fired')!;
     const op = spans.find((x) => x.name === 'entity counter.add')!;
@@ -194,7 +224,10 @@ describe('tracing with an SDK registered', () => {
 
     exporter.reset();
     await expect(client.callEntity(id, 'addPositive', -1)).rejects.toMatchObject({ code: 'operation-failed' });
-    const failed = await until(() => exporter.getFinishedSpans(), (s) => s.some((x) => x.name === 'callEntity counter.addpositive'));
+    const failed = await until(
+      () => exporter.getFinishedSpans(),
+      (s) => s.some((x) => x.name === 'callEntity counter.addpositive'),
+    );
     const clientSpan = failed.find((x) => x.name === 'callEntity counter.addpositive')!;
     expect(clientSpan.status.code).toBe(2); // ERROR
     expect(clientSpan.attributes['durable.error_code']).toBe('operation-failed');
@@ -203,18 +236,23 @@ describe('tracing with an SDK registered', () => {
     expect(opSpan.status.code).toBe(2);
   }, 30_000);
 
-  it('an HTTP request is the parent of what its handler does, under the caller\'s traceparent', async () => {
+  it("an HTTP request is the parent of what its handler does, under the caller's traceparent", async () => {
     const http = await createHttpServer({ client, systemKey: 'k', port: 0, logger: pino({ level: 'warn' }) });
     try {
       exporter.reset();
       const traceId = '0af7651916cd43dd8448eb211c80319c';
       const callerSpan = 'b7ad6b7169203331';
       const res = await fetch(`${http.url}/api/start/tOrder/http-1?code=k`, {
-        method: 'POST', headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${callerSpan}-01` }, body: JSON.stringify('http-1'),
+        method: 'POST',
+        headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${callerSpan}-01` },
+        body: JSON.stringify('http-1'),
       });
       expect(res.status).toBe(202);
       await client.waitForCompletion('http-1', { timeoutMs: 30_000 });
-      const spans = await until(() => exporter.getFinishedSpans(), (x) => x.filter((s) => s.name === 'orchestration torder').length >= 4);
+      const spans = await until(
+        () => exporter.getFinishedSpans(),
+        (x) => x.filter((s) => s.name === 'orchestration torder').length >= 4,
+      );
       const server = spans.find((s) => s.name === 'POST /api/start/:name/:instanceId')!;
       expect(server.spanContext().traceId).toBe(traceId);
       expect(parentOf(server)).toBe(callerSpan);
@@ -239,7 +277,14 @@ describe('tracing with an SDK registered', () => {
       exporter.reset();
       const id = await crashClient.startNew('tChain', { instanceId: 'chain-1' });
       type Line = { name: string; traceId: string; spanId: string; parentSpanId?: string; attributes: Record<string, unknown>; worker: string };
-      const read = (): Line[] => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : []);
+      const read = (): Line[] =>
+        existsSync(file)
+          ? readFileSync(file, 'utf8')
+              .trim()
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => JSON.parse(l) as Line)
+          : [];
       // Step 1 done and its result applied (the episode that scheduled tSlow ended): tSlow is now running on a.
       await until(read, (l) => l.filter((s) => s.name === 'orchestration tchain').length >= 2, 20_000);
       await sleep(300);

@@ -9,15 +9,36 @@ import type { EntityMessage, InboxEntityMessage } from '../../src/entity/message
 const counter = entity('Counter', {
   state: () => ({ value: 0, log: [] as string[] }),
   operations: {
-    add: { input: z.number(), handler: (s, n: number) => { s.value += n; } },
-    fail: (s) => { s.value = 999; throw new Error('nope'); },
+    add: {
+      input: z.number(),
+      handler: (s, n: number) => {
+        s.value += n;
+      },
+    },
+    fail: (s) => {
+      s.value = 999;
+      throw new Error('nope');
+    },
     get: (s) => s.value,
     snapshot: (s) => s, // returns the draft itself: must be detached
-    forward: (s, target: string, ctx) => { s.log.push('fwd'); ctx.signalEntity(target, 'add', 1); ctx.signalEntity(target, 'add', 2, { delayMs: 1000 }); },
-    forwardThenFail: (_s, target: string, ctx) => { ctx.signalEntity(target, 'add', 1); throw new Error('after signal'); },
+    forward: (s, target: string, ctx) => {
+      s.log.push('fwd');
+      ctx.signalEntity(target, 'add', 1);
+      ctx.signalEntity(target, 'add', 2, { delayMs: 1000 });
+    },
+    forwardThenFail: (_s, target: string, ctx) => {
+      ctx.signalEntity(target, 'add', 1);
+      throw new Error('after signal');
+    },
     start: (_s, _i, ctx) => ctx.startNew('hello', { input: 1 }),
-    erase: (_s, _i, ctx) => { ctx.deleteState(); },
-    slow: async (s, n: number) => { await new Promise((r) => setTimeout(r, 5)); s.value += n; return s.value; },
+    erase: (_s, _i, ctx) => {
+      ctx.deleteState();
+    },
+    slow: async (s, n: number) => {
+      await new Promise((r) => setTimeout(r, 5));
+      s.value += n;
+      return s.value;
+    },
     /** Passes parts of its own (draft) state on: the effects must hold copies, not revoked drafts. */
     share: (s, target: string, ctx) => {
       s.log.push('shared');
@@ -78,10 +99,7 @@ describe('entity executor', () => {
   });
 
   it('collects signals (with delay), starts and orchestration responses as effects', async () => {
-    const r = await run(newSnapshot(counter), [
-      msg({ op: 'forward', input: '@counter@other' }),
-      msg({ op: 'start', k: 'c', from: { i: 'orch-1', r: 7 } }),
-    ]);
+    const r = await run(newSnapshot(counter), [msg({ op: 'forward', input: '@counter@other' }), msg({ op: 'start', k: 'c', from: { i: 'orch-1', r: 7 } })]);
     const kinds = r.effects.map((e) => e.effect.kind);
     expect(kinds).toEqual(['signal', 'signal', 'start', 'respond']);
     const delayed = r.effects[1]!.effect as { delayUntil?: number };
@@ -139,7 +157,10 @@ describe('entity executor: any JSON state', () => {
     state: () => 0,
     operations: {
       add: (s, n: number, ctx) => ctx.setState(s + n),
-      addThenFail: (s, n: number, ctx) => { ctx.setState(s + n); throw new Error('after setState'); },
+      addThenFail: (s, n: number, ctx) => {
+        ctx.setState(s + n);
+        throw new Error('after setState');
+      },
       get: (s) => s,
     },
   });
@@ -150,8 +171,14 @@ describe('entity executor: any JSON state', () => {
   const doc = entity('doc', {
     state: () => ({ items: [1] as number[], n: 0 }),
     operations: {
-      replace: (s, _i, ctx) => { s.n = 99; ctx.setState({ items: [...s.items, 2], n: 1 }); },
-      keepDraftPart: (s, _i, ctx) => { s.items.push(3); ctx.setState({ items: s.items, n: 7 }); },
+      replace: (s, _i, ctx) => {
+        s.n = 99;
+        ctx.setState({ items: [...s.items, 2], n: 1 });
+      },
+      keepDraftPart: (s, _i, ctx) => {
+        s.items.push(3);
+        ctx.setState({ items: s.items, n: 7 });
+      },
     },
   });
   const runOn = <S>(def: typeof tally | typeof label | typeof doc, start: EntitySnapshot<S>, messages: InboxEntityMessage[]) =>
@@ -166,13 +193,24 @@ describe('entity executor: any JSON state', () => {
   it('a throwing handler leaves a primitive state unchanged, also after setState', async () => {
     const start = (await runOn(tally, newSnapshot(tally), [msg({ op: 'add', input: 4 })])).snapshot;
     const r = await runOn(tally, start, [msg({ op: 'addThenFail', input: 10, k: 'c', reply: 'x' }), msg({ op: 'get', k: 'c', reply: 'y' })]);
-    expect(r.executed.map((e) => e.outcome)).toEqual([{ ok: false, error: expect.objectContaining({ message: 'after setState' }) }, { ok: true, result: 4 }]);
+    expect(r.executed.map((e) => e.outcome)).toEqual([
+      { ok: false, error: expect.objectContaining({ message: 'after setState' }) },
+      { ok: true, result: 4 },
+    ]);
     expect(r.snapshot.state).toBe(4);
   });
 
   it('null and string states', async () => {
-    const r = await runOn(label, newSnapshot(label), [msg({ op: 'get', k: 'c', reply: 'a' }), msg({ op: 'set', input: 'x' }), msg({ op: 'get', k: 'c', reply: 'b' }), msg({ op: 'set', input: null })]);
-    expect(r.executed.filter((e) => e.reply).map((e) => e.outcome)).toEqual([{ ok: true, result: null }, { ok: true, result: 'x' }]);
+    const r = await runOn(label, newSnapshot(label), [
+      msg({ op: 'get', k: 'c', reply: 'a' }),
+      msg({ op: 'set', input: 'x' }),
+      msg({ op: 'get', k: 'c', reply: 'b' }),
+      msg({ op: 'set', input: null }),
+    ]);
+    expect(r.executed.filter((e) => e.reply).map((e) => e.outcome)).toEqual([
+      { ok: true, result: null },
+      { ok: true, result: 'x' },
+    ]);
     expect(r.snapshot).toMatchObject({ exists: true, state: null });
   });
 

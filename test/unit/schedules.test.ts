@@ -15,11 +15,11 @@ describe('schedule definitions', () => {
     expect(parseScheduleOptions({ cron: '0 2 * * *', timezone: 'Europe/Paris', action: { startNew: { name: 'r' } } }).def.overlap).toBe('skip');
     expect(parseScheduleOptions({ every: 1000, action: { signalEntity: { id: '@c@x', op: 'add', input: 1 } } }).def.every).toBe(1000);
     const bad = [
-      { cron: '* * * * * *', action: { startNew: { name: 'r' } } },           // 6 fields
+      { cron: '* * * * * *', action: { startNew: { name: 'r' } } }, // 6 fields
       { cron: '61 * * * *', action: { startNew: { name: 'r' } } },
       { cron: '0 2 * * *', timezone: 'Mars/Olympus', action: { startNew: { name: 'r' } } },
-      { action: { startNew: { name: 'r' } } },                                // neither
-      { cron: '* * * * *', every: 5, action: { startNew: { name: 'r' } } },    // both
+      { action: { startNew: { name: 'r' } } }, // neither
+      { cron: '* * * * *', every: 5, action: { startNew: { name: 'r' } } }, // both
       { every: 1000, action: {} },
     ];
     for (const b of bad) expect(() => parseScheduleOptions(b)).toThrowError(expect.objectContaining({ code: 'validation' }));
@@ -114,9 +114,24 @@ describe('schedule entity (pure executor, fake clock)', () => {
     expect(recordOperation('reset', undefined)).toEqual(['reset']);
     expect(recordOperation('put', 'x'.repeat(1000))).toEqual(['put', 0, 1002]);
     const list: RecordedOperation[] = [];
-    for (const [op, input] of [['add', 1], ['add', 1], ['add', 1], ['add', 2], ['reset', undefined], ['reset', undefined], ['put', 'x'.repeat(300)], ['put', 'x'.repeat(300)]] as const) {
+    for (const [op, input] of [
+      ['add', 1],
+      ['add', 1],
+      ['add', 1],
+      ['add', 2],
+      ['reset', undefined],
+      ['reset', undefined],
+      ['put', 'x'.repeat(300)],
+      ['put', 'x'.repeat(300)],
+    ] as const) {
       appendOperation(list, recordOperation(op, input));
     }
-    expect(list).toEqual([[3, 'add', 1], ['add', 2], [2, 'reset'], ['put', 0, 302], ['put', 0, 302]]);
+    expect(list).toEqual([
+      [3, 'add', 1],
+      ['add', 2],
+      [2, 'reset'],
+      ['put', 0, 302],
+      ['put', 0, 302],
+    ]);
   });
 });

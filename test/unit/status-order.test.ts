@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { decodeStatusEntry, StatusOrder } from '../../src/client/status.js';
 
-const rec = (o: Record<string, unknown>) => new TextEncoder().encode(JSON.stringify({ instanceId: 'i', name: 'n', runtimeStatus: 'Running', createdTime: 't', lastUpdatedTime: 't', ...o }));
+const rec = (o: Record<string, unknown>) =>
+  new TextEncoder().encode(JSON.stringify({ instanceId: 'i', name: 'n', runtimeStatus: 'Running', createdTime: 't', lastUpdatedTime: 't', ...o }));
 
 describe('status order', () => {
   it('decodes the position and hides it from the status', () => {

@@ -11,7 +11,10 @@ import { DurableError } from '../../src/core/errors.js';
 import { isAlreadyExists, isTransient, withStartupRetry } from '../../src/store/transient.js';
 
 const api = (code: number, err_code: number, description: string) => new JetStreamApiError({ code, err_code, description });
-const notEnabled = () => Object.assign(new Error('jetstream is not enabled', { cause: new RequestError('no responders', { cause: new errors.NoRespondersError('$JS.API.INFO') }) }), { name: 'JetStreamNotEnabled' });
+const notEnabled = () =>
+  Object.assign(new Error('jetstream is not enabled', { cause: new RequestError('no responders', { cause: new errors.NoRespondersError('$JS.API.INFO') }) }), {
+    name: 'JetStreamNotEnabled',
+  });
 
 describe('isTransient', () => {
   it.each([
@@ -44,7 +47,12 @@ describe('isTransient', () => {
 
 function captured() {
   const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({ write(c, _e, cb) { for (const l of String(c).split('\n')) if (l) lines.push(JSON.parse(l)); cb(); } });
+  const stream = new Writable({
+    write(c, _e, cb) {
+      for (const l of String(c).split('\n')) if (l) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
   return { logger: pino({ level: 'warn' }, stream), lines };
 }
 
@@ -53,15 +61,23 @@ describe('withStartupRetry', () => {
     const { logger, lines } = captured();
     let calls = 0;
     const t0 = Date.now();
-    const v = await withStartupRetry('stream X', async () => {
-      if (++calls < 4) throw new errors.TimeoutError();
-      return 'ok';
-    }, { timeoutMs: 5_000, logger });
+    const v = await withStartupRetry(
+      'stream X',
+      async () => {
+        if (++calls < 4) throw new errors.TimeoutError();
+        return 'ok';
+      },
+      { timeoutMs: 5_000, logger },
+    );
     expect(v).toBe('ok');
     expect(calls).toBe(4);
     // Delays 50-100, 100-200, 200-400 ms.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(340);
-    expect(lines.map((l) => [l.step, l.attempt])).toEqual([['stream X', 1], ['stream X', 2], ['stream X', 3]]);
+    expect(lines.map((l) => [l.step, l.attempt])).toEqual([
+      ['stream X', 1],
+      ['stream X', 2],
+      ['stream X', 3],
+    ]);
     const delays = lines.map((l) => l.retryInMs as number);
     expect(delays[2]!).toBeGreaterThanOrEqual(200);
     expect(delays[2]!).toBeLessThanOrEqual(400);
@@ -69,7 +85,14 @@ describe('withStartupRetry', () => {
 
   it('fails at once, as connection naming the step, on a non-transient error', async () => {
     let calls = 0;
-    const err = await withStartupRetry('KV bucket B', async () => { calls++; throw api(503, 10023, 'insufficient resources'); }, { timeoutMs: 5_000 }).catch((e: unknown) => e);
+    const err = await withStartupRetry(
+      'KV bucket B',
+      async () => {
+        calls++;
+        throw api(503, 10023, 'insufficient resources');
+      },
+      { timeoutMs: 5_000 },
+    ).catch((e: unknown) => e);
     expect(calls).toBe(1);
     expect(DurableError.is(err, 'connection')).toBe(true);
     expect((err as Error).message).toBe('KV bucket B failed: insufficient resources');
@@ -79,11 +102,20 @@ describe('withStartupRetry', () => {
     const t0 = Date.now();
     let late: unknown;
     let calls = 0;
-    const err = await withStartupRetry('connect', () => {
-      calls++;
-      if (calls === 1) return Promise.reject(new errors.ConnectionError('connection refused'));
-      return new Promise<string>((r) => setTimeout(() => r('late connection'), 800));
-    }, { timeoutMs: 400, discardLate: (v) => { late = v; } }).catch((e: unknown) => e);
+    const err = await withStartupRetry(
+      'connect',
+      () => {
+        calls++;
+        if (calls === 1) return Promise.reject(new errors.ConnectionError('connection refused'));
+        return new Promise<string>((r) => setTimeout(() => r('late connection'), 800));
+      },
+      {
+        timeoutMs: 400,
+        discardLate: (v) => {
+          late = v;
+        },
+      },
+    ).catch((e: unknown) => e);
     const ms = Date.now() - t0;
     expect(DurableError.is(err, 'connection')).toBe(true);
     expect((err as Error).message).toMatch(/^connect: gave up after \d+ ms \(start-up deadline\); last error: connection refused$/);

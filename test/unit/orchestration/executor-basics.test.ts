@@ -22,8 +22,10 @@ describe('hello chain', () => {
   it('completes with all results', () => {
     const history = [
       h.started('helloSequence', null),
-      h.taskScheduled(1, 'sayhello', 'Tokyo'), h.taskCompleted(1, 'Hello Tokyo!'),
-      h.taskScheduled(2, 'sayhello', 'Seattle'), h.taskCompleted(2, 'Hello Seattle!'),
+      h.taskScheduled(1, 'sayhello', 'Tokyo'),
+      h.taskCompleted(1, 'Hello Tokyo!'),
+      h.taskScheduled(2, 'sayhello', 'Seattle'),
+      h.taskCompleted(2, 'Hello Seattle!'),
       h.taskScheduled(3, 'sayhello', 'London'),
     ];
     const r = run(helloSequence, history, [h.taskCompleted(3, 'Hello London!', at(3))]);
@@ -123,7 +125,14 @@ describe('context', () => {
       ctx.log.info('second');
       return ctx.newGuid();
     });
-    const logger = { debug() {}, info: (_: object, m?: string) => { logged.push(m!); }, warn() {}, error() {} };
+    const logger = {
+      debug() {},
+      info: (_: object, m?: string) => {
+        logged.push(m!);
+      },
+      warn() {},
+      error() {},
+    };
     const ex = new OrchestrationExecutor(def, 'i1', { logger });
     ex.apply([h.started('clock', null, { at: at(1) }), h.taskScheduled(1, 'a', undefined, 1, at(1))], true);
     ex.apply([h.taskCompleted(1, null, at(7))], false);

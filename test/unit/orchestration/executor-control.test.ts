@@ -13,8 +13,10 @@ describe('non-determinism', () => {
   });
   const history = [
     h.started('helloSequence'),
-    h.taskScheduled(1, 'sayhello', 'Tokyo'), h.taskCompleted(1, 'a'),
-    h.taskScheduled(2, 'sayhello', 'Seattle'), h.taskCompleted(2, 'b'),
+    h.taskScheduled(1, 'sayhello', 'Tokyo'),
+    h.taskCompleted(1, 'a'),
+    h.taskScheduled(2, 'sayhello', 'Seattle'),
+    h.taskCompleted(2, 'b'),
     h.taskScheduled(3, 'sayhello', 'London'),
   ];
 

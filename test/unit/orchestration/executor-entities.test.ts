@@ -15,11 +15,7 @@ const transfer = orchestration('transfer', function* (ctx, amount: number) {
   return 'done';
 });
 
-const locked = [
-  h.started('transfer', 10),
-  h.entitySignaled(1, '@audit@log', 'record', 10),
-  h.lockRequested(2, ['@account@a', '@account@b']),
-];
+const locked = [h.started('transfer', 10), h.entitySignaled(1, '@audit@log', 'record', 10), h.lockRequested(2, ['@account@a', '@account@b'])];
 
 describe('entities', () => {
   it('signals (plain call) and requests a sorted, deduplicated lock set from the first entity', () => {
@@ -37,8 +33,15 @@ describe('entities', () => {
   });
 
   it('releases explicitly (one unlock per entity) and completes', () => {
-    const history = [...locked, h.lockGranted(2), h.entityCalled(3, '@account@a', 'get'), h.entityResponded(3, 50),
-      h.entityCalled(4, '@account@a', 'add', -10), h.entityCalled(5, '@account@b', 'add', 10), h.entityResponded(5, null)];
+    const history = [
+      ...locked,
+      h.lockGranted(2),
+      h.entityCalled(3, '@account@a', 'get'),
+      h.entityResponded(3, 50),
+      h.entityCalled(4, '@account@a', 'add', -10),
+      h.entityCalled(5, '@account@b', 'add', 10),
+      h.entityResponded(5, null),
+    ];
     const r = run(transfer, history, [h.entityResponded(4, null)]);
     expect(r.events).toEqual([h.unlockSent(6, 2, ['@account@a', '@account@b']), h.completed('done')]);
     expect(r.actions).toEqual(actionsFromEvents(r.events, { instanceId: 'i1' }));
@@ -57,7 +60,11 @@ describe('entities', () => {
 
   it('throws an entity failure into the generator', () => {
     const def = orchestration('callfail', function* (ctx) {
-      try { yield ctx.callEntity('@c@k', 'op'); } catch (e) { return (e as Error).message; }
+      try {
+        yield ctx.callEntity('@c@k', 'op');
+      } catch (e) {
+        return (e as Error).message;
+      }
     });
     const r = run(def, [h.started('callfail'), h.entityCalled(1, '@c@k', 'op')], [h.entityFailed(1, 'nope')]);
     expect(r.ex.state.output).toBe('nope');

@@ -110,8 +110,11 @@ describe('retry with backoff', () => {
   });
 
   it('returns the result of a later attempt', () => {
-    const r = run(flaky, [h.started('flaky'), h.taskScheduled(1, 'flaky', 'x'), h.taskFailed(1, 'e1'), h.timerCreated(2, at(1)), h.timerFired(2, at(1)), h.taskScheduled(3, 'flaky', 'x', 2)],
-      [h.taskCompleted(3, 'ok')]);
+    const r = run(
+      flaky,
+      [h.started('flaky'), h.taskScheduled(1, 'flaky', 'x'), h.taskFailed(1, 'e1'), h.timerCreated(2, at(1)), h.timerFired(2, at(1)), h.taskScheduled(3, 'flaky', 'x', 2)],
+      [h.taskCompleted(3, 'ok')],
+    );
     expect(r.ex.state).toMatchObject({ status: 'Completed', output: 'ok' });
   });
 
@@ -119,8 +122,11 @@ describe('retry with backoff', () => {
     const capped = orchestration('capped', function* (ctx) {
       return yield ctx.callActivity('f', null, { retry: { maxAttempts: 5, firstRetryIntervalMs: 1000, backoffCoefficient: 10, maxRetryIntervalMs: 5000 } });
     });
-    const r = run(capped, [h.started('capped'), h.taskScheduled(1, 'f', null), h.taskFailed(1, 'a'), h.timerCreated(2, at(1)), h.timerFired(2, at(1)), h.taskScheduled(3, 'f', null, 2)],
-      [h.taskFailed(3, 'b', 'Error', at(3))]);
+    const r = run(
+      capped,
+      [h.started('capped'), h.taskScheduled(1, 'f', null), h.taskFailed(1, 'a'), h.timerCreated(2, at(1)), h.timerFired(2, at(1)), h.taskScheduled(3, 'f', null, 2)],
+      [h.taskFailed(3, 'b', 'Error', at(3))],
+    );
     expect(r.actions).toEqual([{ type: 'createTimer', timerId: 4, fireAt: at(8) }]);
   });
 });

@@ -24,7 +24,9 @@ interface Golden {
 const dir = join(import.meta.dirname, '../../fixtures/histories');
 const defs = [helloSequence, orderFlow];
 const registry = { orchestrations: new Map(defs.map((d) => [d.name, d])) };
-const goldens = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => [f, JSON.parse(readFileSync(join(dir, f), 'utf8')) as Golden] as const);
+const goldens = readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => [f, JSON.parse(readFileSync(join(dir, f), 'utf8')) as Golden] as const);
 
 describe('golden histories', () => {
   it('there are at least two', () => expect(goldens.length).toBeGreaterThanOrEqual(2));

@@ -39,7 +39,14 @@ describe('InstanceRuntime', () => {
     expect(r.appended[0]).not.toHaveProperty('mode');
     expect(r.appended[0]).toHaveProperty('runId');
     expect(r.actions[0]).toMatchObject({ type: 'scheduleActivity', name: 'sayhello', runId: (r.appended[0] as { runId: string }).runId });
-    expect(r.status).toMatchObject({ instanceId: 'i1', name: 'helloSequence', runtimeStatus: 'Running', input: null, createdTime: h.started('x').timestamp, lastUpdatedTime: at(1) });
+    expect(r.status).toMatchObject({
+      instanceId: 'i1',
+      name: 'helloSequence',
+      runtimeStatus: 'Running',
+      input: null,
+      createdTime: h.started('x').timestamp,
+      lastUpdatedTime: at(1),
+    });
   });
 
   it('ignores a second start while running, and a raw (ifNotExists) start after completion', () => {
@@ -116,7 +123,14 @@ describe('InstanceRuntime', () => {
   });
 
   it('rewinds a failed run: drops the failure and re-schedules the failed activity', () => {
-    const failed = [h.started('flaky'), h.taskScheduled(1, 'a'), h.taskCompleted(1, 'A'), h.taskScheduled(2, 'b'), h.taskFailed(2, 'b broke'), h.failed({ message: 'b broke', errorType: 'DurableError' })];
+    const failed = [
+      h.started('flaky'),
+      h.taskScheduled(1, 'a'),
+      h.taskCompleted(1, 'A'),
+      h.taskScheduled(2, 'b'),
+      h.taskFailed(2, 'b broke'),
+      h.failed({ message: 'b broke', errorType: 'DurableError' }),
+    ];
     const rt = InstanceRuntime.fromHistory(reg, 'i1', failed);
     expect(rt.status?.runtimeStatus).toBe('Failed');
     const r = rt.process([h.rewound('fixed b', at(10))], at(10));

@@ -5,7 +5,9 @@ import { h } from '../../../src/orchestration/history-builders.js';
 import { run } from './fixtures.js';
 
 const double = activity('double', async (n: number) => n * 2);
-const child = orchestration('child', function* (_ctx, n: number) { return String(n); });
+const child = orchestration('child', function* (_ctx, n: number) {
+  return String(n);
+});
 
 const typed = orchestration('typed', function* (ctx, input: { n: number }) {
   const d = yield* ctx.callActivity(double, input.n);

@@ -15,10 +15,17 @@ it('20,000 deduplicated appends, a scan, a follow and 5,000 work items in well u
   for (let i = 0; i < 20_000; i++) await f.publish(`ev.${i % 100}`, data, { msgId: `m${i}` });
   expect((await f.publish('ev.0', data, { msgId: 'm5' })).duplicate).toBe(true);
   let scanned = 0;
-  await f.scan('EV', 'ev.7', 1, () => { scanned++; });
+  await f.scan('EV', 'ev.7', 1, () => {
+    scanned++;
+  });
   expect(scanned).toBe(200);
   let followed = 0;
-  const done = new Promise<void>((resolve) => void f.follow('EV', 'ev.>', 1, () => { if (++followed === 20_000) resolve(); }));
+  const done = new Promise<void>(
+    (resolve) =>
+      void f.follow('EV', 'ev.>', 1, () => {
+        if (++followed === 20_000) resolve();
+      }),
+  );
   await done;
   for (let i = 0; i < 5_000; i++) await f.publish('q.a', data);
   const q = await f.workQueue('Q', 'd', { filter: 'q.>', ackWaitMs: 30_000 });

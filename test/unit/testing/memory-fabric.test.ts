@@ -36,7 +36,11 @@ describe('MemoryFabric', () => {
     await f.ensureStream({ name: 'Q', subjects: ['q.>'], workQueue: true });
     const q = await f.workQueue('Q', 'd', { filter: 'q.>', ackWaitMs: 30_000 });
     await f.publish('q.1', new TextEncoder().encode('x'));
-    const all = async (it: AsyncIterable<WorkItem>) => { const out: WorkItem[] = []; for await (const i of it) out.push(i); return out; };
+    const all = async (it: AsyncIterable<WorkItem>) => {
+      const out: WorkItem[] = [];
+      for await (const i of it) out.push(i);
+      return out;
+    };
     expect((await all(q.fetch(1)))[0]?.deliveryCount).toBe(1);
     await new Promise((r) => setTimeout(r, 50));
     const empty = all(q.fetch(1, { expiresMs: 10 }));

@@ -28,7 +28,9 @@ function record(def: OrchestrationDefinition, inbound: HistoryEvent[]): HistoryE
 }
 
 function nondeterminism(fn: () => unknown): DurableError {
-  try { fn(); } catch (e) {
+  try {
+    fn();
+  } catch (e) {
     expect(DurableError.is(e, 'nondeterminism')).toBe(true);
     return e as DurableError;
   }
@@ -47,8 +49,12 @@ const approvedRun = [h.started('approve', 'o-1'), h.taskCompleted(1, 'fine'), h.
 describe('replayHistory', () => {
   it('replays the golden histories with the engine and reports the status they reach', () => {
     expect(replayHistory(helloSequence, fixture('hello-sequence.json').history)).toEqual({
-      instanceId: 'hello-1', name: 'helloSequence', runtimeStatus: 'Completed',
-      output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'], events: 8, steps: 3,
+      instanceId: 'hello-1',
+      name: 'helloSequence',
+      runtimeStatus: 'Completed',
+      output: ['Hello Tokyo!', 'Hello Seattle!', 'Hello London!'],
+      events: 8,
+      steps: 3,
     });
     const order = replayHistory(orderFlow, fixture('order-flow.json').history);
     expect(order).toMatchObject({ instanceId: 'order-17', runtimeStatus: 'Completed', output: { status: 'done' } });
@@ -81,7 +87,7 @@ describe('replayHistory', () => {
     expect(replayHistory(looper, history)).toMatchObject({ runtimeStatus: 'Completed', output: 2 });
   });
 
-  it('flags a step that today\'s code takes where the recorded code was waiting', () => {
+  it("flags a step that today's code takes where the recorded code was waiting", () => {
     const v2 = orchestration('approve', function* (ctx, id: string) {
       const checked = yield ctx.callActivity('check', id);
       yield ctx.callActivity('notify', id); // new step, inserted before the wait
@@ -93,7 +99,7 @@ describe('replayHistory', () => {
     expect(e.message).toContain('the history ends here');
   });
 
-  it('flags a recorded step that today\'s code no longer takes, and a changed activity name', () => {
+  it("flags a recorded step that today's code no longer takes, and a changed activity name", () => {
     const shorter = orchestration('helloSequence', function* (ctx) {
       return [yield ctx.callActivity('sayHello', 'Tokyo')];
     });
@@ -104,11 +110,14 @@ describe('replayHistory', () => {
       for (const city of ['Tokyo', 'Seattle', 'London']) out.push(yield ctx.callActivity('greet', city));
       return out;
     });
-    expect(nondeterminism(() => replayHistory(renamed, fixture('hello-sequence.json').history)).details)
-      .toMatchObject({ step: 1, expected: "callActivity('sayhello')", actual: "callActivity('greet')" });
+    expect(nondeterminism(() => replayHistory(renamed, fixture('hello-sequence.json').history)).details).toMatchObject({
+      step: 1,
+      expected: "callActivity('sayhello')",
+      actual: "callActivity('greet')",
+    });
   });
 
-  it('flags a recorded completion that today\'s code no longer waits for', () => {
+  it("flags a recorded completion that today's code no longer waits for", () => {
     const racer = orchestration('racer', function* (ctx) {
       const t = ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 60_000));
       const e = ctx.waitForExternalEvent('go');
@@ -126,7 +135,14 @@ describe('replayHistory', () => {
   });
 
   it('rejects what is not a history of this orchestration with validation', () => {
-    const code = (fn: () => unknown) => { try { fn(); } catch (e) { return (e as DurableError).code; } return 'none'; };
+    const code = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return (e as DurableError).code;
+      }
+      return 'none';
+    };
     expect(code(() => replayHistory(v1, []))).toBe('validation');
     expect(code(() => replayHistory(v1, {}))).toBe('validation');
     expect(code(() => replayHistory(v1, [{ foo: 1 }]))).toBe('validation');

@@ -18,7 +18,11 @@ describe('VirtualClock', () => {
     expect(fired).toEqual([]);
     expect(c.nextDueAt()).toBe(T + 1000);
     await c.advance(5000);
-    expect(fired).toEqual([['a', 1000], ['b', 1000], ['c', 3000]]);
+    expect(fired).toEqual([
+      ['a', 1000],
+      ['b', 1000],
+      ['c', 3000],
+    ]);
     expect(c.now()).toBe(T + 5000);
     expect(c.nextDueAt()).toBe(T + 9000);
     expect(c.pendingTimers).toBe(1);
@@ -39,11 +43,15 @@ describe('VirtualClock', () => {
   it('cancelled timers never fire; sleep follows virtual time and can be aborted', async () => {
     const c = new VirtualClock(T);
     let fired = false;
-    const cancel = c.setTimer(T + 10, () => { fired = true; });
+    const cancel = c.setTimer(T + 10, () => {
+      fired = true;
+    });
     cancel();
     cancel();
     let woke = 0;
-    const slept = c.sleep(60_000).then(() => { woke = c.now(); });
+    const slept = c.sleep(60_000).then(() => {
+      woke = c.now();
+    });
     const ac = new AbortController();
     const aborted = c.sleep(1000, ac.signal).catch((e: unknown) => e);
     ac.abort(new Error('stop'));
@@ -59,7 +67,9 @@ describe('VirtualClock', () => {
     const c = new VirtualClock(T);
     await c.sleep(0);
     let ran = false;
-    c.setTimer(T - 5000, () => { ran = true; });
+    c.setTimer(T - 5000, () => {
+      ran = true;
+    });
     await new Promise((r) => setImmediate(r));
     expect(ran).toBe(true);
   });
@@ -85,7 +95,9 @@ describe('VirtualClock', () => {
 
   it('a throwing callback rejects the advance, leaving the clock at its time', async () => {
     const c = new VirtualClock(T);
-    c.setTimer(T + 10, () => { throw new Error('boom'); });
+    c.setTimer(T + 10, () => {
+      throw new Error('boom');
+    });
     await expect(c.advance(100)).rejects.toThrow('boom');
     expect(c.now()).toBe(T + 10);
     await c.advance(5);
@@ -95,7 +107,10 @@ describe('VirtualClock', () => {
   it('jumps a month of minute timers in well under a second', async () => {
     const c = new VirtualClock(T);
     let n = 0;
-    const tick = () => { n++; c.setTimer(c.now() + 60_000, tick); };
+    const tick = () => {
+      n++;
+      c.setTimer(c.now() + 60_000, tick);
+    };
     c.setTimer(T + 60_000, tick);
     const t0 = performance.now();
     await c.advance(30 * 86_400_000);
@@ -110,7 +125,9 @@ describe('systemClock', () => {
     const at = await new Promise<number>((r) => systemClock.setTimer(t0 + 20, () => r(systemClock.now())));
     expect(at).toBeGreaterThanOrEqual(t0 + 20);
     let fired = false;
-    systemClock.setTimer(systemClock.now() + 5, () => { fired = true; })();
+    systemClock.setTimer(systemClock.now() + 5, () => {
+      fired = true;
+    })();
     await systemClock.sleep(20);
     expect(fired).toBe(false);
     const ac = new AbortController();
