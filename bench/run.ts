@@ -42,6 +42,8 @@ interface Row {
 const rows: Row[] = [];
 const results: Record<string, unknown> = { startedAt: new Date().toISOString(), quick, node: process.version };
 
+/** The current worker's output, printed when the bench fails (BENCH_WORKER_LOG=warn for more). */
+let workerLog: () => string = () => '';
 const server = await startNatsServer();
 const nc = await connect({ servers: server.url });
 try {
@@ -61,8 +63,9 @@ try {
   const lean = base.leanPublishPerSec;
   const rawCall = base.rawCallMs.p50;
 
-  const env = { NATS_URL: server.url, HUB: 'bench', LEASE_MS: '4000', LOG_LEVEL: 'error', NODE_ARGS: '--expose-gc' };
+  const env = { NATS_URL: server.url, HUB: 'bench', LEASE_MS: '4000', LOG_LEVEL: process.env.BENCH_WORKER_LOG ?? 'error', NODE_ARGS: '--expose-gc' };
   let worker = await startWorkerProcess({ ...env, WORKER_ID: 'bench-1' });
+  workerLog = () => worker.output();
   const client = await DurableClient.connect({ servers: server.url, hub: 'bench' });
   await client.callEntity(new EntityId('counter', 'warmup'), 'add', 1, { timeoutMs: 30_000 });
   const idleMem = await retainedMemory(worker);
@@ -284,6 +287,9 @@ try {
       ratio: round(r3.signalsPerSec / r1.signalsPerSec).toFixed(2),
     });
   }
+} catch (e) {
+  console.error(`bench failed; the worker's last output:\n${workerLog().slice(-6000)}`);
+  throw e;
 } finally {
   await nc.close();
   await server.stop();
