@@ -28,6 +28,30 @@ export interface EffectPublisherDeps {
   logger: Logger;
   metrics: WorkerMetrics;
   leaseValid: () => boolean;
+  /** Trims of the whole worker, bounded (a filtered purge makes nats-server 2.9 read the stream). */
+  trims: TrimLimiter;
+}
+
+/**
+ * Bounds the trims a worker has in flight; a trim asked for while the bound is reached is
+ * dropped (it is only late: see EffectPublisher.trim). Without a bound, a sustained load over many
+ * entities asked for purges faster than nats-server 2.9.10 could do them, and the server stopped
+ * answering publishes.
+ */
+export class TrimLimiter {
+  private inFlight = 0;
+  dropped = 0;
+
+  constructor(private readonly max = 2) {}
+
+  run(task: () => Promise<void>): void {
+    if (this.inFlight >= this.max) {
+      this.dropped++;
+      return;
+    }
+    this.inFlight++;
+    void task().finally(() => this.inFlight--);
+  }
 }
 
 /** JetStream's answer to a KV compare-and-set whose revision is no longer current. */
@@ -94,14 +118,17 @@ export class EffectPublisher {
   /**
    * Retention: removes all but the newest `keep` events of one actor's subject. Called only once
    * the batch that asked for it is durable, so every event removed belongs to a batch whose effects
-   * are durable (and which no recovery needs). Never rejects: a failed trim is retried by a later one.
+   * are durable (and which no recovery needs). Never rejects: a failed or skipped trim is only late
+   * (the next one of that entity keeps the newest `keep` again).
    */
-  async trim(t: { subject: string; keep: number }): Promise<void> {
-    try {
-      await this.d.hub.jsm.streams.purge(this.d.hub.names.eventStream, { filter: t.subject, keep: t.keep });
-    } catch (err) {
-      this.d.logger.warn({ err: (err as Error).message, subject: t.subject }, 'history trim failed; a later one will catch up');
-    }
+  trim(t: { subject: string; keep: number }): void {
+    this.d.trims.run(async () => {
+      try {
+        await this.d.hub.jsm.streams.purge(this.d.hub.names.eventStream, { filter: t.subject, keep: t.keep });
+      } catch (err) {
+        this.d.logger.warn({ err: (err as Error).message, subject: t.subject }, 'history trim failed; a later one will catch up');
+      }
+    });
   }
 
   /** Writes a status record only if the stored one is not from a later position of history. */

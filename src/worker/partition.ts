@@ -29,7 +29,7 @@ import type { Hub } from '../store/hub.js';
 import type { LeanPublisher } from '../store/lean-publisher.js';
 import type { ActorHost, DeadLetterRecord, InboxMessage } from './actor-host.js';
 import { BatchCommitter, type CommitOutcome } from './batch-committer.js';
-import { EffectPublisher } from './effect-publisher.js';
+import { EffectPublisher, TrimLimiter } from './effect-publisher.js';
 import { InboxReader } from './inbox-reader.js';
 import type { WorkerMetrics } from './metrics.js';
 import { TimerIndex, type TimerRecord } from './timer-index.js';
@@ -50,6 +50,8 @@ export interface PartitionDeps {
   maxBatch: number;
   /** False once the lease may have been lost: stop committing. */
   leaseValid: () => boolean;
+  /** Retention trims, bounded for the whole worker (default: a bound of this partition's own). */
+  trims?: TrimLimiter;
 }
 
 /** The messages of a batch, sorted by what happens to them. */
@@ -95,7 +97,15 @@ export class PartitionProcessor {
       metrics: d.metrics,
       leaseValid: d.leaseValid,
     });
-    this.effects = new EffectPublisher({ hub: d.hub, publisher: d.publisher, partition, logger: this.log, metrics: d.metrics, leaseValid: d.leaseValid });
+    this.effects = new EffectPublisher({
+      hub: d.hub,
+      publisher: d.publisher,
+      partition,
+      logger: this.log,
+      metrics: d.metrics,
+      leaseValid: d.leaseValid,
+      trims: d.trims ?? new TrimLimiter(),
+    });
     this.timers = new TimerIndex({
       partition,
       bucket: d.hub.timers,
@@ -218,7 +228,7 @@ export class PartitionProcessor {
     for (const c of outcome.committed) {
       if (c.plan.afterCommit) await c.plan.afterCommit().catch((err) => this.log.warn({ err, actor: c.token }, 'after-commit step failed'));
       // In the background: the batch is durable, and a trim that fails is only late.
-      if (c.plan.trim) void this.effects.trim(c.plan.trim);
+      if (c.plan.trim) this.effects.trim(c.plan.trim);
     }
     const last = batch[batch.length - 1]!;
     this.done = { in: last.seq, ev: Math.max(this.done.ev, outcome.maxEventSeq) };

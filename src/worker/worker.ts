@@ -21,6 +21,7 @@ import type { ActorHost } from './actor-host.js';
 import { entityCatalogEntry, publishCatalog, type CatalogEntry } from './catalog.js';
 import { DEFAULT_KEEP_VERSIONS, EntityHost } from './entity-host.js';
 import { InstanceRetention } from './instance-retention.js';
+import { TrimLimiter } from './effect-publisher.js';
 import { LeaseManager } from './lease-manager.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
@@ -184,6 +185,7 @@ export class Worker {
       };
       const catalog: CatalogEntry[] = [...userEntities.map(entityCatalogEntry), ...orchestrationRuntime.catalog()];
       await publishCatalog(hub.catalog, catalog, startup);
+      const trims = new TrimLimiter();
       let leases!: LeaseManager;
       leases = new LeaseManager({
         hub,
@@ -201,6 +203,7 @@ export class Worker {
             metrics,
             maxBatch: options.maxBatch ?? 1_000,
             leaseValid: () => leases.isValid(partition),
+            trims,
           }),
       });
       // Registered before start(): a start that fails half-way may already hold partitions.
