@@ -151,7 +151,7 @@ describe('schedules (in process)', () => {
     expect(await runs()).toHaveLength(1);
     expect(first.lastSkipped).toBeInstanceOf(Date);
     await client.raiseEvent(first.lastRun!.instanceId!, 'go', 1);
-    await client.waitForCompletion(first.lastRun!.instanceId!, { timeoutMs: 5_000 });
+    await client.waitForCompletion(first.lastRun!.instanceId!, { timeoutMs: 30_000 });
     await sleep(1_200);
     await client.pauseSchedule('ov');
     const after = await runs();

@@ -115,7 +115,7 @@ describe('HTTP schedules', () => {
     expect((await post('/schedules/nightly/resume')).status).toBe(200);
     const trig = await body(post('/schedules/nightly/trigger'));
     expect(trig.instanceId).toMatch(/^nightly@/);
-    expect((await client.waitForCompletion(trig.instanceId, { timeoutMs: 10_000 })).runtimeStatus).toBe('Completed');
+    expect((await client.waitForCompletion(trig.instanceId, { timeoutMs: 30_000 })).runtimeStatus).toBe('Completed');
     expect((await fetch(`${B}/schedules/nightly?code=${KEY}`, { method: 'DELETE' })).status).toBe(200);
     expect((await fetch(`${B}/schedules/nightly?code=${KEY}`, { method: 'DELETE' })).status).toBe(404);
   });

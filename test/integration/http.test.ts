@@ -196,7 +196,7 @@ describe('starting', () => {
     expect(min.status).toBe(202);
     expect(await json(min)).toEqual({ id, statusUri: `/api/status/${id}` });
     expect(min.headers.get('location')).toBe(`/api/status/${id}`);
-    await client.waitForCompletion(id, { timeoutMs: 10_000 });
+    await client.waitForCompletion(id, { timeoutMs: 30_000 });
     const pub = await fetch(`${http.url}/api/status/${id}`);
     expect(pub.status).toBe(200);
     expect(await json(pub)).toEqual({ id, status: 'Completed', result: { secret: 42 } });
@@ -267,14 +267,14 @@ describe('instance management', () => {
     expect(s.failureDetails.message).toContain('boom on purpose');
     expect((await post(`/instances/${id}/rewind?reason=retry`)).status).toBe(202);
     const { id: ok } = await json(await post('/orchestrators/httpEcho', '1'));
-    await client.waitForCompletion(ok, { timeoutMs: 10_000 });
+    await client.waitForCompletion(ok, { timeoutMs: 30_000 });
     expect((await post(`/instances/${ok}/rewind`)).status).toBe(412);
     expect((await post('/instances/nobody/rewind')).status).toBe(404);
   });
 
   it('restarts a finished instance under its id (202 + payload) and refuses a running one (409)', async () => {
     const { id } = await json(await post('/orchestrators/httpEcho', '"again"'));
-    await client.waitForCompletion(id, { timeoutMs: 10_000 });
+    await client.waitForCompletion(id, { timeoutMs: 30_000 });
     const r = await post(`/instances/${id}/restart`);
     expect(r.status).toBe(202);
     expect((await json(r)).id).toBe(id);
@@ -288,7 +288,7 @@ describe('instance management', () => {
 
   it("history on the wire is DF's documented shape (historyEvents, EventType, ScheduledTime, results only with showHistoryOutput)", async () => {
     const { id } = await json(await post('/orchestrators/httpSteps'));
-    await client.waitForCompletion(id, { timeoutMs: 10_000 });
+    await client.waitForCompletion(id, { timeoutMs: 30_000 });
     const full = await json(await api(`/instances/${id}?showHistory=true&showHistoryOutput=true`));
     const events = full.historyEvents as Array<Record<string, unknown>>;
     expect(events.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'TaskCompleted', 'TaskFailed', 'TimerCreated', 'TimerFired', 'ExecutionCompleted']);
@@ -308,7 +308,7 @@ describe('instance management', () => {
 
   it('shows history on request, and 404 for an unknown instance', async () => {
     const { id } = await json(await post('/orchestrators/httpEcho', '5'));
-    await client.waitForCompletion(id, { timeoutMs: 10_000 });
+    await client.waitForCompletion(id, { timeoutMs: 30_000 });
     const s = await json(await api(`/instances/${id}?showHistory=true&showInput=false`));
     expect(Array.isArray(s.historyEvents)).toBe(true);
     expect(s.historyEvents.length).toBeGreaterThan(0);
@@ -322,7 +322,7 @@ describe('instance management', () => {
   it('lists with filters, with and without the trailing slash, paging by x-ms-continuation-token', async () => {
     const prefix = uid('list');
     for (let i = 0; i < 3; i++) await post(`/orchestrators/httpEcho/${prefix}-${i}`, String(i));
-    for (let i = 0; i < 3; i++) await client.waitForCompletion(`${prefix}-${i}`, { timeoutMs: 10_000 });
+    for (let i = 0; i < 3; i++) await client.waitForCompletion(`${prefix}-${i}`, { timeoutMs: 30_000 });
     const all = await json(await api(`/instances/?instanceIdPrefix=${prefix}`));
     expect(all.map((s: any) => s.instanceId).sort()).toEqual([0, 1, 2].map((i) => `${prefix}-${i}`));
     expect(all[0]).toHaveProperty('input');
@@ -349,7 +349,7 @@ describe('instance management', () => {
 
   it('purges one instance (200 { instancesDeleted: 1 }, then 404) and by filter', async () => {
     const { id } = await json(await post('/orchestrators/httpEcho', '1'));
-    await client.waitForCompletion(id, { timeoutMs: 10_000 });
+    await client.waitForCompletion(id, { timeoutMs: 30_000 });
     const r = await api(`/instances/${id}`, { method: 'DELETE' });
     expect(r.status).toBe(200);
     expect(await json(r)).toEqual({ instancesDeleted: 1 });
@@ -359,7 +359,7 @@ describe('instance management', () => {
     expect((await api(`/instances/${running}`, { method: 'DELETE' })).status).toBe(400);
     const from = new Date().toISOString();
     const { id: a } = await json(await post('/orchestrators/httpEcho', '1'));
-    await client.waitForCompletion(a, { timeoutMs: 10_000 });
+    await client.waitForCompletion(a, { timeoutMs: 30_000 });
     const byFilter = await api(`/instances/?runtimeStatus=Completed&createdTimeFrom=${from}`, { method: 'DELETE' });
     expect(byFilter.status).toBe(200);
     expect((await json(byFilter)).instancesDeleted).toBeGreaterThanOrEqual(1);

@@ -130,7 +130,7 @@ describe('orchestration patterns', () => {
     const id = await client.startNew('approvalWorkflow', { input: { requestId: 'r1', timeoutMs: 20_000 } });
     await waitFor(async () => (await client.getStatus(id))?.customStatus === 'waiting for approval');
     await client.raiseEvent(id, 'Approval', { approved: true, by: 'alice' });
-    const s = await client.waitForCompletion(id, { timeoutMs: 10_000 });
+    const s = await client.waitForCompletion(id, { timeoutMs: 30_000 });
     expect(s.output).toEqual({ requestId: 'r1', outcome: 'approved', by: 'alice' });
   });
 
@@ -201,10 +201,10 @@ describe('orchestration ctx and management', () => {
     const id = await client.startNew('waiter', { instanceId: 'w-1' });
     await expect(client.startNew('waiter', { instanceId: 'w-1' })).rejects.toMatchObject({ code: 'instance-exists' });
     await client.raiseEvent(id, 'go', 1);
-    expect((await client.waitForCompletion(id, { timeoutMs: 10_000 })).output).toBe(1);
+    expect((await client.waitForCompletion(id, { timeoutMs: 30_000 })).output).toBe(1);
     await client.startNew('waiter', { instanceId: 'w-1' });
     await client.raiseEvent(id, 'go', 2);
-    expect((await client.waitForCompletion(id, { timeoutMs: 10_000 })).output).toBe(2);
+    expect((await client.waitForCompletion(id, { timeoutMs: 30_000 })).output).toBe(2);
   });
 
   it('suspend holds events until resume; terminate ends it', async () => {
@@ -216,18 +216,18 @@ describe('orchestration ctx and management', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect((await client.getStatus(id))?.runtimeStatus).toBe('Suspended');
     await client.resume(id);
-    expect((await client.waitForCompletion(id, { timeoutMs: 10_000 })).output).toBe('x');
+    expect((await client.waitForCompletion(id, { timeoutMs: 30_000 })).output).toBe('x');
 
     const t = await client.startNew('waiter');
     await client.terminate(t, 'enough');
-    const s = await client.waitForCompletion(t, { timeoutMs: 10_000 });
+    const s = await client.waitForCompletion(t, { timeoutMs: 30_000 });
     expect(s.runtimeStatus).toBe('Terminated');
     await expect(client.raiseEvent(t, 'go')).rejects.toMatchObject({ code: 'not-found', details: { gone: true } });
   });
 
   it('getStatus with history, list with filters and paging, purge', async () => {
     const ids = await Promise.all([1, 2, 3].map((i) => client.startNew('helloSequence', { instanceId: `list-${i}` })));
-    await Promise.all(ids.map((id) => client.waitForCompletion(id, { timeoutMs: 10_000 })));
+    await Promise.all(ids.map((id) => client.waitForCompletion(id, { timeoutMs: 30_000 })));
     const s = await client.getStatus('list-1', { showHistory: true });
     expect((s!.history as Array<{ type: string }>).map((e) => e.type)).toContain('TaskCompleted');
     const page1 = await client.listInstances({ namePrefix: 'hellos', runtimeStatus: ['Completed'], pageSize: 2 });
@@ -251,17 +251,17 @@ describe('orchestration ctx and management', () => {
     expect(failed.runtimeStatus).toBe('Failed');
     await expect(client.rewind('list-2-not-failed-or-missing')).rejects.toMatchObject({ code: 'not-found' });
     await client.rewind('rw-1', 'try again');
-    const s = await client.waitForCompletion('rw-1', { timeoutMs: 10_000 });
+    const s = await client.waitForCompletion('rw-1', { timeoutMs: 30_000 });
     expect(s.runtimeStatus).toBe('Completed');
     expect(s.output).toEqual(['Hello before!', 'rw-1 ok on attempt 2']);
     await client.restart('rw-1');
-    const again = await client.waitForCompletion('rw-1', { timeoutMs: 10_000 });
+    const again = await client.waitForCompletion('rw-1', { timeoutMs: 30_000 });
     expect(again.output).toEqual(['Hello before!', 'rw-1 ok on attempt 3']);
   });
 
   it('entities start orchestrations and send delayed signals (ctx.startNew, ctx.signalEntity with delayMs)', async () => {
     await client.callEntity(new EntityId('starter', 's1'), 'kickOff');
-    const s = await client.waitForCompletion('from-entity-s1', { timeoutMs: 10_000 });
+    const s = await client.waitForCompletion('from-entity-s1', { timeoutMs: 30_000 });
     expect(s.output).toEqual(['Hello Tokyo!', 'Hello Seattle!', 'Hello London!']);
     const t0 = Date.now();
     await client.callEntity(new EntityId('starter', 's1'), 'later', '@counter@delayed');
