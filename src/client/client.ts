@@ -77,7 +77,7 @@ export class DurableClient extends InstanceClient {
     this.reader = new DirectReader(nc, hub.names.eventStream);
     this.replyPrefix = `${createInbox()}.`;
     this.replySub = nc.subscribe(`${this.replyPrefix}*`, { callback: (err, msg) => this.onReply(err, msg) });
-    this.history = new EntityHistoryReader(nc, hub.js, hub.jsm, hub.names.eventStream);
+    this.history = new EntityHistoryReader(this.reader, hub.js, hub.jsm, hub.names.eventStream);
     this.schedules = new ScheduleClient(this, catalog);
   }
 

@@ -9,10 +9,10 @@
  * messages that are not newer than what was already yielded (ARCHITECTURE "Watch without a gap").
  */
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type { Msg, NatsConnection } from '@nats-io/transport-node';
-import { decodeJson, encodeJson } from '../core/codec.js';
+import { decodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
 import type { RecordedOperation } from '../entity/executor.js';
+import type { DirectReader } from '../store/direct-reader.js';
 import type { EntityEvent } from '../worker/entity-host.js';
 
 /** One committed version of an entity. */
@@ -53,7 +53,8 @@ interface StoredVersion {
 /** Reads of one hub's event stream. */
 export class EntityHistoryReader {
   constructor(
-    private readonly nc: NatsConnection,
+    /** The client's last-event reader (one reply subscription for all DIRECT.GETs). */
+    private readonly reader: DirectReader,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly stream: string,
@@ -197,17 +198,9 @@ export class EntityHistoryReader {
     return best;
   }
 
-  private async get(request: Record<string, unknown>): Promise<StoredVersion | null> {
-    let msg: Msg;
-    try {
-      msg = await this.nc.request(`$JS.API.DIRECT.GET.${this.stream}`, encodeJson(request), { timeout: 5_000 });
-    } catch (e) {
-      throw new DurableError('connection', `reading ${this.stream}: ${(e as Error).message}`, { cause: e });
-    }
-    const h = msg.headers;
-    if (!h || h.code === 404) return null;
-    if (h.code && h.code >= 400) throw new DurableError('connection', `reading ${this.stream}: ${h.code} ${h.description}`);
-    return { seq: Number(h.get('Nats-Sequence')), subject: h.get('Nats-Subject'), time: new Date(h.get('Nats-Time-Stamp')), data: msg.data };
+  private async get(request: { last_by_subj?: string; seq?: number; next_by_subj?: string }): Promise<StoredVersion | null> {
+    const m = await this.reader.get(request);
+    return m ? { seq: m.seq, subject: m.subject, time: m.time ?? new Date(0), data: m.data } : null;
   }
 }
 

@@ -14,7 +14,8 @@ function decodeDirectGet(msg: Msg, subject: string): StoredMessage | null {
   const h = msg.headers;
   if (!h || h.code === 404) return null;
   if (h.code && h.code >= 400) throw new DurableError('connection', `reading ${subject}: ${h.code} ${h.description}`);
-  return { seq: Number(h.get('Nats-Sequence')), subject: h.get('Nats-Subject') || subject, data: msg.data };
+  const time = h.get('Nats-Time-Stamp');
+  return { seq: Number(h.get('Nats-Sequence')), subject: h.get('Nats-Subject') || subject, data: msg.data, ...(time ? { time: new Date(time) } : {}) };
 }
 
 export class DirectReader {
@@ -29,7 +30,16 @@ export class DirectReader {
   }
 
   readLast(subject: string): Promise<StoredMessage | null> {
-    return this.mux.exchange(subject, this.timeoutMs, (reply) => this.nc.publish(`$JS.API.DIRECT.GET.${this.stream}`, encodeJson({ last_by_subj: subject }), { reply }));
+    return this.get({ last_by_subj: subject });
+  }
+
+  /**
+   * Any DIRECT.GET request: `{ last_by_subj }`, `{ seq }`, `{ seq, next_by_subj }`. Resolves with
+   * the message (with its stored time) or null.
+   */
+  get(request: { last_by_subj?: string; seq?: number; next_by_subj?: string }): Promise<StoredMessage | null> {
+    const what = request.last_by_subj ?? request.next_by_subj ?? `${this.stream} #${request.seq}`;
+    return this.mux.exchange(what, this.timeoutMs, (reply) => this.nc.publish(`$JS.API.DIRECT.GET.${this.stream}`, encodeJson(request), { reply }));
   }
 
   close(): void {

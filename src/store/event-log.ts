@@ -12,6 +12,8 @@ export interface StoredMessage {
   subject: string;
   data: Uint8Array;
   headers?: Map<string, string>;
+  /** When the server stored it (DIRECT.GET reads). */
+  time?: Date;
 }
 
 /**

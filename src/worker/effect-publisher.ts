@@ -33,24 +33,41 @@ export interface EffectPublisherDeps {
 }
 
 /**
- * Bounds the trims a worker has in flight; a trim asked for while the bound is reached is
- * dropped (it is only late: see EffectPublisher.trim). Without a bound, a sustained load over many
- * entities asked for purges faster than nats-server 2.9.10 could do them, and the server stopped
- * answering publishes.
+ * The retention trims of a worker: queued once per subject (a newer request for the same subject
+ * replaces the older one) and run at most `concurrency` at a time. Without a bound, a sustained
+ * load over many entities asked for filtered purges faster than nats-server 2.9.10 could do them,
+ * and the server stopped answering publishes. Only an overflow of `maxPending` distinct subjects
+ * drops requests (counted); such an entity is trimmed at its next request.
  */
 export class TrimLimiter {
-  private inFlight = 0;
+  private readonly pending = new Map<string, () => Promise<void>>();
+  private running = 0;
   dropped = 0;
 
-  constructor(private readonly max = 2) {}
+  constructor(
+    private readonly concurrency = 2,
+    private readonly maxPending = 10_000,
+  ) {}
 
-  run(task: () => Promise<void>): void {
-    if (this.inFlight >= this.max) {
+  run(subject: string, task: () => Promise<void>): void {
+    if (!this.pending.has(subject) && this.pending.size >= this.maxPending) {
       this.dropped++;
       return;
     }
-    this.inFlight++;
-    void task().finally(() => this.inFlight--);
+    this.pending.set(subject, task);
+    this.next();
+  }
+
+  private next(): void {
+    while (this.running < this.concurrency && this.pending.size > 0) {
+      const [subject, task] = this.pending.entries().next().value as [string, () => Promise<void>];
+      this.pending.delete(subject);
+      this.running++;
+      void task().finally(() => {
+        this.running--;
+        this.next();
+      });
+    }
   }
 }
 
@@ -118,11 +135,11 @@ export class EffectPublisher {
   /**
    * Retention: removes all but the newest `keep` events of one actor's subject. Called only once
    * the batch that asked for it is durable, so every event removed belongs to a batch whose effects
-   * are durable (and which no recovery needs). Never rejects: a failed or skipped trim is only late
-   * (the next one of that entity keeps the newest `keep` again).
+   * are durable (and which no recovery needs). Never rejects: a failed trim is only late (the
+   * next one of that entity keeps the newest `keep` again).
    */
   trim(t: { subject: string; keep: number }): void {
-    this.d.trims.run(async () => {
+    this.d.trims.run(t.subject, async () => {
       try {
         await this.d.hub.jsm.streams.purge(this.d.hub.names.eventStream, { filter: t.subject, keep: t.keep });
       } catch (err) {

@@ -11,36 +11,22 @@
  *    running and recent ones.
  */
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { entityActorToken, entityPartition, eventSubject } from '../../src/core/topology.js';
 import { DurableClient, EntityId, Worker } from '../../src/index.js';
 import { InstanceRetention } from '../../src/worker/instance-retention.js';
 import { retrying, waitFor } from '../helpers/nats-cluster.js';
-import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/processes.js';
+import { useServerAndWorkers } from '../helpers/worker-env.js';
 import * as fixtures from '../fixtures/test-orchestrations.js';
 
-let server: TestServer;
-const procs: WorkerProcess[] = [];
-beforeAll(async () => {
-  server = await startNatsServer();
-});
-afterAll(async () => {
-  for (const p of procs) await p.kill('SIGKILL');
-  await server?.stop();
-});
-
-const spawn = async (hub: string, id: string) => {
-  const p = await startWorkerProcess({ NATS_URL: server.url, HUB: hub, LEASE_MS: '1500', WORKER_ID: id, RETENTION_VERSIONS: '2' });
-  procs.push(p);
-  return p;
-};
+const env = useServerAndWorkers(1500);
+const spawn = (hub: string, id: string) => env.spawn(hub, id, { RETENTION_VERSIONS: '2' });
 
 describe('retention', () => {
   it('keeps 2 versions per entity and still applies every signal and effect exactly once across SIGKILLs', async () => {
     const hub = 'retention-entities';
     const workers = [await spawn(hub, 'a'), await spawn(hub, 'b')];
-    const client = await DurableClient.connect({ servers: server.url, hub });
+    const client = await DurableClient.connect({ servers: env.server().url, hub });
     const total = 6_000;
     const inFlight = new Set<Promise<unknown>>();
     let kills = 0;
@@ -90,8 +76,8 @@ describe('retention', () => {
   it('purges instances that finished longer ago than the retention, and keeps the others', async () => {
     const hub = 'retention-instances';
     const logger = pino({ level: 'silent' });
-    const worker = await Worker.start({ servers: server.url, hub, orchestrations: fixtures.orchestrations, activities: fixtures.activities, logger });
-    const client = await DurableClient.connect({ servers: server.url, hub });
+    const worker = await Worker.start({ servers: env.server().url, hub, orchestrations: fixtures.orchestrations, activities: fixtures.activities, logger });
+    const client = await DurableClient.connect({ servers: env.server().url, hub });
     try {
       const done = await Promise.all([0, 1, 2].map((i) => client.startNew('helloSequence', { instanceId: `old-${i}` })));
       for (const id of done) expect((await client.waitForCompletion(id, { timeoutMs: 30_000 })).runtimeStatus).toBe('Completed');
