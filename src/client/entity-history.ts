@@ -200,7 +200,7 @@ export class EntityHistoryReader {
 
   private async get(request: { last_by_subj?: string; seq?: number; next_by_subj?: string }): Promise<StoredVersion | null> {
     const m = await this.reader.get(request);
-    return m ? { seq: m.seq, subject: m.subject, time: m.time ?? new Date(0), data: m.data } : null;
+    return m ? { seq: m.seq, subject: m.subject, time: new Date(m.time ?? 0), data: m.data } : null;
   }
 }
 

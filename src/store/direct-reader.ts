@@ -15,7 +15,7 @@ function decodeDirectGet(msg: Msg, subject: string): StoredMessage | null {
   if (!h || h.code === 404) return null;
   if (h.code && h.code >= 400) throw new DurableError('connection', `reading ${subject}: ${h.code} ${h.description}`);
   const time = h.get('Nats-Time-Stamp');
-  return { seq: Number(h.get('Nats-Sequence')), subject: h.get('Nats-Subject') || subject, data: msg.data, ...(time ? { time: new Date(time) } : {}) };
+  return { seq: Number(h.get('Nats-Sequence')), subject: h.get('Nats-Subject') || subject, data: msg.data, ...(time ? { time: Date.parse(time) } : {}) };
 }
 
 export class DirectReader {

@@ -6,15 +6,9 @@
  */
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { DurableError } from '../core/errors.js';
+import type { StoredMessage } from './fabric.js';
 
-export interface StoredMessage {
-  seq: number;
-  subject: string;
-  data: Uint8Array;
-  headers?: Map<string, string>;
-  /** When the server stored it (DIRECT.GET reads). */
-  time?: Date;
-}
+export type { StoredMessage } from './fabric.js';
 
 /**
  * Calls `onMessage`, in order, for every message matching `filter` from `fromSeq` up to the last

@@ -33,6 +33,8 @@ export interface StoredMessage {
   subject: string;
   data: Uint8Array;
   headers?: Map<string, string>;
+  /** When the stream stored it (ms since the epoch, the store's clock); set by readLast and readNext. */
+  time?: number;
 }
 
 /** What a stream answers to a publish. */
@@ -111,8 +113,24 @@ export interface StreamFabric {
    */
   follow(stream: string, filter: string, fromSeq: number, onMessage: (m: StoredMessage) => void | Promise<void>): Promise<Stoppable>;
 
-  /** Removes the messages matching `filter` (default: all) with a sequence below `beforeSeq` (default: all); returns how many. */
-  purge(stream: string, options?: { filter?: string; beforeSeq?: number }): Promise<number>;
+  /**
+   * The first message matching `filter` with a sequence >= `fromSeq`, or null (NATS: a DIRECT.GET
+   * with `next_by_subj`). Random access for history browsing: `readNext(s, '>', n)` reads message n
+   * (or the next one alive).
+   */
+  readNext(stream: string, filter: string, fromSeq: number): Promise<StoredMessage | null>;
+
+  /** The stream's sequences now: first and last (0 when it never held a message) and live count. */
+  streamInfo(stream: string): Promise<{ firstSeq: number; lastSeq: number; messages: number }>;
+
+  /**
+   * Removes the messages matching `filter` (default: all) with a sequence below `beforeSeq`
+   * (default: all), or all but the newest `keep` of them; returns how many.
+   */
+  purge(stream: string, options?: { filter?: string; beforeSeq?: number; keep?: number }): Promise<number>;
+
+  /** Removes one message; false when it was not there. */
+  deleteMessage(stream: string, seq: number): Promise<boolean>;
 
   /** The durable consumer `name` on `stream` (created if missing; its ack wait updated if it differs). */
   workQueue(stream: string, name: string, options: { filter?: string; ackWaitMs: number }): Promise<WorkQueue>;

@@ -13,6 +13,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
 import { DEFAULT_PARTITIONS, hubNames, type HubNames } from '../core/topology.js';
+import type { Fabric, KvBucket } from './fabric.js';
+import { NatsFabric } from './nats-fabric.js';
 import { apiErrorCode, isAlreadyExists, isTransient, startupDeadline, withStartupRetry, type StartupRetryOptions } from './transient.js';
 
 const NS_PER_MS = 1_000_000;
@@ -42,9 +44,22 @@ export interface HubConfig {
   formatVersion: 1;
 }
 
+/** The hub's KV buckets on the fabric port. */
+export interface HubBuckets {
+  leases: KvBucket;
+  status: KvBucket;
+  timers: KvBucket;
+  catalog: KvBucket;
+  entityIndex: KvBucket;
+}
+
 export interface Hub {
   names: HubNames;
   config: HubConfig;
+  /** The port everything above the store uses (src/store/fabric.ts); its clock is the engine's. */
+  fabric: Fabric;
+  kv: HubBuckets;
+  /** @deprecated being moved onto `fabric` and `kv` (test kit seam); do not add uses. */
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
@@ -106,7 +121,15 @@ export async function openHub(nc: NatsConnection, options: HubOptions): Promise<
     bucket(names.entityIndexBucket),
   ]);
   const config = await withStartupRetry('hub configuration', () => fixHubConfig(leases, options.partitions), startup);
-  return { names, config, nc, js, jsm, leases, status, timers, catalog, entityIndex };
+  const fabric = await withStartupRetry('fabric', () => NatsFabric.on(nc, { replicas }), startup);
+  const kv: HubBuckets = {
+    leases: fabric.wrapKv(leases, names.leaseBucket),
+    status: fabric.wrapKv(status, names.statusBucket),
+    timers: fabric.wrapKv(timers, names.timerBucket),
+    catalog: fabric.wrapKv(catalog, names.catalogBucket),
+    entityIndex: fabric.wrapKv(entityIndex, names.entityIndexBucket),
+  };
+  return { names, config, fabric, kv, nc, js, jsm, leases, status, timers, catalog, entityIndex };
 }
 
 /**

@@ -160,9 +160,35 @@ export class NatsFabric implements Fabric {
       });
       if (!m) return null;
       const headers = toMap(m.header);
-      return { seq: m.seq, subject: m.subject, data: m.data, ...(headers ? { headers } : {}) };
+      return { seq: m.seq, subject: m.subject, data: m.data, time: m.time.getTime(), ...(headers ? { headers } : {}) };
     }
     return this.#direct.exchange(filter, 5_000, (reply) => this.nc.publish(`$JS.API.DIRECT.GET.${stream}`, encodeJson({ last_by_subj: filter }), { reply }));
+  }
+
+  async readNext(stream: string, filter: string, fromSeq: number): Promise<StoredMessage | null> {
+    this.#open();
+    const request = encodeJson({ seq: Math.max(1, fromSeq), next_by_subj: filter });
+    return this.#direct.exchange(`${filter} from ${fromSeq}`, 5_000, (reply) => this.nc.publish(`$JS.API.DIRECT.GET.${stream}`, request, { reply }));
+  }
+
+  async streamInfo(stream: string): Promise<{ firstSeq: number; lastSeq: number; messages: number }> {
+    this.#open();
+    try {
+      const { state } = await this.jsm.streams.info(stream);
+      return { firstSeq: state.first_seq, lastSeq: state.last_seq, messages: state.messages };
+    } catch (e) {
+      throw asDurable(e, `stream ${stream}`);
+    }
+  }
+
+  async deleteMessage(stream: string, seq: number): Promise<boolean> {
+    this.#open();
+    try {
+      return await this.jsm.streams.deleteMessage(stream, seq, false);
+    } catch (e) {
+      if (/no message found|not found/i.test((e as Error).message)) return false;
+      throw asDurable(e, `delete ${stream}#${seq}`);
+    }
   }
 
   async scan(stream: string, filter: string, fromSeq: number, onMessage: (m: StoredMessage) => void | Promise<void>, options: ScanOptions = {}): Promise<number> {
@@ -206,12 +232,14 @@ export class NatsFabric implements Fabric {
     });
   }
 
-  async purge(stream: string, options: { filter?: string; beforeSeq?: number } = {}): Promise<number> {
+  async purge(stream: string, options: { filter?: string; beforeSeq?: number; keep?: number } = {}): Promise<number> {
     this.#open();
+    if (options.keep !== undefined && options.beforeSeq !== undefined) throw new DurableError('validation', 'purge takes keep or beforeSeq, not both');
     try {
       const r = await this.jsm.streams.purge(stream, {
         ...(options.filter !== undefined ? { filter: options.filter } : {}),
         ...(options.beforeSeq !== undefined ? { seq: options.beforeSeq } : {}),
+        ...(options.keep !== undefined ? { keep: options.keep } : {}),
       } as never);
       return r.purged;
     } catch (e) {
@@ -317,6 +345,11 @@ export class NatsFabric implements Fabric {
     }
   }
 
+  /** A nats.js KV handle (opened elsewhere on this connection) behind the port. */
+  wrapKv(kv: KV, name: string): KvBucket {
+    return new NatsKv(kv, name, (s) => this.#own(s));
+  }
+
   publishCore(subject: string, data: Uint8Array, options: { headers?: Record<string, string>; reply?: string } = {}): void {
     this.#open();
     let hdrs: MsgHdrs | undefined;
@@ -389,7 +422,14 @@ function decodeDirectGet(msg: Msg, subject: string): StoredMessage | null {
   if (h.code && h.code >= 400) throw new DurableError('connection', `reading ${subject}: ${h.code} ${h.description}`);
   const headers = new Map<string, string>();
   for (const [k, v] of h) if (!DIRECT_GET_META.has(k)) headers.set(k, v[0] ?? '');
-  return { seq: Number(h.get('Nats-Sequence')), subject: h.get('Nats-Subject') || subject, data: msg.data, ...(headers.size ? { headers } : {}) };
+  const stamp = h.get('Nats-Time-Stamp');
+  return {
+    seq: Number(h.get('Nats-Sequence')),
+    subject: h.get('Nats-Subject') || subject,
+    data: msg.data,
+    ...(stamp ? { time: Date.parse(stamp) } : {}),
+    ...(headers.size ? { headers } : {}),
+  };
 }
 
 function workItem(m: JsMsg): WorkItem {

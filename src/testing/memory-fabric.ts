@@ -150,9 +150,28 @@ export class MemoryFabric implements Fabric {
     return this.#own({ stop });
   }
 
-  async purge(stream: string, options: { filter?: string; beforeSeq?: number } = {}): Promise<number> {
+  async readNext(stream: string, filter: string, fromSeq: number): Promise<StoredMessage | null> {
     this.#open();
-    return this.store.stream(stream).purge(options.filter, options.beforeSeq);
+    return this.store.stream(stream).next(filter, Math.max(1, fromSeq)) ?? null;
+  }
+
+  async streamInfo(stream: string): Promise<{ firstSeq: number; lastSeq: number; messages: number }> {
+    this.#open();
+    return this.store.stream(stream).info();
+  }
+
+  async purge(stream: string, options: { filter?: string; beforeSeq?: number; keep?: number } = {}): Promise<number> {
+    this.#open();
+    if (options.keep !== undefined && options.beforeSeq !== undefined) throw new DurableError('validation', 'purge takes keep or beforeSeq, not both');
+    return this.store.stream(stream).purge(options.filter, options.beforeSeq, options.keep);
+  }
+
+  async deleteMessage(stream: string, seq: number): Promise<boolean> {
+    this.#open();
+    const s = this.store.stream(stream);
+    if (!s.get(seq)) return false;
+    s.remove(new Set([seq]));
+    return true;
   }
 
   async workQueue(stream: string, name: string, options: { filter?: string; ackWaitMs: number }): Promise<WorkQueue> {

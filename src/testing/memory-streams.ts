@@ -121,14 +121,22 @@ export class MemoryStream {
     return n;
   }
 
-  purge(filter: string | undefined, beforeSeq: number | undefined): number {
-    const doomed = new Set<number>();
+  /** Removes what matches `filter` below `beforeSeq`, or all but its newest `keep` messages. */
+  purge(filter: string | undefined, beforeSeq: number | undefined, keep?: number): number {
+    const doomed: number[] = [];
     for (const m of this.messages) {
       if (beforeSeq !== undefined && m.seq >= beforeSeq) break;
-      if (filter === undefined || subjectMatches(filter, m.subject)) doomed.add(m.seq);
+      if (filter === undefined || subjectMatches(filter, m.subject)) doomed.push(m.seq);
     }
-    this.remove(doomed);
-    return doomed.size;
+    if (keep !== undefined) doomed.splice(Math.max(0, doomed.length - keep));
+    this.remove(new Set(doomed));
+    return doomed.length;
+  }
+
+  /** First and last sequence (JetStream: first is last + 1 when empty) and live count. */
+  info(): { firstSeq: number; lastSeq: number; messages: number } {
+    this.expire();
+    return { firstSeq: this.messages[0]?.seq ?? this.lastSeq + 1, lastSeq: this.lastSeq, messages: this.messages.length };
   }
 
   remove(seqs: ReadonlySet<number>): void {
@@ -234,5 +242,5 @@ export class MemoryStream {
 
 /** A copy, so that a reader can never change what is stored. */
 function copy(m: Stored): StoredMessage {
-  return { seq: m.seq, subject: m.subject, data: m.data.slice(), ...(m.headers ? { headers: new Map(m.headers) } : {}) };
+  return { seq: m.seq, subject: m.subject, data: m.data.slice(), time: m.at, ...(m.headers ? { headers: new Map(m.headers) } : {}) };
 }

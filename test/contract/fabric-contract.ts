@@ -173,6 +173,38 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         expect(await f.readLast(s, `${p}.b`)).toBeNull();
       });
 
+      it('keeps the newest n of a filter when purging with keep, and deletes one message', async () => {
+        const { s, p } = await stream();
+        for (const x of ['a', 'a', 'b', 'a', 'a']) await f.publish(`${p}.${x}`, enc(x));
+        expect(await f.purge(s, { filter: `${p}.a`, keep: 2 })).toBe(2);
+        const left: number[] = [];
+        await f.scan(s, `${p}.>`, 1, (m) => {
+          left.push(m.seq);
+        });
+        expect(left).toEqual([3, 4, 5]);
+        expect(await f.deleteMessage(s, 4)).toBe(true);
+        expect(await f.deleteMessage(s, 4)).toBe(false);
+        expect(await f.readNext(s, `${p}.>`, 4)).toMatchObject({ seq: 5 });
+        expect(await codeOf(f.purge(s, { keep: 1, beforeSeq: 3 }))).toBe('validation');
+      });
+
+      it('reads the next message of a filter from a sequence, with when it was stored, and tells the stream sequences', async () => {
+        const { s, p } = await stream();
+        const before = f.clock.now();
+        for (const x of ['a', 'b', 'a']) await f.publish(`${p}.${x}`, enc(x));
+        const m = await f.readNext(s, `${p}.a`, 2);
+        expect([m?.seq, m?.subject, dec(m!.data)]).toEqual([3, `${p}.a`, 'a']);
+        // NATS stamps with the server's clock: allow the second a timestamp may be off by.
+        expect(m!.time).toBeGreaterThanOrEqual(before - 1_000);
+        expect(m!.time).toBeLessThanOrEqual(f.clock.now() + 1_000);
+        expect((await f.readLast(s, `${p}.b`))?.time).toBeTypeOf('number');
+        expect(await f.readNext(s, `${p}.b`, 3)).toBeNull();
+        expect(await f.readNext(s, '>', 1)).toMatchObject({ seq: 1 });
+        expect(await f.streamInfo(s)).toEqual({ firstSeq: 1, lastSeq: 3, messages: 3 });
+        await f.purge(s, { beforeSeq: 3 });
+        expect(await f.streamInfo(s)).toEqual({ firstSeq: 3, lastSeq: 3, messages: 1 });
+      });
+
       it('follows a filter from a sequence: what exists, then what comes, in order, with backpressure', async () => {
         const { s, p } = await stream();
         await f.publish(`${p}.a`, enc('1'));
