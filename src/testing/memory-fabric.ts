@@ -37,8 +37,17 @@ export class MemoryStore {
   readonly subscriptions = new Set<Subscription>();
   #inboxes = 0;
 
-  constructor(options: { clock?: Clock; maxPayload?: number } = {}) {
+  /**
+   * Clock of pull expiries (a work-queue `fetch` that ends empty after `expiresMs`). Default: the
+   * store's clock. A pull's expiry is transport, not engine time: the TestHost gives the system
+   * clock here, or every activity puller's 5 s long poll would be a timer that time skipping has
+   * to step through (a 30-day skip would stop 500,000 times).
+   */
+  readonly pullClock: Clock;
+
+  constructor(options: { clock?: Clock; maxPayload?: number; pullClock?: Clock } = {}) {
     this.clock = options.clock ?? systemClock;
+    this.pullClock = options.pullClock ?? this.clock;
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
   }
 
@@ -61,11 +70,27 @@ export class MemoryStore {
     return s;
   }
 
+  /** Core deliveries queued and not yet made. */
+  #deliveries = 0;
+
+  /**
+   * Nothing in motion inside the store: no core delivery queued, every follow caught up, no work
+   * item out for processing. What is left waits on the clock (the test kit's idle detection).
+   */
+  isQuiet(): boolean {
+    if (this.#deliveries > 0) return false;
+    for (const s of this.streams.values()) if (!s.isQuiet()) return false;
+    for (const q of this.queues.values()) if (!q.isQuiet()) return false;
+    return true;
+  }
+
   /** Core delivery of a message to every matching subscription, a microtask later. */
   deliver(m: CoreMessage): void {
     const targets = [...this.subscriptions].filter((s) => subjectMatches(s.pattern, m.subject));
     if (targets.length === 0) return;
+    this.#deliveries++;
     queueMicrotask(() => {
+      this.#deliveries--;
       for (const t of targets) {
         if (!this.subscriptions.has(t)) continue;
         try {
@@ -86,7 +111,7 @@ export class MemoryFabric implements Fabric {
   readonly #owned = new Set<Stoppable>();
 
   /** A fabric on a store of its own, or a new connection to `store`. */
-  constructor(store: MemoryStore | { clock?: Clock; maxPayload?: number } = {}) {
+  constructor(store: MemoryStore | { clock?: Clock; maxPayload?: number; pullClock?: Clock } = {}) {
     this.store = store instanceof MemoryStore ? store : new MemoryStore(store);
     this.clock = this.store.clock;
     this.maxPayload = this.store.maxPayload;
@@ -180,7 +205,7 @@ export class MemoryFabric implements Fabric {
     const key = `${stream}/${name}`;
     let q = this.store.queues.get(key);
     if (q) q.options = { ...q.options, ackWaitMs: options.ackWaitMs };
-    else this.store.queues.set(key, (q = new MemoryWorkQueue(s, name, { filter: options.filter ?? '>', ackWaitMs: options.ackWaitMs }, this.clock)));
+    else this.store.queues.set(key, (q = new MemoryWorkQueue(s, name, { filter: options.filter ?? '>', ackWaitMs: options.ackWaitMs }, this.clock, this.store.pullClock)));
     const queue = q;
     // The durable is the store's; open fetches are this connection's and end when it closes.
     return {

@@ -171,7 +171,7 @@ export class MemoryStream {
   follow(filter: string, fromSeq: number, onMessage: Follower['onMessage']): () => void {
     const f: Follower = { filter, next: Math.max(1, fromSeq), onMessage, busy: false, stopped: false };
     this.#followers.add(f);
-    queueMicrotask(() => void this.#pump(f));
+    this.#wake();
     return () => {
       f.stopped = true;
       this.#followers.delete(f);
@@ -199,8 +199,25 @@ export class MemoryStream {
     this.remove(old);
   }
 
+  /**
+   * Nothing to hand out: no wake-up queued, and every follower idle and caught up (the test kit's
+   * idle detection). A follower waiting on its callback's promise (backpressure) is not quiet.
+   */
+  isQuiet(): boolean {
+    if (this.#wakePending) return false;
+    for (const f of this.#followers) {
+      if (f.stopped) continue;
+      if (f.busy || this.next(f.filter, f.next)) return false;
+    }
+    return true;
+  }
+
+  #wakePending = false;
+
   #wake(): void {
+    this.#wakePending = true;
     queueMicrotask(() => {
+      this.#wakePending = false;
       for (const f of this.#followers) void this.#pump(f);
       for (const l of this.listeners) l();
     });

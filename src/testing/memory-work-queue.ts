@@ -14,6 +14,8 @@ import type { MemoryStream } from './memory-streams.js';
 interface Held {
   deliveries: number;
   cancel: CancelTimer | undefined;
+  /** Delivered and not settled (false while a nak's delay runs or once the ack wait lapsed). */
+  out: boolean;
 }
 
 interface Waiter {
@@ -35,13 +37,15 @@ export class MemoryWorkQueue implements WorkQueue {
     readonly name: string,
     public options: { filter: string; ackWaitMs: number },
     private readonly clock: Clock,
+    /** Clock of pull expiries (transport, not engine time): see MemoryStore's `pullClock`. */
+    private readonly pullClock: Clock = clock,
   ) {
     stream.listeners.add(() => this.#serve());
   }
 
   fetch(max: number, options: { expiresMs?: number; signal?: AbortSignal } = {}): AsyncIterable<WorkItem> {
-    const deadline = this.clock.now() + (options.expiresMs ?? 30_000);
-    const pull = (n: number) => this.#pull(n, { expiresMs: deadline - this.clock.now(), ...(options.signal ? { signal: options.signal } : {}) });
+    const deadline = this.pullClock.now() + (options.expiresMs ?? 30_000);
+    const pull = (n: number) => this.#pull(n, { expiresMs: deadline - this.pullClock.now(), ...(options.signal ? { signal: options.signal } : {}) });
     return {
       async *[Symbol.asyncIterator]() {
         let left = Math.max(1, max);
@@ -60,7 +64,7 @@ export class MemoryWorkQueue implements WorkQueue {
     const now = this.#take(Math.max(1, max));
     if (now.length > 0 || options.signal?.aborted || options.expiresMs <= 0) return Promise.resolve(now);
     return new Promise<WorkItem[]>((resolve) => {
-      const cancel = this.clock.setTimer(this.clock.now() + Math.max(0, options.expiresMs), () => finish([]));
+      const cancel = this.pullClock.setTimer(this.pullClock.now() + Math.max(0, options.expiresMs), () => finish([]));
       const onAbort = () => finish([]);
       const waiter: Waiter = { max: Math.max(1, max), resolve: (items) => finish(items), done: () => undefined };
       const finish = (items: WorkItem[]) => {
@@ -106,8 +110,9 @@ export class MemoryWorkQueue implements WorkQueue {
   }
 
   #deliver(m: StoredMessage): WorkItem {
-    const held = this.#held.get(m.seq) ?? { deliveries: 0, cancel: undefined };
+    const held = this.#held.get(m.seq) ?? { deliveries: 0, cancel: undefined, out: false };
     held.deliveries++;
+    held.out = true;
     this.#held.set(m.seq, held);
     this.#arm(m.seq, held, this.options.ackWaitMs);
     const current = () => this.#held.get(m.seq) === held;
@@ -127,7 +132,9 @@ export class MemoryWorkQueue implements WorkQueue {
         if (current() && !this.#ready.includes(m.seq)) this.#arm(m.seq, held, this.options.ackWaitMs);
       },
       nak: (delayMs = 0) => {
-        if (current() && !this.#ready.includes(m.seq)) this.#arm(m.seq, held, delayMs);
+        if (!current() || this.#ready.includes(m.seq)) return;
+        held.out = false;
+        this.#arm(m.seq, held, delayMs);
       },
     };
   }
@@ -137,10 +144,21 @@ export class MemoryWorkQueue implements WorkQueue {
     held.cancel?.();
     held.cancel = this.clock.setTimer(this.clock.now() + Math.max(0, afterMs), () => {
       held.cancel = undefined;
+      held.out = false;
       this.#ready.push(seq);
       this.#ready.sort((a, b) => a - b);
       this.#serve();
     });
+  }
+
+  /**
+   * No delivery outstanding and nothing deliverable to a waiting puller (the test kit's idle
+   * detection): items waiting only for a nak's delay count as quiet, they wait on the clock.
+   */
+  isQuiet(): boolean {
+    for (const h of this.#held.values()) if (h.out) return false;
+    if (this.#waiters.length === 0) return true;
+    return this.#ready.length === 0 && !this.stream.next(this.options.filter, this.#delivered + 1);
   }
 
   /** Stops every timer (the store is dropped). */
