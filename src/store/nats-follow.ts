@@ -117,7 +117,10 @@ export class NatsFollow implements Stoppable {
         if (info.name !== placed) {
           if (!(await this.#onLeader(info))) {
             // Nothing from this consumer has been taken: the replacement starts at this message.
-            this.#log.warn({ stream: this.o.stream, filter: this.o.filter, consumer: info.name, on: info.cluster?.leader, seq: m.seq }, 'follow placed on a follower replica; starting a new one');
+            this.#log.warn(
+              { stream: this.o.stream, filter: this.o.filter, consumer: info.name, on: info.cluster?.leader, seq: m.seq },
+              'follow placed on a follower replica; starting a new one',
+            );
             messages.stop();
             void consumer.delete().catch((err: Error) => this.#log.debug({ err: err.message }, 'misplaced follow consumer not deleted; it expires by itself'));
             if (generation === this.#generation && !this.#stopped) {
@@ -154,7 +157,8 @@ export class NatsFollow implements Stoppable {
         }
       }
     } catch (err) {
-      if (!this.#stopped && generation === this.#generation) this.#log.error({ err, stream: this.o.stream, filter: this.o.filter }, 'follow failed; the watchdog will start a new one');
+      if (!this.#stopped && generation === this.#generation)
+        this.#log.error({ err, stream: this.o.stream, filter: this.o.filter }, 'follow failed; the watchdog will start a new one');
     }
   }
 
