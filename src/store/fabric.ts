@@ -108,8 +108,11 @@ export interface StreamFabric {
 
   /**
    * Delivers every message matching `filter` from `fromSeq` on, in order, now and as they are
-   * stored, until stopped. Backpressure: the next message waits for the promise the callback
-   * returned. Partition inbox readers.
+   * stored, until stopped. Each message is delivered once, in order, and the follow survives the
+   * loss of a server node (NATS: a stalled or misplaced reader is replaced from the last sequence
+   * delivered). Backpressure: the next message waits for the promise the callback returned; a
+   * callback that returns nothing costs no wait. Rejects when the follow cannot start. Partition
+   * inbox readers.
    */
   follow(stream: string, filter: string, fromSeq: number, onMessage: (m: StoredMessage) => void | Promise<void>): Promise<Stoppable>;
 

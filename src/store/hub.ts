@@ -121,7 +121,8 @@ export async function openHub(nc: NatsConnection, options: HubOptions): Promise<
     bucket(names.entityIndexBucket),
   ]);
   const config = await withStartupRetry('hub configuration', () => fixHubConfig(leases, options.partitions), startup);
-  const fabric = await withStartupRetry('fabric', () => NatsFabric.on(nc, { replicas }), startup);
+  // The start-up's logger (the worker's) hears of follows that replace their consumer.
+  const fabric = await withStartupRetry('fabric', () => NatsFabric.on(nc, { replicas, ...(startup.logger ? { logger: startup.logger } : {}) }), startup);
   const kv: HubBuckets = {
     leases: fabric.wrapKv(leases, names.leaseBucket),
     status: fabric.wrapKv(status, names.statusBucket),

@@ -1,7 +1,7 @@
 /**
  * The fabric port on NATS JetStream: the lean paths (LeanPublisher for fenced, deduplicated
- * appends; DirectReader for last-message reads), the bounded `scan`, ordered consumers for
- * follows, durable pull consumers for work queues, nats.js KV, core publish/subscribe.
+ * appends; DirectReader for last-message reads), the bounded `scan`, self-healing ordered consumers
+ * for follows (nats-follow.ts), durable pull consumers for work queues, nats.js KV, core publish/subscribe.
  *
  * Invariant: the port's semantics (fabric.ts), checked by the same contract suite as the memory
  * fabric (test/integration/fabric-contract.test.ts). Every error leaves as a DurableError: the
@@ -33,6 +33,7 @@ import type {
   WorkQueue,
 } from './fabric.js';
 import { LeanPublisher } from './lean-publisher.js';
+import { type FollowLogger, NatsFollow } from './nats-follow.js';
 import { ReplyMux } from './reply-mux.js';
 
 const NS_PER_MS = 1_000_000;
@@ -43,6 +44,10 @@ const MIN_FETCH_EXPIRES_MS = 1_000;
 export interface NatsFabricOptions {
   /** 1 or 3: replicas of the streams and buckets this fabric creates. */
   replicas?: number;
+  /** Told when a follow replaces its consumer (stalled, on a follower replica); default silent. */
+  logger?: FollowLogger;
+  /** Silence of a follow (not paused, newer messages exist) after which it is replaced (default 3 s). */
+  followStallMs?: number;
 }
 
 /** Any error from nats.js as a DurableError; the fence and stale revisions as `fenced`. */
@@ -146,8 +151,9 @@ export class NatsFabric implements Fabric {
     }
   }
 
-  async publish(subject: string, data: Uint8Array, options: PublishOptions = {}): Promise<PubAck> {
-    this.#open();
+  /** Not async: the hot path (appends, effects) pays no extra promise over the lean publisher's. */
+  publish(subject: string, data: Uint8Array, options: PublishOptions = {}): Promise<PubAck> {
+    if (this.#closed || this.nc.isClosed()) return Promise.reject(new DurableError('connection', 'the fabric connection is closed'));
     return this.#publisher.publish(subject, data, options);
   }
 
@@ -200,36 +206,31 @@ export class NatsFabric implements Fabric {
     }
   }
 
+  /**
+   * An ordered consumer that is replaced when it stalls or sits on a follower replica
+   * (src/store/nats-follow.ts holds the reasons); rejects when the first one cannot be opened.
+   */
   async follow(stream: string, filter: string, fromSeq: number, onMessage: (m: StoredMessage) => void | Promise<void>): Promise<Stoppable> {
     this.#open();
-    let stopped = false;
-    const consumer = await this.js.consumers
-      .get(stream, {
-        filter_subjects: filter,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: Math.max(1, fromSeq),
-      })
-      .catch((e) => {
-        throw asDurable(e, `follow ${filter}`);
-      });
-    const messages = await consumer.consume({ max_messages: 1_000 });
-    void (async () => {
-      for await (const m of messages) {
-        if (stopped) break;
-        const headers = toMap(m.headers);
-        try {
-          await onMessage({ seq: m.seq, subject: m.subject, data: m.data, ...(headers ? { headers } : {}) });
-        } catch {
-          // The reader's problem, as on the memory fabric; order is kept.
-        }
-      }
-    })().catch(() => undefined);
-    return this.#own({
-      stop: () => {
-        stopped = true;
-        messages.stop();
+    const follow = new NatsFollow(
+      {
+        js: this.js,
+        jsm: this.jsm,
+        stream,
+        filter,
+        onMessage,
+        ...(this.options.logger ? { logger: this.options.logger } : {}),
+        ...(this.options.followStallMs !== undefined ? { stallMs: this.options.followStallMs } : {}),
       },
-    });
+      fromSeq,
+    );
+    try {
+      await follow.start();
+    } catch (e) {
+      follow.stop();
+      throw asDurable(e, `follow ${filter}`);
+    }
+    return this.#own(follow);
   }
 
   async purge(stream: string, options: { filter?: string; beforeSeq?: number; keep?: number } = {}): Promise<number> {

@@ -13,7 +13,7 @@
  *   of times; nothing is appended once the lease may be lost.
  */
 import { DurableError } from '../core/errors.js';
-import type { LeanPublisher } from '../store/lean-publisher.js';
+import type { StreamFabric } from '../store/fabric.js';
 import type { ActorHost, CommitPlan, InboxMessage } from './actor-host.js';
 import type { WorkerMetrics } from './metrics.js';
 
@@ -38,7 +38,8 @@ export interface CommitOutcome {
 }
 
 export interface BatchCommitterDeps {
-  publisher: LeanPublisher;
+  /** Where events are appended (the hub's fabric). */
+  fabric: Pick<StreamFabric, 'publish'>;
   hostOf: (actorToken: string) => ActorHost;
   metrics: WorkerMetrics;
   /** False once the lease may have been lost: append nothing more. */
@@ -100,7 +101,7 @@ export class BatchCommitter {
     let expected = plan.append.expectedLastSeq;
     let first = 0;
     for (const data of parts) {
-      const ack = await this.d.publisher.publish(subject, data, { expectedLastSubjectSequence: expected });
+      const ack = await this.d.fabric.publish(subject, data, { expectedLastSubjectSequence: expected });
       if (!first) first = ack.seq;
       expected = ack.seq;
     }

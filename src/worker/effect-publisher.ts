@@ -13,17 +13,16 @@
  */
 import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
+import { DurableError } from '../core/errors.js';
 import { deadLetterSubject, eventFilter, inboxSubject } from '../core/topology.js';
-import { scan } from '../store/event-log.js';
 import { RecordParts, type EventRecord } from '../store/history-records.js';
 import type { Hub } from '../store/hub.js';
-import type { LeanPublisher } from '../store/lean-publisher.js';
 import type { DeadLetterRecord, InboxMessage, ResolvedEffect } from './actor-host.js';
 import type { WorkerMetrics } from './metrics.js';
 
 export interface EffectPublisherDeps {
+  /** Publishes, scans and purges go through `hub.fabric`; guarded status writes through `hub.kv.status`. */
   hub: Hub;
-  publisher: LeanPublisher;
   partition: number;
   logger: Logger;
   metrics: WorkerMetrics;
@@ -71,9 +70,6 @@ export class TrimLimiter {
   }
 }
 
-/** JetStream's answer to a KV compare-and-set whose revision is no longer current. */
-const WRONG_LAST_SEQUENCE = /wrong last sequence|10071/i;
-
 export class EffectPublisher {
   constructor(private readonly d: EffectPublisherDeps) {}
 
@@ -82,13 +78,13 @@ export class EffectPublisher {
     // a status write must then not go backwards.
     if (fx.v !== undefined && !this.d.leaseValid()) return this.guardedStatusWrite(fx);
     const data = fx.d === undefined ? new Uint8Array(0) : encodeJson(fx.d);
-    return this.d.publisher.publish(fx.s, data, { ...(fx.id ? { msgId: fx.id } : {}), ...(fx.h ? { headers: fx.h } : {}) });
+    return this.d.hub.fabric.publish(fx.s, data, { ...(fx.id ? { msgId: fx.id } : {}), ...(fx.h ? { headers: fx.h } : {}) });
   }
 
   deadLetter(dl: DeadLetterRecord): Promise<unknown> {
     this.d.metrics.deadLetters.inc();
     this.d.logger.warn({ seq: dl.seq, subject: dl.subject, reason: dl.reason }, 'message dead-lettered');
-    return this.d.publisher.publish(deadLetterSubject(this.d.hub.names.hub, this.d.partition), dl.data, {
+    return this.d.hub.fabric.publish(deadLetterSubject(this.d.hub.names.hub, this.d.partition), dl.data, {
       msgId: `dlq:${dl.seq}`,
       headers: { 'Dn-Reason': dl.reason.slice(0, 1000), 'Dn-Subject': dl.subject, 'Dn-Seq': String(dl.seq) },
     });
@@ -96,7 +92,7 @@ export class EffectPublisher {
 
   /** A message hashed by a producer with another partition count goes to its home partition. */
   forward(m: InboxMessage, home: number): Promise<unknown> {
-    return this.d.publisher.publish(inboxSubject(this.d.hub.names.hub, home, m.actorToken), m.data, { msgId: `fwd:${this.d.partition}:${m.seq}` });
+    return this.d.hub.fabric.publish(inboxSubject(this.d.hub.names.hub, home, m.actorToken), m.data, { msgId: `fwd:${this.d.partition}:${m.seq}` });
   }
 
   /**
@@ -110,7 +106,7 @@ export class EffectPublisher {
     const pending: Promise<unknown>[] = [];
     // Parts of a record that was not finished (no last part) are never acted on.
     const records = new RecordParts<unknown, ResolvedEffect>();
-    const last = await scan(hub, hub.names.eventStream, eventFilter(hub.names.hub, this.d.partition), afterEventSeq + 1, (m) => {
+    const last = await hub.fabric.scan(hub.names.eventStream, eventFilter(hub.names.hub, this.d.partition), afterEventSeq + 1, (m) => {
       let record: EventRecord<unknown, ResolvedEffect>;
       try {
         record = decodeJson(m.data);
@@ -141,7 +137,7 @@ export class EffectPublisher {
   trim(t: { subject: string; keep: number }): void {
     this.d.trims.run(t.subject, async () => {
       try {
-        await this.d.hub.jsm.streams.purge(this.d.hub.names.eventStream, { filter: t.subject, keep: t.keep });
+        await this.d.hub.fabric.purge(this.d.hub.names.eventStream, { filter: t.subject, keep: t.keep });
       } catch (err) {
         this.d.logger.warn({ err: (err as Error).message, subject: t.subject }, 'history trim failed; a later one will catch up');
       }
@@ -150,19 +146,20 @@ export class EffectPublisher {
 
   /** Writes a status record only if the stored one is not from a later position of history. */
   private async guardedStatusWrite(fx: ResolvedEffect): Promise<unknown> {
+    const status = this.d.hub.kv.status;
     const key = fx.s.slice(`$KV.${this.d.hub.names.statusBucket}.`.length);
-    const current = await this.d.hub.status.get(key);
-    const stored = current && current.length > 0 ? (decodeJson<{ _v?: number }>(current.value)._v ?? 0) : -1;
+    const current = await status.get(key);
+    const stored = current && current.value.length > 0 ? (decodeJson<{ _v?: number }>(current.value)._v ?? 0) : -1;
     if (stored > fx.v!) {
       this.d.logger.warn({ key, stale: fx.v, stored }, 'stale status write from a lost lease dropped');
       return undefined;
     }
     const data = encodeJson(fx.d);
     try {
-      return current ? await this.d.hub.status.update(key, data, current.revision) : await this.d.hub.status.create(key, data);
+      return current ? await status.update(key, data, current.revision) : await status.create(key, data);
     } catch (err) {
       // Someone wrote in between: the new owner, whose status is at least as recent. Nothing to do.
-      if (WRONG_LAST_SEQUENCE.test((err as Error).message) || /exists/i.test((err as Error).message)) {
+      if (DurableError.is(err, 'fenced')) {
         this.d.logger.debug({ key }, 'status changed under a guarded write; kept the newer one');
         return undefined;
       }

@@ -5,9 +5,11 @@
  * users expect finished instances to stay until they purge them).
  *
  * Invariant: only terminal instances are purged (Completed, Failed, Terminated), each one's status
- * read again just before its purge, so a run restarted since the sweep's pass is kept.
+ * read again just before its purge, so a run restarted since the sweep's pass is kept. Ages and the
+ * time between sweeps are on the fabric's clock (the test kit's virtual time ages instances).
  */
 import type { Logger } from 'pino';
+import type { CancelTimer } from '../core/clock.js';
 import { scanStatuses } from '../client/status-scan.js';
 import { decodeStatusEntry, isTerminal } from '../client/status.js';
 import type { Hub } from '../store/hub.js';
@@ -26,15 +28,19 @@ export interface InstanceRetentionOptions {
 }
 
 export class InstanceRetention {
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: CancelTimer | undefined;
+  private stopped = false;
   private sweeping: Promise<number> | undefined;
 
   constructor(private readonly o: InstanceRetentionOptions) {}
 
   start(): void {
     const every = this.o.everyMs ?? Math.min(3_600_000, Math.max(10_000, Math.floor(this.o.afterMs / 10)));
-    this.timer = setInterval(() => {
-      if (this.o.isSweeper() && !this.sweeping) {
+    const clock = this.o.hub.fabric.clock;
+    const arm = () => {
+      if (this.stopped) return;
+      this.cancelTimer = clock.setTimer(clock.now() + every, () => {
+        if (!this.o.isSweeper() || this.sweeping) return arm();
         this.sweeping = this.sweep()
           .catch((err: Error) => {
             this.o.logger.warn({ err: err.message }, 'instance retention sweep failed; the next one will retry');
@@ -42,26 +48,28 @@ export class InstanceRetention {
           })
           .finally(() => {
             this.sweeping = undefined;
+            arm();
           });
-      }
-    }, every);
-    this.timer.unref();
+      });
+    };
+    arm();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    this.cancelTimer?.();
     await this.sweeping;
   }
 
   /** One pass: purges what is due; returns how many instances were purged. */
-  async sweep(now = Date.now()): Promise<number> {
+  async sweep(now = this.o.hub.fabric.clock.now()): Promise<number> {
     const cutoff = now - this.o.afterMs;
     const due = (s: { runtimeStatus: Parameters<typeof isTerminal>[0]; lastUpdatedTime: string }) => isTerminal(s.runtimeStatus) && Date.parse(s.lastUpdatedTime) <= cutoff;
     const { statuses } = await scanStatuses(this.o.hub, 0, Infinity, due, { deadlineMs: 120_000 });
     let purged = 0;
     for (const s of statuses) {
-      const current = await this.o.hub.status.get(statusKey(s.instanceId));
-      if (!current || current.operation !== 'PUT' || current.length === 0) continue;
+      const current = await this.o.hub.kv.status.get(statusKey(s.instanceId));
+      if (!current || current.value.length === 0) continue;
       if (!due(decodeStatusEntry(current.value).status)) continue; // restarted since the pass
       await purgeInstanceRecords(this.o.hub, s.instanceId);
       purged++;

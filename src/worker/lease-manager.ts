@@ -10,11 +10,16 @@
  * 0.75 x leaseMs (others take over only after a full leaseMs without renewal); the checkpoint
  * advances only through this owner's CAS (a worker that lost the lease cannot move it); and the
  * event fence (expected last subject sequence) stops any write that slips through a pause.
+ *
+ * Lease timing (heartbeats, renewals, expiry, the watch's silence) is real time (Date.now,
+ * setInterval), not the fabric's clock: the one exception the architecture allows, since a lease
+ * measures a real process's liveness. Everything else goes through the port (`hub.kv.leases`,
+ * `hub.fabric.purge`).
  */
-import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { inboxFilter } from '../core/topology.js';
+import type { KvBucket, KvChange, Stoppable } from '../store/fabric.js';
 import type { Hub } from '../store/hub.js';
 import { withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
 import type { Checkpoint, PartitionProcessor } from './partition.js';
@@ -54,7 +59,9 @@ export class LeaseManager {
   private readonly view = new Map<string, Seen>();
   private readonly owned = new Map<number, Owned>();
   private readonly busy = new Set<number>();
-  private watcher: Awaited<ReturnType<KV['watch']>> | undefined;
+  private watcher: Stoppable | undefined;
+  /** The current watch (changes of an older one are ignored). */
+  private watchToken: object | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private ticking = false;
   private stopping = false;
@@ -63,8 +70,8 @@ export class LeaseManager {
 
   constructor(private readonly o: LeaseManagerOptions) {}
 
-  private get kv(): KV {
-    return this.o.hub.leases;
+  private get kv(): KvBucket {
+    return this.o.hub.kv.leases;
   }
 
   /**
@@ -88,6 +95,13 @@ export class LeaseManager {
     return [...this.owned.keys()].sort((a, b) => a - b);
   }
 
+  /** True while a partition of this worker is starting, has a batch in flight or messages buffered (test kit idle detection). */
+  isBusy(): boolean {
+    if (this.busy.size > 0) return true;
+    for (const o of this.owned.values()) if (o.processor.busy) return true;
+    return false;
+  }
+
   /** Releases every partition once its batch in flight has ended; leaves the worker set. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -97,6 +111,7 @@ export class LeaseManager {
     await this.kv
       .delete(`w.${this.o.workerId}`)
       .catch((err) => this.o.logger.warn({ err: (err as Error).message }, "could not remove this worker's heartbeat; others will see it expire"));
+    this.watchToken = undefined;
     this.watcher?.stop();
   }
 
@@ -106,21 +121,25 @@ export class LeaseManager {
     if (this.tickTimer) clearInterval(this.tickTimer);
     for (const o of this.owned.values()) void o.processor.stop(false);
     this.owned.clear();
+    this.watchToken = undefined;
     this.watcher?.stop();
   }
 
   /** (Re)starts the bucket watch: the view of workers and leases comes from it. */
   private async watch(): Promise<void> {
-    const watcher = await this.kv.watch();
-    this.watcher = watcher;
+    const token = {};
+    this.watchToken = token;
     this.lastWatchEventAt = Date.now();
-    void (async () => {
-      for await (const e of watcher) {
-        if (this.watcher !== watcher) break;
-        this.lastWatchEventAt = Date.now();
-        this.observe(e);
-      }
-    })().catch((err) => this.o.logger.warn({ err }, 'lease watch ended'));
+    const watcher = await this.kv.watch((c) => {
+      if (this.watchToken !== token) return;
+      this.lastWatchEventAt = Date.now();
+      this.observe(c);
+    });
+    if (this.watchToken !== token) {
+      watcher.stop(); // replaced while starting
+      return;
+    }
+    this.watcher = watcher;
   }
 
   /**
@@ -131,22 +150,23 @@ export class LeaseManager {
   private async checkWatch(): Promise<void> {
     if (Date.now() - this.lastWatchEventAt < Math.max(3 * this.o.heartbeatMs, 1_500)) return;
     this.o.logger.warn('lease watch silent; restarting it');
+    this.watchToken = undefined;
     this.watcher?.stop();
     await this.watch();
   }
 
-  private observe(e: KvWatchEntry): void {
-    if (e.operation !== 'PUT') {
-      this.view.delete(e.key);
+  private observe(c: KvChange): void {
+    if (c.op !== 'PUT') {
+      this.view.delete(c.key);
       return;
     }
     let value: unknown;
     try {
-      value = decodeJson(e.value);
+      value = decodeJson(c.value);
     } catch {
       return;
     }
-    this.view.set(e.key, { value, revision: e.revision, seenAt: Date.now() });
+    this.view.set(c.key, { value, revision: c.revision, seenAt: Date.now() });
   }
 
   private liveWorkers(): string[] {
@@ -206,7 +226,7 @@ export class LeaseManager {
         // Someone else moved first, or our view is stale: read the key so the next tick decides
         // on its current revision (the watch will also tell us, unless it is the thing that failed).
         const fresh = await this.kv.get(`p.${p}`).catch(() => null);
-        if (fresh && fresh.operation === 'PUT' && fresh.revision !== seen?.revision) {
+        if (fresh && fresh.revision !== seen?.revision) {
           try {
             this.view.set(`p.${p}`, { value: decodeJson(fresh.value), revision: fresh.revision, seenAt: Date.now() }); // a write we had missed: its owner was alive then
           } catch {
@@ -248,8 +268,8 @@ export class LeaseManager {
     if (Date.now() - o.lastPurged > PURGE_EVERY_MS && cp.in > 0) {
       o.lastPurged = Date.now();
       // Inbox messages behind the checkpoint are never read again.
-      await this.o.hub.jsm.streams
-        .purge(this.o.hub.names.inboxStream, { filter: inboxFilter(this.o.hub.names.hub, p), seq: cp.in + 1 })
+      await this.o.hub.fabric
+        .purge(this.o.hub.names.inboxStream, { filter: inboxFilter(this.o.hub.names.hub, p), beforeSeq: cp.in + 1 })
         .catch((err) => this.o.logger.warn({ err, partition: p }, 'inbox purge failed'));
     }
   }

@@ -26,7 +26,6 @@ import { decodeToken } from '../core/encoding.js';
 import { EntityId } from '../core/entity-id.js';
 import { entityPartition, instancePartition } from '../core/topology.js';
 import type { Hub } from '../store/hub.js';
-import type { LeanPublisher } from '../store/lean-publisher.js';
 import type { ActorHost, DeadLetterRecord, InboxMessage } from './actor-host.js';
 import { BatchCommitter, type CommitOutcome } from './batch-committer.js';
 import { EffectPublisher, TrimLimiter } from './effect-publisher.js';
@@ -42,8 +41,8 @@ export interface Checkpoint {
 }
 
 export interface PartitionDeps {
+  /** Everything goes through `hub.fabric` (appends, effects, replies, the inbox follow) and `hub.kv`. */
   hub: Hub;
-  publisher: LeanPublisher;
   hosts: { e: ActorHost; o: ActorHost };
   logger: Logger;
   metrics: WorkerMetrics;
@@ -74,6 +73,7 @@ export class PartitionProcessor {
   private readonly timers: TimerIndex;
   private readonly log: Logger;
   private processing: Promise<void> | undefined;
+  private starting = false;
   private stopped = false;
   private done: Checkpoint;
   /** Consecutive failed attempts of the current batch (for backoff and logs). */
@@ -92,14 +92,13 @@ export class PartitionProcessor {
     this.log = d.logger.child({ partition });
     this.reader = new InboxReader({ hub: d.hub, partition, logger: this.log, onMessages: () => this.kick() });
     this.committer = new BatchCommitter({
-      publisher: d.publisher,
+      fabric: d.hub.fabric,
       hostOf: (token) => (token.charCodeAt(0) === 101 /* e */ ? d.hosts.e : d.hosts.o),
       metrics: d.metrics,
       leaseValid: d.leaseValid,
     });
     this.effects = new EffectPublisher({
       hub: d.hub,
-      publisher: d.publisher,
       partition,
       logger: this.log,
       metrics: d.metrics,
@@ -108,11 +107,20 @@ export class PartitionProcessor {
     });
     this.timers = new TimerIndex({
       partition,
-      bucket: d.hub.timers,
-      publisher: d.publisher,
+      bucket: d.hub.kv.timers,
+      fabric: d.hub.fabric,
+      clock: d.hub.fabric.clock,
       onFired: (lag) => d.metrics.timerLag.observe(lag / 1000),
       onError: (e) => this.log.warn({ err: e }, 'timer publish failed; will retry'),
     });
+  }
+
+  /**
+   * Starting (effect recovery, timer load), a batch in flight, messages buffered or due timers
+   * being published: the test kit's idle detection. Cheap (no I/O).
+   */
+  get busy(): boolean {
+    return this.starting || this.processing !== undefined || this.reader.size > 0 || this.timers.busy;
   }
 
   /** The last checkpoint whose work is durable (read by the lease renewal). */
@@ -121,6 +129,15 @@ export class PartitionProcessor {
   }
 
   async start(): Promise<void> {
+    this.starting = true;
+    try {
+      await this.startReading();
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  private async startReading(): Promise<void> {
     const t0 = performance.now();
     // Effects are published after their event; a crash in between leaves them only in the event.
     const recovered = await this.effects.recover(this.done.ev);
@@ -238,12 +255,12 @@ export class PartitionProcessor {
     return true;
   }
 
-  /** Replies of committed actors (core NATS: a caller that is gone costs nothing). */
+  /** Replies of committed actors (core publish: a caller that is gone costs nothing). */
   private sendReplies(outcome: CommitOutcome): void {
     for (const c of outcome.committed) {
       for (const r of c.plan.replies) {
         try {
-          this.d.hub.nc.publish(r.subject, r.data);
+          this.d.hub.fabric.publishCore(r.subject, r.data);
         } catch (err) {
           this.log.warn({ err: (err as Error).message, actor: c.token }, 'reply not sent (connection closed?)');
         }
@@ -318,6 +335,12 @@ export class PartitionProcessor {
   }
 }
 
+/**
+ * Real time, not the fabric's clock, on purpose: these waits are for the store to recover (an
+ * outage, a lease being renewed) and the lease itself is real time; under the test kit's virtual
+ * clock, which moves only once the engine is idle, a clock sleep inside a busy batch loop would
+ * never end.
+ */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Errors of the store (no answer, connection, another writer): transient, never a reason to park. */

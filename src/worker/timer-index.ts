@@ -7,12 +7,14 @@
  *
  * Invariant (6: nothing waits in memory only): a timer is in the bucket before its registration
  * is behind the partition checkpoint, and leaves the bucket only after its message is durable.
+ * Due times are read and waited for on the fabric's clock (one clock: the test kit's virtual time
+ * fires them), never before their time by that clock.
  */
-import type { KV } from '@nats-io/kv';
+import type { CancelTimer, Clock } from '../core/clock.js';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { timerKey } from '../core/topology.js';
 import { attr, endSpan, recordError, spanHeaders, SpanKind, startSpan, type TraceHeaders } from '../core/tracing.js';
-import type { LeanPublisher } from '../store/lean-publisher.js';
+import type { KvBucket, StreamFabric } from '../store/fabric.js';
 
 export interface TimerRecord {
   id: string;
@@ -27,8 +29,12 @@ export interface TimerRecord {
 
 export interface TimerIndexOptions {
   partition: number;
-  bucket: KV;
-  publisher: LeanPublisher;
+  /** The hub's timer bucket (`hub.kv.timers`). */
+  bucket: KvBucket;
+  /** Where due messages are published (the hub's fabric). */
+  fabric: Pick<StreamFabric, 'publish'>;
+  /** The engine's clock (`hub.fabric.clock`). */
+  clock: Clock;
   onFired?: (lagMs: number) => void;
   onError?: (e: unknown) => void;
 }
@@ -37,7 +43,7 @@ export class TimerIndex {
   /** Sorted by `at` ascending. */
   private readonly due: TimerRecord[] = [];
   private readonly ids = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: CancelTimer | undefined;
   private firing = false;
   private stopped = false;
 
@@ -47,13 +53,16 @@ export class TimerIndex {
     return this.due.length;
   }
 
+  /** Due timers are being published now. */
+  get busy(): boolean {
+    return this.firing;
+  }
+
   async load(): Promise<void> {
-    const keys: string[] = [];
-    const iter = await this.o.bucket.keys(`${this.o.partition}.>`);
-    for await (const k of iter) keys.push(k);
+    const keys = await this.o.bucket.keys(`${this.o.partition}.>`);
     for (const k of keys) {
       const e = await this.o.bucket.get(k);
-      if (e && e.operation === 'PUT' && e.length > 0) this.insert(decodeJson<TimerRecord>(e.value));
+      if (e && e.value.length > 0) this.insert(decodeJson<TimerRecord>(e.value));
     }
     this.arm();
   }
@@ -67,7 +76,7 @@ export class TimerIndex {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.cancelTimer?.();
   }
 
   private insert(t: TimerRecord): void {
@@ -85,12 +94,11 @@ export class TimerIndex {
 
   private arm(): void {
     if (this.stopped || this.firing) return;
-    if (this.timer) clearTimeout(this.timer);
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
     const next = this.due[0];
     if (!next) return;
-    // setTimeout caps at ~24.8 days; re-arm on wake when further away.
-    const delay = Math.min(Math.max(0, next.at - Date.now()), 2 ** 31 - 1);
-    this.timer = setTimeout(() => void this.fire(), delay);
+    this.cancelTimer = this.o.clock.setTimer(next.at, () => void this.fire());
   }
 
   /** Publishes a due timer's message, in a span under the trace that scheduled it (if any). */
@@ -98,7 +106,7 @@ export class TimerIndex {
     const span = t.h ? startSpan('timer fired', SpanKind.PRODUCER, { [attr.partition]: this.o.partition, 'durable.timer_id': t.id, [attr.destination]: t.s }, t.h) : undefined;
     const headers = spanHeaders(span) ?? t.h;
     try {
-      return await this.o.publisher.publish(t.s, encodeJson(t.d), { msgId: `tm:${t.id}`, ...(headers ? { headers } : {}) });
+      return await this.o.fabric.publish(t.s, encodeJson(t.d), { msgId: `tm:${t.id}`, ...(headers ? { headers } : {}) });
     } catch (e) {
       if (span) recordError(span, e);
       throw e;
@@ -111,7 +119,7 @@ export class TimerIndex {
     if (this.stopped) return;
     this.firing = true;
     try {
-      const now = Date.now();
+      const now = this.o.clock.now();
       const batch: TimerRecord[] = [];
       while (this.due.length > 0 && this.due[0]!.at <= now && batch.length < 1000) batch.push(this.due.shift()!);
       const results = await Promise.allSettled(batch.map((t) => this.publish(t)));
@@ -120,12 +128,12 @@ export class TimerIndex {
         const t = batch[i]!;
         if (r.status === 'fulfilled') {
           this.ids.delete(t.id);
-          this.o.onFired?.(Date.now() - t.at);
+          this.o.onFired?.(this.o.clock.now() - t.at);
           deletes.push(this.o.bucket.delete(timerKey(this.o.partition, t.id)).catch((e) => this.o.onError?.(e)));
         } else {
           this.o.onError?.(r.reason);
           this.ids.delete(t.id);
-          this.insert({ ...t, at: Date.now() + 500 }); // retry shortly; the dedupe id keeps it single
+          this.insert({ ...t, at: this.o.clock.now() + 500 }); // retry shortly; the dedupe id keeps it single
         }
       });
       await Promise.all(deletes);

@@ -197,7 +197,6 @@ export class Worker {
         createProcessor: (partition, cp) =>
           new PartitionProcessor(partition, cp, {
             hub,
-            publisher,
             hosts,
             logger,
             metrics,

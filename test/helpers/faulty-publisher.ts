@@ -1,5 +1,6 @@
 /** Fault injection for the publish path: a LeanPublisher that fails chosen publishes. */
 import { DurableError } from '../../src/core/errors.js';
+import type { Fabric } from '../../src/store/fabric.js';
 import { LeanPublisher, type LeanPublishOptions, type PubAck } from '../../src/store/lean-publisher.js';
 
 export type Fault = {
@@ -23,4 +24,15 @@ export class FaultyPublisher extends LeanPublisher {
       throw new DurableError('timeout', `injected: PubAck lost for ${subject}`);
     });
   }
+}
+
+/** `fabric` with its stream publishes going through `faulty` (everything else untouched). */
+export function withFaultyPublish(fabric: Fabric, faulty: FaultyPublisher): Fabric {
+  return new Proxy(fabric, {
+    get(target, key) {
+      if (key === 'publish') return faulty.publish.bind(faulty);
+      const value = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }

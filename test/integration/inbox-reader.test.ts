@@ -1,8 +1,9 @@
 /**
- * InboxReader backpressure: a reader paused because the batch loop is slow (full buffer) is not
- * a stalled reader. Injected: buffer of 10, stall detection at 300 ms, 50 messages, nothing
- * consumed for 1.5 s. Checked: no reader replacement is logged while paused, and after the loop
- * resumes every message arrives exactly once, in order.
+ * InboxReader backpressure over the NATS fabric's follow (src/store/nats-follow.ts holds the stall
+ * watchdog): a reader paused because the batch loop is slow (full buffer) is not a stalled reader.
+ * Injected: buffer of 10, stall detection of the follow at 300 ms, 50 messages, nothing consumed
+ * for 1.5 s. Checked: no follow replacement is logged while paused, and after the loop resumes
+ * every message arrives exactly once, in order.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
@@ -11,6 +12,7 @@ import { encodeJson } from '../../src/core/codec.js';
 import { inboxSubject } from '../../src/core/topology.js';
 import { openHub } from '../../src/store/hub.js';
 import { LeanPublisher } from '../../src/store/lean-publisher.js';
+import { NatsFabric } from '../../src/store/nats-fabric.js';
 import { InboxReader } from '../../src/worker/inbox-reader.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
 
@@ -39,7 +41,8 @@ it('does not take a reader paused by a full buffer for a stalled one, and loses 
       },
     },
   );
-  const reader = new InboxReader({ hub, partition: 0, logger, onMessages: () => undefined, maxBuffer: 10, stallMs: 300 });
+  const fabric = await NatsFabric.on(nc, { logger, followStallMs: 300 });
+  const reader = new InboxReader({ hub: { ...hub, fabric }, partition: 0, logger, onMessages: () => undefined, maxBuffer: 10 });
   await reader.start(0);
   try {
     await new Promise((r) => setTimeout(r, 1_500)); // the batch loop is "busy": nothing consumed
@@ -57,5 +60,6 @@ it('does not take a reader paused by a full buffer for a stalled one, and loses 
     expect(warnings.filter((w) => /stalled/.test(w))).toEqual([]);
   } finally {
     reader.stop();
+    await fabric.close();
   }
 });

@@ -1,6 +1,7 @@
 /**
  * The partition pipeline under injected store faults (in-process, deterministic): a real
- * nats-server and hub, a real EntityHost, and a publisher that fails chosen publishes.
+ * nats-server and hub, a real EntityHost, and the hub's fabric with a publish that fails chosen
+ * publishes.
  *
  * 1. A batch where one actor's append fails (no PubAck) and another's commits: the committed
  *    actor's caller gets its reply at once, the failed one is applied exactly once on the retry.
@@ -24,7 +25,7 @@ import type { ActorHost } from '../../src/worker/actor-host.js';
 import { EntityHost } from '../../src/worker/entity-host.js';
 import { createWorkerMetrics } from '../../src/worker/metrics.js';
 import { PartitionProcessor } from '../../src/worker/partition.js';
-import { FaultyPublisher } from '../helpers/faulty-publisher.js';
+import { FaultyPublisher, withFaultyPublish } from '../helpers/faulty-publisher.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
 
 const tally = entity('tally', {
@@ -87,8 +88,7 @@ async function rig(hubName: string, partitions: number): Promise<Rig> {
     0,
     { in: 0, ev: 0 },
     {
-      hub,
-      publisher: faulty,
+      hub: { ...hub, fabric: withFaultyPublish(hub.fabric, faulty) },
       hosts: { e: entities, o: orchestrations },
       logger: pino({ level: 'silent' }),
       metrics: createWorkerMetrics({ worker: hubName, hub: hubName }),
