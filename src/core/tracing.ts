@@ -185,7 +185,7 @@ export function inSpan<T>(span: Span | undefined, fn: () => T): T {
 }
 
 /** The trace headers of a NATS message (undefined when it has no `traceparent`). */
-export function traceFromNatsHeaders(h: { get(k: string): string } | undefined): TraceHeaders | undefined {
+export function traceFromNatsHeaders(h: { get(k: string): string | undefined } | undefined): TraceHeaders | undefined {
   if (!h) return undefined;
   const parent = h.get(TRACEPARENT);
   if (!parent) return undefined;
