@@ -98,7 +98,16 @@ const flow = orchestration('flow', function* (ctx, input: { n: number; name: str
 describe('Worker on a MemoryFabric (no NATS server)', () => {
   it('runs entities, orchestrations, activities and timers, started by raw messages on the fabric', async () => {
     const fabric = new MemoryFabric();
-    const worker = await Worker.start({ fabric, hub: 'mem', partitions: 4, entities: [counter], orchestrations: [flow], activities: [double, greet], logger, startupTimeoutMs: 5_000 });
+    const worker = await Worker.start({
+      fabric,
+      hub: 'mem',
+      partitions: 4,
+      entities: [counter],
+      orchestrations: [flow],
+      activities: [double, greet],
+      logger,
+      startupTimeoutMs: 5_000,
+    });
     try {
       const { hub } = worker;
       expect(hub.fabric).toBe(fabric);
@@ -154,6 +163,43 @@ describe('Worker on a MemoryFabric (no NATS server)', () => {
   });
 });
 
+describe('Worker on a MemoryFabric with a virtual clock', () => {
+  it('a durable timer a day away fires when the clock is moved a day, not before', async () => {
+    const clock = new VirtualClock(Date.parse('2030-01-01T00:00:00Z'));
+    const fabric = new MemoryFabric({ clock });
+    const napper = orchestration('napper', function* (ctx) {
+      const before = ctx.currentUtcDateTime.getTime();
+      yield ctx.createTimer(new Date(before + DAY));
+      const n: number = yield ctx.callActivity('double', 5);
+      return { slept: ctx.currentUtcDateTime.getTime() - before, n };
+    });
+    const worker = await Worker.start({ fabric, hub: 'vclock', partitions: 2, orchestrations: [napper], activities: [double], logger, startupTimeoutMs: 5_000 });
+    try {
+      const { hub } = worker;
+      await fabric.publish(
+        instanceInboxSubject('vclock', 'nap-1', hub.config.partitions),
+        encodeJson(instanceMessages.started({ name: 'napper', instanceId: 'nap-1', mode: 'ifNotExists' })),
+      );
+      await until('the instance running', async () => ((await statusOf(hub, 'nap-1'))?.runtimeStatus === 'Running' ? true : undefined));
+      // Real time passes, virtual time does not: the timer stays pending.
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await statusOf(hub, 'nap-1'))?.runtimeStatus).toBe('Running');
+      await clock.advance(DAY - 60_000);
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await statusOf(hub, 'nap-1'))?.runtimeStatus).toBe('Running');
+      await clock.advance(60_000);
+      const done = await until('nap-1 to complete', async () => {
+        const s = await statusOf(hub, 'nap-1');
+        return s?.runtimeStatus === 'Completed' ? s : undefined;
+      });
+      expect(done.output).toEqual({ slept: DAY, n: 10 });
+    } finally {
+      await worker.stop();
+      await fabric.close();
+    }
+  });
+});
+
 describe('the activity runner and start router on a virtual clock', () => {
   it('a claimed activity keeps its claim while the clock jumps a week: it runs once', async () => {
     const clock = new VirtualClock(Date.parse('2030-01-01T00:00:00Z'));
@@ -178,7 +224,9 @@ describe('the activity runner and start router on a virtual clock', () => {
     });
     await runner.start();
     for (const taskId of [1, 2]) {
-      await fabric.publish(activitySubject('vc', 'slow'), encodeJson(activityWorkItem({ instanceId: 'i1', taskId, name: 'slow', attempt: 1, input: taskId })), { msgId: `a${taskId}` });
+      await fabric.publish(activitySubject('vc', 'slow'), encodeJson(activityWorkItem({ instanceId: 'i1', taskId, name: 'slow', attempt: 1, input: taskId })), {
+        msgId: `a${taskId}`,
+      });
     }
     await until('the first item running', async () => (runs === 1 ? true : undefined));
     await clock.advance(7 * DAY);
