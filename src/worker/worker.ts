@@ -47,7 +47,7 @@ export interface WorkerOptions {
   activities?: ActivityDefinition[];
   /** Partition count, fixed when the hub is first created (default 16). */
   partitions?: number;
-  /** 1 or 3: replicas of the hub's streams and buckets when this worker creates them. */
+  /** 1 or 3: replicas of the hub's streams and buckets when this worker creates them (with `fabric`: the fabric's own). */
   replicas?: number;
   logger?: Logger;
   /** A partition whose owner did not renew for this long moves to another worker (default 6000). */
