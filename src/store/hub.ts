@@ -13,7 +13,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
 import { DEFAULT_PARTITIONS, hubNames, type HubNames } from '../core/topology.js';
-import type { Fabric, KvBucket } from './fabric.js';
+import type { Fabric, StreamConfig as FabricStreamConfig, KvBucket } from './fabric.js';
 import { NatsFabric } from './nats-fabric.js';
 import { apiErrorCode, isAlreadyExists, isTransient, startupDeadline, withStartupRetry, type StartupRetryOptions } from './transient.js';
 
@@ -91,10 +91,7 @@ function streamConfigs(n: HubNames, replicas: number, deadLetterMaxAgeMs?: numbe
 export async function openHub(nc: NatsConnection, options: HubOptions): Promise<Hub> {
   const names = hubNames(options.hub);
   const replicas = options.replicas ?? 1;
-  if (replicas !== 1 && replicas !== 3) throw new DurableError('validation', `replicas must be 1 or 3, got ${replicas}`);
-  if (options.partitions !== undefined && (!Number.isInteger(options.partitions) || options.partitions < 1 || options.partitions > 1024)) {
-    throw new DurableError('validation', `partitions must be an integer in 1..1024, got ${options.partitions}`);
-  }
+  validateHubOptions(options);
   const startup = options.startup ?? startupDeadline(undefined);
   // Readiness probe: account info, with a short timeout. While a cluster elects its meta leader
   // JetStream requests go unanswered (or "no responders"), and one 10 s attempt would spend a
@@ -131,6 +128,106 @@ export async function openHub(nc: NatsConnection, options: HubOptions): Promise<
     entityIndex: fabric.wrapKv(entityIndex, names.entityIndexBucket),
   };
   return { names, config, fabric, kv, nc, js, jsm, leases, status, timers, catalog, entityIndex };
+}
+
+/**
+ * The hub's streams on the port (the same configurations as `streamConfigs`, which NATS's openHub
+ * creates directly); the fabric applies its own replicas.
+ */
+export function hubStreams(n: HubNames, deadLetterMaxAgeMs?: number): FabricStreamConfig[] {
+  const h = n.hub;
+  return [
+    { name: n.inboxStream, subjects: [`${h}.in.>`], duplicateWindowMs: DEDUPE_WINDOW_MS },
+    { name: n.eventStream, subjects: [`${h}.ev.>`], duplicateWindowMs: 2 * MINUTE },
+    { name: n.startStream, subjects: [`${h}.start.>`], duplicateWindowMs: DEDUPE_WINDOW_MS },
+    { name: n.activityStream, subjects: [`${h}.act.>`], workQueue: true, duplicateWindowMs: DEDUPE_WINDOW_MS },
+    { name: n.deadLetterStream, subjects: [`${h}.dlq.>`], maxAgeMs: deadLetterMaxAgeMs ?? 30 * 24 * 60 * MINUTE },
+  ];
+}
+
+/**
+ * Opens a hub on any fabric (the test kit's memory fabric; NATS through NatsFabric): the same
+ * streams, buckets and configuration fix as openHub, each step retried on transient errors until
+ * the start-up deadline. The fabric stays the caller's: nothing here closes it. The deprecated
+ * NATS fields of the Hub are stubs that fail with DurableError 'connection' when used (modules
+ * still on them cannot run on such a hub; they are being moved onto `fabric` and `kv`).
+ *
+ * @example
+ * const hub = await openHubOn(new MemoryFabric(), { hub: 'demo', partitions: 4 });
+ */
+export async function openHubOn(fabric: Fabric, options: HubOptions): Promise<Hub> {
+  const names = hubNames(options.hub);
+  validateHubOptions(options);
+  const startup = options.startup ?? startupDeadline(undefined);
+  await Promise.all(hubStreams(names, options.deadLetterMaxAgeMs).map((cfg) => withStartupRetry(`stream ${cfg.name}`, () => fabric.ensureStream(cfg), startup)));
+  // The lease bucket answers quickly or not at all (see openHub). A create that raced with another
+  // process's ("already in use") is retried: the next attempt opens the bucket it made.
+  const bucket = (name: string, timeoutMs = 10_000) => withStartupRetry(`KV bucket ${name}`, () => fabric.kv(name, { timeoutMs }), { ...startup, retryAlso: isAlreadyExists });
+  const [leases, status, timers, catalog, entityIndex] = await Promise.all([
+    bucket(names.leaseBucket, 2_000),
+    bucket(names.statusBucket),
+    bucket(names.timerBucket),
+    bucket(names.catalogBucket),
+    bucket(names.entityIndexBucket),
+  ]);
+  const config = await withStartupRetry('hub configuration', () => fixHubConfigOn(leases, fabric, options.partitions), startup);
+  const kv: HubBuckets = { leases, status, timers, catalog, entityIndex };
+  return {
+    names,
+    config,
+    fabric,
+    kv,
+    nc: notOnThisFabric<NatsConnection>('nc'),
+    js: notOnThisFabric<JetStreamClient>('js'),
+    jsm: notOnThisFabric<JetStreamManager>('jsm'),
+    leases: notOnThisFabric<KV>('leases'),
+    status: notOnThisFabric<KV>('status'),
+    timers: notOnThisFabric<KV>('timers'),
+    catalog: notOnThisFabric<KV>('catalog'),
+    entityIndex: notOnThisFabric<KV>('entityIndex'),
+  };
+}
+
+function validateHubOptions(options: HubOptions): void {
+  const replicas = options.replicas ?? 1;
+  if (replicas !== 1 && replicas !== 3) throw new DurableError('validation', `replicas must be 1 or 3, got ${replicas}`);
+  if (options.partitions !== undefined && (!Number.isInteger(options.partitions) || options.partitions < 1 || options.partitions > 1024)) {
+    throw new DurableError('validation', `partitions must be an integer in 1..1024, got ${options.partitions}`);
+  }
+}
+
+/**
+ * A deprecated Hub field on a hub opened on a fabric: any use of it fails with DurableError
+ * 'connection'. Inspection (a promise's `then` check, util.inspect, JSON) sees an empty object.
+ */
+function notOnThisFabric<T extends object>(field: string): T {
+  return new Proxy({} as T, {
+    get(_target, prop) {
+      if (typeof prop === 'symbol' || prop === 'then' || prop === 'toJSON') return undefined;
+      throw new DurableError('connection', `not available on this fabric: hub.${field}.${prop} (use hub.fabric and hub.kv)`);
+    },
+  });
+}
+
+/**
+ * Reads or fixes the hub's configuration on the port: `create` of key 'hub' in the lease bucket;
+ * `fenced` means another process fixed it first, and the read-back tells which configuration won
+ * (also after a transient failure whose create may have landed).
+ */
+async function fixHubConfigOn(leases: KvBucket, fabric: Fabric, partitions?: number): Promise<HubConfig> {
+  const wanted: HubConfig = { partitions: partitions ?? DEFAULT_PARTITIONS, createdAt: new Date(fabric.clock.now()).toISOString(), formatVersion: 1 };
+  try {
+    await leases.create('hub', encodeJson(wanted));
+    return wanted;
+  } catch (e) {
+    if (!DurableError.is(e, 'fenced') && !isTransient(e)) throw e;
+    const entry = await leases.get('hub');
+    if (!entry || entry.value.length === 0) {
+      if (isTransient(e)) throw e; // the create did not land: retry it
+      throw new DurableError('connection', 'hub configuration missing from the lease bucket');
+    }
+    return decodeJson<HubConfig>(entry.value);
+  }
 }
 
 /**

@@ -252,7 +252,11 @@ export class NatsFabric implements Fabric {
     this.#open();
     const ackWait = options.ackWaitMs * NS_PER_MS;
     try {
-      const info = await this.jsm.consumers.info(stream, name).catch(() => undefined);
+      // Only "consumer not found" means absent: a timeout taken for it would add over a live one.
+      const info = await this.jsm.consumers.info(stream, name).catch((e: Error) => {
+        if (/consumer not found/i.test(e.message)) return undefined;
+        throw e;
+      });
       if (!info) {
         await this.jsm.consumers
           .add(stream, {

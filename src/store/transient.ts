@@ -74,7 +74,12 @@ export function isAlreadyExists(e: unknown): boolean {
  */
 export function isTransient(e: unknown): boolean {
   for (const c of chain(e)) {
-    if (c instanceof DurableError) return false;
+    // A DurableError is final, except a 'connection' error that wraps the store's own error (the
+    // fabric's: NatsFabric wraps every nats.js error with `cause`): that cause decides.
+    if (c instanceof DurableError) {
+      if (c.code === 'connection' && c.cause !== undefined) continue;
+      return false;
+    }
     if (c instanceof coreErrors.ClosedConnectionError || c instanceof coreErrors.DrainingConnectionError) return false;
     if (c instanceof coreErrors.AuthorizationError || c instanceof coreErrors.PermissionViolationError || c instanceof coreErrors.UserAuthenticationExpiredError) return false;
     if (c instanceof JetStreamApiError) {

@@ -9,28 +9,31 @@
  * for a free execution slot or running, keeps its claim with working() heartbeats (under
  * saturation, prefetched items used to wait silently, time out and run twice); an item delivered MAX_ATTEMPTS
  * times without completing becomes a TaskFailed (never a silent loss); stop() lets running ones
- * finish.
+ * finish. Every wait is on the fabric's clock (heartbeats, the pull's expiry, back-offs), as is the
+ * work queue's ack wait: on the test kit's virtual clock, time moved on by a week does not let a
+ * held item lapse and run twice.
  */
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, type Consumer, type ConsumerInfo, type JsMsg } from '@nats-io/jetstream';
-import type { ConsumerMessages } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
+import type { CancelTimer } from '../core/clock.js';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { encodeToken } from '../core/encoding.js';
 import { toErrorInfo } from '../core/errors.js';
 import { activitySubject, deadLetterSubject, instanceInboxSubject } from '../core/topology.js';
 import { attr, endSpan, recordError, spanHeaders, SpanKind, startSpan, traceFromNatsHeaders, inSpan } from '../core/tracing.js';
 import type { ActivityDefinition } from '../orchestration/definition.js';
+import type { WorkItem, WorkQueue } from '../store/fabric.js';
 import type { Hub } from '../store/hub.js';
-import type { LeanPublisher } from '../store/lean-publisher.js';
-import { apiErrorCode, isAlreadyExists, withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
+import { withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
 import type { WorkerMetrics } from './metrics.js';
 import { activityWorkItemSchema, instanceMessages, type ActivityWorkItem } from '../orchestration/messages.js';
 
 const MAX_ATTEMPTS = 10;
+/** How long one pull waits for items (fabric clock). */
+const PULL_EXPIRES_MS = 5_000;
+const PULL_RETRY_MS = 1_000;
 
 export interface ActivityRunnerOptions {
   hub: Hub;
-  publisher: LeanPublisher;
   logger: Logger;
   metrics: WorkerMetrics;
   activities: ReadonlyMap<string, ActivityDefinition>;
@@ -42,12 +45,15 @@ export interface ActivityRunnerOptions {
 }
 
 export class ActivityRunner {
-  /** Open pull requests, to stop them on stop(). */
-  private readonly fetches = new Set<ConsumerMessages>();
+  /** Ends the open pulls and the back-offs on stop(). */
+  private readonly stopping = new AbortController();
   /** Items received and waiting for an execution slot, in arrival order (shared by all activities). */
-  private readonly waiting: Array<{ def: ActivityDefinition; m: JsMsg; intake: Intake }> = [];
+  private readonly waiting: Array<{ def: ActivityDefinition; m: WorkItem; intake: Intake }> = [];
+  /** Items running: heartbeated with the waiting ones. */
+  private readonly executingItems = new Set<WorkItem>();
   private executing = 0;
-  private heartbeat: NodeJS.Timeout | undefined;
+  /** The heartbeat timer, armed while any item is held (an idle worker leaves no timer on the clock). */
+  private heartbeat: CancelTimer | undefined;
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
 
@@ -58,51 +64,41 @@ export class ActivityRunner {
     const { hub } = this.o;
     for (const def of this.o.activities.values()) {
       const durable = `act-${encodeToken(def.name)}`;
-      // "already in use": another worker created it between our info and add; the retry's info binds it.
-      await withStartupRetry(`activity consumer ${durable}`, () => this.ensureConsumer(def, durable), { ...startup, retryAlso: isAlreadyExists });
-      const consumer = await withStartupRetry(`activity consumer ${durable} lookup`, () => hub.js.consumers.get(hub.names.activityStream, durable), startup);
-      void this.loop(def, consumer);
-    }
-    // Waiting items keep their claim like running ones.
-    this.heartbeat = setInterval(
-      () => {
-        for (const w of this.waiting) w.m.working();
-      },
-      Math.max(100, this.o.ackWaitMs / 3),
-    );
-    this.heartbeat.unref();
-  }
-
-  private async ensureConsumer(def: ActivityDefinition, durable: string): Promise<void> {
-    const { hub } = this.o;
-    const ackWait = this.o.ackWaitMs * 1_000_000;
-    let info: ConsumerInfo | undefined;
-    try {
-      info = await hub.jsm.consumers.info(hub.names.activityStream, durable);
-    } catch (e) {
-      // Only "consumer not found" means absent: a timeout used to be taken for it too.
-      if (apiErrorCode(e) !== JetStreamApiCodes.ConsumerNotFound) throw e;
-    }
-    if (!info) {
-      await hub.jsm.consumers.add(hub.names.activityStream, {
-        durable_name: durable,
-        filter_subject: activitySubject(hub.names.hub, def.name),
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: ackWait,
-        max_ack_pending: 20_000,
-      });
-    } else if (info.config.ack_wait !== ackWait) {
-      await hub.jsm.consumers.update(hub.names.activityStream, durable, { ack_wait: ackWait });
+      // The fabric creates it if missing (a create race with another worker binds the winner's) and
+      // updates its ack wait if it differs.
+      const queue = await withStartupRetry(
+        `activity consumer ${durable}`,
+        () => hub.fabric.workQueue(hub.names.activityStream, durable, { filter: activitySubject(hub.names.hub, def.name), ackWaitMs: this.o.ackWaitMs }),
+        startup,
+      );
+      void this.loop(def, queue);
     }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    for (const it of this.fetches) it.stop();
+    this.stopping.abort();
     for (const w of this.waiting.splice(0)) w.m.nak();
     await Promise.allSettled([...this.running]);
+    this.heartbeat?.();
+    this.heartbeat = undefined;
+  }
+
+  /**
+   * Heartbeats every held item (waiting for a slot or running) every third of the ack wait, on the
+   * fabric's clock; re-armed each time while any item is held.
+   */
+  private armHeartbeat(): void {
+    // Not stopped by stop(): items still running while the worker drains keep their claim.
+    if (this.heartbeat) return;
+    const clock = this.o.hub.fabric.clock;
+    this.heartbeat = clock.setTimer(clock.now() + Math.max(100, this.o.ackWaitMs / 3), () => {
+      this.heartbeat = undefined;
+      if (this.waiting.length === 0 && this.executingItems.size === 0) return;
+      for (const w of this.waiting) w.m.working();
+      for (const m of this.executingItems) m.working();
+      this.armHeartbeat();
+    });
   }
 
   /**
@@ -110,8 +106,9 @@ export class ActivityRunner {
    * received and not yet running), so a worker never claims more than it can heartbeat, and an
    * idle activity's open pull holds only its own credits, never the shared execution slots.
    */
-  private async loop(def: ActivityDefinition, consumer: Consumer): Promise<void> {
+  private async loop(def: ActivityDefinition, queue: WorkQueue): Promise<void> {
     const intake: Intake = { credits: this.o.concurrency, wake: undefined };
+    const signal = this.stopping.signal;
     while (!this.stopped) {
       if (intake.credits === 0) {
         await new Promise<void>((resolve) => (intake.wake = resolve));
@@ -121,25 +118,20 @@ export class ActivityRunner {
       intake.credits = 0;
       let received = 0;
       try {
-        const iter = await consumer.fetch({ max_messages: asked, expires: 5_000 });
-        this.fetches.add(iter);
-        try {
-          for await (const m of iter) {
-            received++;
-            if (this.stopped) {
-              m.nak();
-              continue;
-            }
-            this.waiting.push({ def, m, intake });
-            this.startWaiting();
+        for await (const m of queue.fetch(asked, { expiresMs: PULL_EXPIRES_MS, signal })) {
+          received++;
+          if (this.stopped) {
+            m.nak();
+            continue;
           }
-        } finally {
-          this.fetches.delete(iter);
+          this.waiting.push({ def, m, intake });
+          this.armHeartbeat();
+          this.startWaiting();
         }
       } catch (err) {
         if (!this.stopped) {
           this.o.logger.warn({ err: (err as Error).message, activity: def.name }, 'activity pull failed; retrying');
-          await new Promise((r) => setTimeout(r, 1_000));
+          await this.o.hub.fabric.clock.sleep(PULL_RETRY_MS, signal).catch(() => undefined);
         }
       } finally {
         intake.credits += asked - received; // credits of items that never came
@@ -155,8 +147,10 @@ export class ActivityRunner {
       intake.wake?.();
       intake.wake = undefined;
       this.executing++;
+      this.executingItems.add(m);
       const p = this.run(def, m).finally(() => {
         this.running.delete(p);
+        this.executingItems.delete(m);
         this.executing--;
         this.startWaiting();
       });
@@ -164,7 +158,7 @@ export class ActivityRunner {
     }
   }
 
-  private async run(def: ActivityDefinition, m: JsMsg): Promise<void> {
+  private async run(def: ActivityDefinition, m: WorkItem): Promise<void> {
     let item: ActivityWorkItem;
     try {
       const check = activityWorkItemSchema.safeParse(decodeJson(m.data));
@@ -175,7 +169,7 @@ export class ActivityRunner {
       return;
     }
     const log = this.o.logger.child({ instanceId: item.i, activity: def.name, taskId: item.t });
-    const deliveries = m.info.deliveryCount;
+    const deliveries = m.deliveryCount;
     if (deliveries > 1) this.o.metrics.activityRedeliveries.inc();
     let outcome: { result?: unknown; failure?: ReturnType<typeof toErrorInfo> };
     // One span per execution, under the episode that scheduled it (the work item's traceparent).
@@ -196,7 +190,6 @@ export class ActivityRunner {
     if (deliveries > MAX_ATTEMPTS) {
       outcome = { failure: { message: `activity '${def.name}' was delivered ${deliveries} times without completing (did it crash its worker?)`, errorType: 'ActivityAbandoned' } };
     } else {
-      const heartbeat = setInterval(() => m.working(), this.o.ackWaitMs / 3);
       try {
         // The activity's own spans (HTTP calls, queries) nest under its span.
         outcome = { result: await inSpan(span, () => def.fn(item.in, { instanceId: item.i, taskId: item.t, attempt: item.a })) };
@@ -205,8 +198,6 @@ export class ActivityRunner {
         outcome = { failure: toErrorInfo(e) };
         this.o.metrics.activitiesRun.inc({ outcome: 'failed' });
         log.debug({ err: e }, 'activity failed');
-      } finally {
-        clearInterval(heartbeat);
       }
     }
     const event = outcome.failure ? instanceMessages.taskFailed(item.t, outcome.failure, item.r) : instanceMessages.taskCompleted(item.t, outcome.result, item.r);
@@ -215,7 +206,7 @@ export class ActivityRunner {
     const msgId = `res:${item.i}:${m.seq}`;
     try {
       let data = encodeJson(event);
-      if (data.length > (this.o.hub.nc.info?.max_payload ?? 1 << 20) - 4096) {
+      if (data.length > this.o.hub.fabric.maxPayload - 4096) {
         data = encodeJson(
           instanceMessages.taskFailed(
             item.t,
@@ -225,7 +216,7 @@ export class ActivityRunner {
         );
       }
       const trace = spanHeaders(span);
-      await this.o.publisher.publish(subject, data, { msgId, ...(trace ? { headers: trace } : {}) });
+      await this.o.hub.fabric.publish(subject, data, { msgId, ...(trace ? { headers: trace } : {}) });
       m.ack();
       endSpan(span, outcome.failure);
     } catch (err) {
@@ -237,10 +228,10 @@ export class ActivityRunner {
   }
 
   /** Parks an item that can never run (dead-letter stream, with the reason), then removes it. */
-  private async park(m: JsMsg, reason: string): Promise<void> {
+  private async park(m: WorkItem, reason: string): Promise<void> {
     this.o.logger.warn({ subject: m.subject, seq: m.seq, reason }, 'activity work item dead-lettered');
     try {
-      await this.o.publisher.publish(deadLetterSubject(this.o.hub.names.hub, 'act'), m.data, {
+      await this.o.hub.fabric.publish(deadLetterSubject(this.o.hub.names.hub, 'act'), m.data, {
         msgId: `dlq-act:${m.seq}`,
         headers: { 'Dn-Reason': reason.slice(0, 1000), 'Dn-Subject': m.subject, 'Dn-Seq': String(m.seq) },
       });

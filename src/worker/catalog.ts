@@ -4,10 +4,10 @@
  * Invariant: a catalog entry only ever gains names from a worker's definitions; it never invents.
  */
 import { z, type ZodType } from 'zod';
-import type { KV } from '@nats-io/kv';
 import { encodeJson } from '../core/codec.js';
 import { encodeToken } from '../core/encoding.js';
 import type { EntityDefinition } from '../entity/definition.js';
+import type { KvBucket } from '../store/fabric.js';
 import { withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
 
 export interface CatalogEntry {
@@ -36,6 +36,6 @@ export function entityCatalogEntry(def: EntityDefinition): CatalogEntry {
 }
 
 /** Puts are idempotent (last writer wins with the same definitions), so each is retried alone. */
-export async function publishCatalog(kv: KV, entries: CatalogEntry[], startup?: StartupRetryOptions): Promise<void> {
+export async function publishCatalog(kv: KvBucket, entries: CatalogEntry[], startup?: StartupRetryOptions): Promise<void> {
   await Promise.all(entries.map((e) => withStartupRetry(`catalog entry ${e.kind} ${e.name}`, () => kv.put(catalogKey(e.kind, e.name), encodeJson(e)), startup)));
 }

@@ -14,7 +14,7 @@ import { entityIndexKey, entityInboxSubject, eventSubject, inboxSubject, instanc
 import type { EntityDefinition } from '../entity/definition.js';
 import { RESTORE_OPERATION, executeEntityBatch, newSnapshot, type EntityEffect, type EntitySnapshot, type RecordedOperation } from '../entity/executor.js';
 import { entityMessageSchema, type CallOutcome, type InboxEntityMessage } from '../entity/messages.js';
-import type { DirectReader } from '../store/direct-reader.js';
+import type { Clock } from '../core/clock.js';
 import type { Hub } from '../store/hub.js';
 import type { ActorHost, CommitPlan, DeadLetterRecord, InboxMessage, Reply, ResolvedEffect } from './actor-host.js';
 import { endPending, traceEntityOperations, tracedEffect } from './host-tracing.js';
@@ -59,10 +59,8 @@ export class EntityHost implements ActorHost {
     private readonly definitions: ReadonlyMap<string, EntityDefinition>,
     private readonly orchestrationMessages: OrchestrationMessageFactory,
     cacheSize: number,
-    /** Last-event reads, shared by the worker's hosts (one reply subscription). */
-    private readonly reader: DirectReader,
-    /** The engine's clock (ms since epoch): the test kit passes its virtual one. */
-    private readonly clock: () => number = Date.now,
+    /** The engine's clock (the fabric's): the test kit's is virtual. */
+    private readonly clock: Clock,
     /** Retention: versions kept per entity; the history is trimmed to this after as many more. */
     private readonly keepVersions: number = DEFAULT_KEEP_VERSIONS,
     /** For span attributes. */
@@ -108,7 +106,7 @@ export class EntityHost implements ActorHost {
 
     const cached = this.cache.get(actorToken) ?? (await this.load(subject, def));
     const startTime = Date.now();
-    const result = await executeEntityBatch(def, id, cached.snapshot, parsed, (seq, n) => `${id.toString()}:${seq}:${n}`, { now: this.clock() });
+    const result = await executeEntityBatch(def, id, cached.snapshot, parsed, (seq, n) => `${id.toString()}:${seq}:${n}`, { now: this.clock.now() });
     for (const d of result.deadLetters) {
       const original = messages.find((m) => m.seq === d.seq)!;
       deadLetters.push({ ...original, reason: d.reason });
@@ -166,7 +164,7 @@ export class EntityHost implements ActorHost {
 
   /** An entity's event must fit in one message: its state (plus bookkeeping) is bounded by max_payload. */
   private get maxEventBytes(): number {
-    return (this.hub.nc.info?.max_payload ?? 1024 * 1024) - 16 * 1024;
+    return this.hub.fabric.maxPayload - 16 * 1024;
   }
 
   /**
@@ -215,7 +213,7 @@ export class EntityHost implements ActorHost {
   }
 
   private async load(subject: string, def: EntityDefinition): Promise<CachedEntity> {
-    const last = await this.reader.readLast(subject);
+    const last = await this.hub.fabric.readLast(this.hub.names.eventStream, subject);
     if (!last) return { snapshot: newSnapshot(def), lastEventSeq: 0, sinceTrim: 0 };
     const ev = decodeJson<EntityEvent>(last.data);
     return {

@@ -19,9 +19,7 @@ import type { OrchestratorAction } from '../orchestration/actions.js';
 import type { HistoryEvent } from '../orchestration/history.js';
 import { InstanceRuntime, type OrchestrationRegistry } from '../orchestration/instance.js';
 import { activityWorkItem, instanceMessages, parseOrchestrationMessage } from '../orchestration/messages.js';
-import type { DirectReader } from '../store/direct-reader.js';
 import { HistoryAssembler } from '../store/history-records.js';
-import { scan } from '../store/event-log.js';
 import type { Hub } from '../store/hub.js';
 import { encodeRecordParts, type ActorHost, type CommitPlan, type DeadLetterRecord, type InboxMessage, type ResolvedEffect } from './actor-host.js';
 import { endPending, traceEpisode, tracedEffect } from './host-tracing.js';
@@ -63,8 +61,6 @@ export class OrchestrationHost implements ActorHost {
     private readonly logger: Logger,
     private readonly metrics: WorkerMetrics,
     cacheSize: number,
-    /** Last-event reads, shared by the worker's hosts (one reply subscription). */
-    private readonly reader: DirectReader,
     /** For span attributes. */
     private readonly workerId?: string,
   ) {
@@ -72,7 +68,7 @@ export class OrchestrationHost implements ActorHost {
   }
 
   private get maxPayload(): number {
-    return this.hub.nc.info?.max_payload ?? 1024 * 1024;
+    return this.hub.fabric.maxPayload;
   }
 
   invalidate(actorToken?: string): void {
@@ -109,8 +105,9 @@ export class OrchestrationHost implements ActorHost {
     const nothing: CommitPlan = { effects: [], replies: [], deadLetters, committed: () => undefined, applied: 0 };
     if (events.length === 0) return nothing;
 
-    const now = new Date().toISOString();
-    const startTime = Date.now();
+    const clock = this.hub.fabric.clock;
+    const now = new Date(clock.now()).toISOString();
+    const startTime = Date.now(); // a span's start: real time
     const result = cached.runtime.process(events, now);
     this.metrics.orchestrationSteps.inc();
     if (result.appended.length === 0 && !result.reset) {
@@ -149,7 +146,7 @@ export class OrchestrationHost implements ActorHost {
     if (result.status) {
       const { lastUpdatedTime: _ignored, ...visible } = result.status;
       const key = JSON.stringify(visible);
-      const now = Date.now();
+      const now = clock.now();
       if (!status || status.key !== key || now - status.at >= STATUS_REFRESH_MS || result.reset) {
         // _v: the history position this status reflects (the append's fence grows with every commit).
         effects.push({ s: `$KV.${this.hub.names.statusBucket}.${statusKey(instanceId)}`, d: { ...result.status, _v: cached.lastEventSeq + 1 }, v: cached.lastEventSeq + 1 });
@@ -173,8 +170,8 @@ export class OrchestrationHost implements ActorHost {
         ? {
             // The previous run is dead weight once the new run's marker is durable.
             afterCommit: async () => {
-              await this.hub.jsm.streams
-                .purge(this.hub.names.eventStream, { filter: subject, seq: committedSeq })
+              await this.hub.fabric
+                .purge(this.hub.names.eventStream, { filter: subject, beforeSeq: committedSeq })
                 .catch((err) => this.logger.warn({ err, instanceId }, 'trimming the previous run failed; it is ignored on load anyway'));
             },
           }
@@ -183,11 +180,11 @@ export class OrchestrationHost implements ActorHost {
   }
 
   private async load(instanceId: string, subject: string): Promise<CachedInstance> {
-    const last = await this.reader.readLast(subject);
+    const last = await this.hub.fabric.readLast(this.hub.names.eventStream, subject);
     if (!last) return { runtime: InstanceRuntime.fromHistory(this.registry, instanceId, []), lastEventSeq: 0, lastIn: 0 };
     const records = new HistoryAssembler<HistoryEvent>();
     let lastEventSeq = 0;
-    await scan(this.hub, this.hub.names.eventStream, subject, 1, (m) => {
+    await this.hub.fabric.scan(this.hub.names.eventStream, subject, 1, (m) => {
       records.add(decodeJson<InstanceEvent>(m.data));
       lastEventSeq = m.seq; // the fence is the subject's last message, finished or not
     }); // to the leader's last message, not `last` (a DIRECT.GET may come from a lagging replica)

@@ -9,8 +9,6 @@ import { instanceMessages } from '../orchestration/messages.js';
 import type { CallOutcome } from '../entity/messages.js';
 import type { ActivityDefinition, OrchestrationDefinition } from '../orchestration/definition.js';
 import type { Hub } from '../store/hub.js';
-import type { DirectReader } from '../store/direct-reader.js';
-import type { LeanPublisher } from '../store/lean-publisher.js';
 import type { StartupRetryOptions } from '../store/transient.js';
 import type { ActorHost } from './actor-host.js';
 import { ActivityRunner } from './activity-runner.js';
@@ -22,8 +20,6 @@ import { StartRouter } from './start-router.js';
 
 export interface OrchestrationRuntimeOptions {
   hub: Hub;
-  publisher: LeanPublisher;
-  reader: DirectReader;
   logger: Logger;
   metrics: WorkerMetrics;
   orchestrations: OrchestrationDefinition[];
@@ -63,10 +59,9 @@ function byName<T extends { name: string }>(defs: T[], kind: string): Map<string
 export function createOrchestrationRuntime(o: OrchestrationRuntimeOptions): OrchestrationRuntime {
   const orchestrations = byName(o.orchestrations, 'orchestration');
   const activities = byName(o.activities, 'activity');
-  const host = new OrchestrationHost(o.hub, { orchestrations }, o.logger, o.metrics, o.cacheSize, o.reader, o.workerId);
+  const host = new OrchestrationHost(o.hub, { orchestrations }, o.logger, o.metrics, o.cacheSize, o.workerId);
   const runner = new ActivityRunner({
     hub: o.hub,
-    publisher: o.publisher,
     logger: o.logger,
     metrics: o.metrics,
     activities,
@@ -74,8 +69,8 @@ export function createOrchestrationRuntime(o: OrchestrationRuntimeOptions): Orch
     ackWaitMs: o.activityAckWaitMs,
     workerId: o.workerId,
   });
-  const router = new StartRouter(o.hub, o.publisher, o.logger);
-  const now = () => new Date().toISOString();
+  const router = new StartRouter(o.hub, o.logger);
+  const now = () => new Date(o.hub.fabric.clock.now()).toISOString();
   return {
     host,
     messages: orchestrationMessages,

@@ -7,67 +7,80 @@
  * 'ifNotExists', so an event delivered twice starts one instance (the producer's correlation key
  * is the instance id); a malformed start is dead-lettered, never retried forever.
  */
-import { instanceMessages, rawStartSchema } from '../orchestration/messages.js';
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { decodeToken } from '../core/encoding.js';
 import { deadLetterSubject, instanceInboxSubject } from '../core/topology.js';
 import { traceFromNatsHeaders } from '../core/tracing.js';
 import { uuidV5 } from '../orchestration/guid.js';
+import { instanceMessages, rawStartSchema } from '../orchestration/messages.js';
+import type { WorkItem, WorkQueue } from '../store/fabric.js';
 import type { Hub } from '../store/hub.js';
-import type { LeanPublisher } from '../store/lean-publisher.js';
-import { apiErrorCode, isAlreadyExists, withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
+import { withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
 
 const DURABLE = 'start-router';
+/** A start routed but not yet acked is delivered again after this (fabric clock). */
+const ACK_WAIT_MS = 30_000;
+/** Starts being routed at once, at most (each pull asks for the room left). */
+const MAX_IN_FLIGHT = 256;
+const PULL_EXPIRES_MS = 5_000;
+const PULL_RETRY_MS = 1_000;
 
 export class StartRouter {
-  private iter: ConsumerMessages | undefined;
+  private readonly stopping = new AbortController();
   private loopDone: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private room: (() => void) | undefined;
 
   constructor(
     private readonly hub: Hub,
-    private readonly publisher: LeanPublisher,
     private readonly logger: Logger,
   ) {}
 
   /** Creates or binds the shared consumer, retrying transient errors until the start-up deadline. */
   async start(startup?: StartupRetryOptions): Promise<void> {
-    const { jsm, js, names } = this.hub;
-    // "already in use": another worker created it between our info and add; the retry's info binds it.
-    await withStartupRetry(
-      `consumer ${DURABLE}`,
-      async () => {
-        try {
-          await jsm.consumers.info(names.startStream, DURABLE);
-          return;
-        } catch (e) {
-          // Only "consumer not found" means absent: a timeout used to be taken for it too.
-          if (apiErrorCode(e) !== JetStreamApiCodes.ConsumerNotFound) throw e;
-        }
-        await jsm.consumers.add(names.startStream, {
-          durable_name: DURABLE,
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
-          ack_wait: 30_000_000_000,
-          max_ack_pending: 10_000,
-        });
-      },
-      { ...startup, retryAlso: isAlreadyExists },
-    );
-    const consumer = await withStartupRetry(`consumer ${DURABLE} lookup`, () => js.consumers.get(names.startStream, DURABLE), startup);
-    this.iter = await consumer.consume({ max_messages: 256 });
-    this.loopDone = (async () => {
-      for await (const m of this.iter!) void this.route(m);
-    })().catch((err) => this.logger.error({ err }, 'start router stopped'));
+    const { fabric, names } = this.hub;
+    const queue = await withStartupRetry(`consumer ${DURABLE}`, () => fabric.workQueue(names.startStream, DURABLE, { ackWaitMs: ACK_WAIT_MS }), startup);
+    this.loopDone = this.loop(queue).catch((err) => this.logger.error({ err }, 'start router stopped'));
   }
 
   async stop(): Promise<void> {
-    this.iter?.stop();
+    this.stopping.abort();
+    this.room?.();
     await this.loopDone;
+    await Promise.allSettled([...this.inFlight]); // each ends acked or nak'ed
   }
 
-  private async route(m: JsMsg): Promise<void> {
+  /** Pulls starts while fewer than MAX_IN_FLIGHT are being routed; each is routed concurrently. */
+  private async loop(queue: WorkQueue): Promise<void> {
+    const signal = this.stopping.signal;
+    while (!signal.aborted) {
+      if (this.inFlight.size >= MAX_IN_FLIGHT) {
+        await new Promise<void>((resolve) => (this.room = resolve));
+        this.room = undefined;
+        continue;
+      }
+      try {
+        for await (const m of queue.fetch(MAX_IN_FLIGHT - this.inFlight.size, { expiresMs: PULL_EXPIRES_MS, signal })) {
+          if (signal.aborted) {
+            m.nak();
+            continue;
+          }
+          const p = this.route(m).finally(() => {
+            this.inFlight.delete(p);
+            this.room?.();
+          });
+          this.inFlight.add(p);
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        this.logger.warn({ err: (err as Error).message }, 'start pull failed; retrying');
+        await this.hub.fabric.clock.sleep(PULL_RETRY_MS, signal).catch(() => undefined);
+      }
+    }
+  }
+
+  private async route(m: WorkItem): Promise<void> {
     const prefix = `${this.hub.names.hub}.start.`;
     let name: string;
     let body: { instanceId?: string; input?: unknown };
@@ -85,7 +98,7 @@ export class StartRouter {
     const trace = traceFromNatsHeaders(m.headers); // a raw producer's traceparent: the run joins its trace
     const started = instanceMessages.started({ name, instanceId, mode: 'ifNotExists', ...(body.input === undefined ? {} : { input: body.input }) });
     try {
-      await this.publisher.publish(instanceInboxSubject(this.hub.names.hub, instanceId, this.hub.config.partitions), encodeJson(started), {
+      await this.hub.fabric.publish(instanceInboxSubject(this.hub.names.hub, instanceId, this.hub.config.partitions), encodeJson(started), {
         msgId: `start:${m.seq}`,
         ...(trace ? { headers: trace } : {}),
       });
@@ -96,10 +109,10 @@ export class StartRouter {
     }
   }
 
-  private async park(m: JsMsg, reason: string): Promise<void> {
+  private async park(m: WorkItem, reason: string): Promise<void> {
     this.logger.warn({ subject: m.subject, seq: m.seq, reason }, 'start dead-lettered');
     try {
-      await this.publisher.publish(deadLetterSubject(this.hub.names.hub, 'start'), m.data, {
+      await this.hub.fabric.publish(deadLetterSubject(this.hub.names.hub, 'start'), m.data, {
         msgId: `dlq-start:${m.seq}`,
         headers: { 'Dn-Reason': reason.slice(0, 1000), 'Dn-Subject': m.subject },
       });

@@ -7,16 +7,15 @@
  * released with their final checkpoint, then the connection closes.
  */
 import { randomUUID } from 'node:crypto';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 import { DurableError } from '../core/errors.js';
 import { DEFAULT_HUB } from '../core/topology.js';
 import type { EntityDefinition } from '../entity/definition.js';
 import { connectNats } from '../store/connection.js';
 import { startupDeadline } from '../store/transient.js';
-import { openHub, type Hub } from '../store/hub.js';
-import { DirectReader } from '../store/direct-reader.js';
-import { LeanPublisher } from '../store/lean-publisher.js';
+import type { Fabric } from '../store/fabric.js';
+import { openHub, openHubOn, type Hub, type HubOptions } from '../store/hub.js';
+import type { LeanPublisher } from '../store/lean-publisher.js';
 import type { ActorHost } from './actor-host.js';
 import { entityCatalogEntry, publishCatalog, type CatalogEntry } from './catalog.js';
 import { DEFAULT_KEEP_VERSIONS, EntityHost } from './entity-host.js';
@@ -34,8 +33,13 @@ import { createOrchestrationRuntime, type OrchestrationRuntime } from './orchest
 import type { ActivityDefinition, OrchestrationDefinition } from '../orchestration/definition.js';
 
 export interface WorkerOptions {
-  /** NATS URL(s) of one cluster; default NATS_URL or 127.0.0.1:4222. */
+  /** NATS URL(s) of one cluster; default NATS_URL or 127.0.0.1:4222. Ignored with `fabric`. */
   servers?: string | string[];
+  /**
+   * Run on this fabric instead of connecting to NATS (the test kit's MemoryFabric: no socket).
+   * The worker uses its clock for everything the engine times, and leaves it open on stop().
+   */
+  fabric?: Fabric;
   /** Namespace of streams, buckets and subjects; default 'durable'. */
   hub?: string;
   entities?: EntityDefinition<any>[];
@@ -43,7 +47,7 @@ export interface WorkerOptions {
   activities?: ActivityDefinition[];
   /** Partition count, fixed when the hub is first created (default 16). */
   partitions?: number;
-  /** 1 or 3: replicas of the hub's streams and buckets when this worker creates them. */
+  /** 1 or 3: replicas of the hub's streams and buckets when this worker creates them (with `fabric`: the fabric's own). */
   replicas?: number;
   logger?: Logger;
   /** A partition whose owner did not renew for this long moves to another worker (default 6000). */
@@ -81,6 +85,9 @@ export interface WorkerOptions {
   startupTimeoutMs?: number;
 }
 
+/** The NATS connection of a worker that connected itself (absent on a given fabric). */
+type NatsConnection = Awaited<ReturnType<typeof connectNats>>;
+
 /** How long cleanup after a failed start may take per resource before it is abandoned. */
 const STOP_ON_FAILURE_MS = 5_000;
 
@@ -98,15 +105,13 @@ export class Worker {
   private constructor(
     readonly id: string,
     readonly hub: Hub,
-    private readonly nc: NatsConnection,
-    private readonly publisher: LeanPublisher,
+    /** The connection this worker opened (NATS path), closed by stop(); undefined on a given fabric. */
+    private readonly nc: NatsConnection | undefined,
     private readonly leases: LeaseManager,
     private readonly orchestrationRuntime: OrchestrationRuntime,
-    private readonly reader: DirectReader,
     readonly metrics: WorkerMetrics,
     readonly logger: Logger,
     private readonly metricsServer: MetricsServer | undefined,
-    private readonly connection: { connected: boolean },
     private readonly instanceRetention: InstanceRetention | undefined,
   ) {}
 
@@ -115,9 +120,9 @@ export class Worker {
     return this.metricsServer?.url;
   }
 
-  /** True while the NATS connection is up (false while reconnecting or closed). */
+  /** True while the fabric reaches its store (NATS: false while reconnecting or closed). */
   get connected(): boolean {
-    return this.connection.connected && !this.nc.isClosed();
+    return this.hub.fabric.isConnected();
   }
 
   /**
@@ -137,36 +142,33 @@ export class Worker {
       entities.set(def.name, def);
     }
     const startup = startupDeadline(options.startupTimeoutMs, logger);
-    const nc = await connectNats(options.servers, `durable-nats worker ${id}`, startup);
+    // On a given fabric there is no connection to open (nor to close): the fabric is the caller's.
+    const nc = options.fabric ? undefined : await connectNats(options.servers, `durable-nats worker ${id}`, startup);
     // Everything started below registers its undo here: a start that fails at any step stops
     // what it started (leases, partitions, consumers, the metrics server), newest first, and
     // closes the connection, so a failed start leaves nothing running in the process.
     const undo: Array<{ what: string; run: () => Promise<unknown> }> = [];
     try {
-      const hub = await openHub(nc, {
+      const hubOptions: HubOptions = {
         hub: hubName,
         startup,
         ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
         ...(options.replicas !== undefined ? { replicas: options.replicas } : {}),
         ...(options.retention?.deadLettersMs !== undefined ? { deadLetterMaxAgeMs: options.retention.deadLettersMs } : {}),
-      });
+      };
+      const hub = nc ? await openHub(nc, hubOptions) : await openHubOn(options.fabric!, hubOptions);
+      // The NATS fabric openHub made on our connection (its reply subscriptions) is ours to close;
+      // a given fabric is not.
+      if (nc) undo.push({ what: 'fabric', run: () => hub.fabric.close() });
       if (options.partitions !== undefined && options.partitions !== hub.config.partitions) {
         logger.warn({ requested: options.partitions, actual: hub.config.partitions }, "hub already exists with another partition count; using the hub's");
       }
       const metrics = createWorkerMetrics({ worker: id, hub: hubName });
-      const publisher = new LeanPublisher(nc);
-      const reader = new DirectReader(nc, hub.names.eventStream);
-      undo.push({
-        what: 'reader and publisher',
-        run: async () => {
-          reader.close();
-          publisher.close();
-        },
-      });
+      // The partition pipeline's appends and effects go through the fabric's publish (NatsFabric's
+      // is the LeanPublisher); typed as one until PartitionDeps takes the fabric (fab-pipeline).
+      const publisher = hub.fabric as unknown as LeanPublisher;
       const orchestrationRuntime = createOrchestrationRuntime({
         hub,
-        publisher,
-        reader,
         logger,
         metrics,
         orchestrations: options.orchestrations ?? [],
@@ -180,11 +182,11 @@ export class Worker {
       const userEntities = [...entities.values()];
       entities.set(SCHEDULE_ENTITY, scheduleEntity({ runtimeStatus: (instanceId) => readRuntimeStatus(hub, instanceId) }));
       const hosts: { e: ActorHost; o: ActorHost } = {
-        e: new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000, reader, Date.now, retentionVersions(options.retention?.entityVersions), id),
+        e: new EntityHost(hub, entities, orchestrationRuntime.messages, options.cacheSize ?? 10_000, hub.fabric.clock, retentionVersions(options.retention?.entityVersions), id),
         o: orchestrationRuntime.host,
       };
       const catalog: CatalogEntry[] = [...userEntities.map(entityCatalogEntry), ...orchestrationRuntime.catalog()];
-      await publishCatalog(hub.catalog, catalog, startup);
+      await publishCatalog(hub.kv.catalog, catalog, startup);
       const trims = new TrimLimiter();
       let leases!: LeaseManager;
       leases = new LeaseManager({
@@ -226,7 +228,7 @@ export class Worker {
         finishedAfter === undefined ? undefined : new InstanceRetention({ hub, logger, afterMs: finishedAfter, isSweeper: () => leases.ownedPartitions().includes(0) });
       instanceRetention?.start();
       undo.push({ what: 'instance retention', run: async () => instanceRetention?.stop() });
-      const connection = watchConnection(nc, logger);
+      if (nc) logConnectionChanges(nc, logger);
       metrics.onScrape(() => sampleActivityQueues(hub, metrics));
       const metricsServer =
         options.metricsPort === undefined
@@ -235,16 +237,16 @@ export class Worker {
               port: options.metricsPort,
               ...(options.metricsHost ? { host: options.metricsHost } : {}),
               registry: metrics.registry,
-              health: () => ({ ok: connection.connected && !nc.isClosed(), worker: id, partitions: leases.ownedPartitions() }),
+              health: () => ({ ok: hub.fabric.isConnected(), worker: id, partitions: leases.ownedPartitions() }),
             });
       logger.info({ partitions: hub.config.partitions, entities: [...entities.keys()], ...(metricsServer ? { metricsUrl: metricsServer.url } : {}) }, 'worker started');
-      return new Worker(id, hub, nc, publisher, leases, orchestrationRuntime, reader, metrics, logger, metricsServer, connection, instanceRetention);
+      return new Worker(id, hub, nc, leases, orchestrationRuntime, metrics, logger, metricsServer, instanceRetention);
     } catch (e) {
       logger.error({ err: e }, 'worker failed to start; stopping what it started');
       for (const u of undo.reverse()) {
         await u.run().catch((err) => logger.warn({ err, what: u.what }, 'cleanup after a failed start failed'));
       }
-      await nc.close().catch(() => undefined);
+      await nc?.close().catch(() => undefined);
       throw e;
     }
   }
@@ -260,50 +262,46 @@ export class Worker {
     await this.orchestrationRuntime.stopIntake();
     await this.instanceRetention?.stop();
     await this.leases.stop();
-    this.reader.close();
-    this.publisher.close();
-    await this.nc.drain().catch(() => undefined);
+    if (this.nc) {
+      await this.hub.fabric.close();
+      await this.nc.drain().catch(() => undefined);
+    }
     await this.metricsServer?.close();
     this.logger.info('worker stopped');
   }
 }
 
 async function readRuntimeStatus(hub: Hub, instanceId: string): Promise<string | undefined> {
-  const e = await hub.status.get(statusKey(instanceId));
-  if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
+  const e = await hub.kv.status.get(statusKey(instanceId));
+  if (!e || e.value.length === 0) return undefined;
   return decodeStatusRecord(e.value).runtimeStatus;
 }
 
-/** Follows the connection's status events: healthz reports 503 while NATS is unreachable. */
-function watchConnection(nc: NatsConnection, logger: Logger): { connected: boolean } {
-  const state = { connected: true };
+/**
+ * Logs the NATS connection's losses and recoveries (healthz follows hub.fabric.isConnected()).
+ * NATS-only: a worker on a given fabric has no connection of its own.
+ */
+function logConnectionChanges(nc: NatsConnection, logger: Logger): void {
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect') {
-        state.connected = false;
-        logger.warn({ server: s.server }, 'NATS connection lost; reconnecting');
-      } else if (s.type === 'reconnect') {
-        state.connected = true;
-        logger.info({ server: s.server }, 'NATS connection restored');
-      }
+      if (s.type === 'disconnect') logger.warn({ server: s.server }, 'NATS connection lost; reconnecting');
+      else if (s.type === 'reconnect') logger.info({ server: s.server }, 'NATS connection restored');
     }
   })().catch(() => undefined);
-  return state;
 }
 
 /** Activity queue gauges from the activity consumers of the hub (every activity, not only ours). */
 async function sampleActivityQueues(hub: Hub, metrics: WorkerMetrics): Promise<void> {
-  const lister = hub.jsm.consumers.list(hub.names.activityStream);
-  for await (const ci of lister) {
-    if (!ci.name.startsWith('act-')) continue;
+  for (const q of await hub.fabric.workQueues(hub.names.activityStream)) {
+    if (!q.name.startsWith('act-')) continue;
     let activity: string;
     try {
-      activity = decodeToken(ci.name.slice(4));
+      activity = decodeToken(q.name.slice(4));
     } catch {
-      activity = ci.name;
+      activity = q.name;
     }
-    metrics.activityQueueDepth.set({ activity }, ci.num_pending);
-    metrics.activityInFlight.set({ activity }, ci.num_ack_pending);
+    metrics.activityQueueDepth.set({ activity }, q.pending);
+    metrics.activityInFlight.set({ activity }, q.ackPending);
   }
 }
 

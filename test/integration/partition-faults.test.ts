@@ -82,7 +82,7 @@ async function rig(hubName: string, partitions: number): Promise<Rig> {
   const reader = new DirectReader(nc, hub.names.eventStream);
   const defs = new Map<string, EntityDefinition>([[tally.name, tally as EntityDefinition]]);
   const noOrchestrations = { start: () => ({}), entityResponse: () => ({}), lockGranted: () => ({}) };
-  const entities = new EntityHost(hub, defs, noOrchestrations, 100, reader);
+  const entities = new EntityHost(hub, defs, noOrchestrations, 100, hub.fabric.clock);
   const orchestrations: ActorHost = { prepare: () => Promise.reject(new Error('no orchestrations here')), invalidate: () => undefined };
   const processor = new PartitionProcessor(
     0,

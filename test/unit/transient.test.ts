@@ -26,6 +26,8 @@ describe('isTransient', () => {
     ['no suitable peers', api(400, 10005, 'no suitable peers for placement')],
     ['JetStream not enabled (electing)', api(503, 10076, 'JetStream not enabled')],
     ['connection refused', new errors.ConnectionError('connection refused')],
+    ['a fabric connection error wrapping a timeout', new DurableError('connection', 'work queue DN_x_ACT/act-a: timeout', { cause: new errors.TimeoutError() })],
+    ['a fabric connection error wrapping no leader', new DurableError('connection', 'stream DN_x_IN: no leader', { cause: api(500, 10009, 'no leader') })],
   ])('%s is transient', (_, e) => expect(isTransient(e)).toBe(true));
 
   it.each([
@@ -35,6 +37,9 @@ describe('isTransient', () => {
     ['closed connection', new errors.ClosedConnectionError()],
     ['authorization', new errors.AuthorizationError('Authorization Violation')],
     ['a DurableError', new DurableError('validation', 'timeout must be positive')],
+    ['a connection DurableError without a cause', new DurableError('connection', 'the fabric connection is closed')],
+    ['a connection DurableError wrapping a fatal error', new DurableError('connection', 'bucket x: insufficient resources', { cause: api(503, 10023, 'insufficient resources') })],
+    ['a fenced DurableError wrapping a nats error', new DurableError('fenced', 'wrong last sequence', { cause: api(400, 10071, 'wrong last sequence: 3') })],
     ['a plain bug', new TypeError('x is undefined')],
   ])('%s is not transient', (_, e) => expect(isTransient(e)).toBe(false));
 
