@@ -15,7 +15,6 @@ import { connectNats } from '../store/connection.js';
 import { startupDeadline } from '../store/transient.js';
 import type { Fabric } from '../store/fabric.js';
 import { openHub, openHubOn, type Hub, type HubOptions } from '../store/hub.js';
-import type { LeanPublisher } from '../store/lean-publisher.js';
 import type { ActorHost } from './actor-host.js';
 import { entityCatalogEntry, publishCatalog, type CatalogEntry } from './catalog.js';
 import { DEFAULT_KEEP_VERSIONS, EntityHost } from './entity-host.js';
@@ -164,9 +163,6 @@ export class Worker {
         logger.warn({ requested: options.partitions, actual: hub.config.partitions }, "hub already exists with another partition count; using the hub's");
       }
       const metrics = createWorkerMetrics({ worker: id, hub: hubName });
-      // The partition pipeline's appends and effects go through the fabric's publish (NatsFabric's
-      // is the LeanPublisher); typed as one until PartitionDeps takes the fabric (fab-pipeline).
-      const publisher = hub.fabric as unknown as LeanPublisher;
       const orchestrationRuntime = createOrchestrationRuntime({
         hub,
         logger,
