@@ -75,6 +75,11 @@ export class ActivityRunner {
     }
   }
 
+  /** Items held (waiting for a slot or running): the test kit's idle detection. */
+  get busy(): boolean {
+    return this.waiting.length > 0 || this.running.size > 0;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();

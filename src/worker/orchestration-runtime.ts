@@ -39,6 +39,8 @@ export interface OrchestrationRuntime {
   start(startup?: StartupRetryOptions): Promise<void>;
   /** Stops taking new activities and starts; running activities finish. */
   stopIntake(): Promise<void>;
+  /** Activities held or starts being routed. */
+  isBusy(): boolean;
 }
 
 export const orchestrationMessages: OrchestrationMessageFactory = {
@@ -86,5 +88,6 @@ export function createOrchestrationRuntime(o: OrchestrationRuntimeOptions): Orch
       await router.stop();
       await runner.stop();
     },
+    isBusy: () => runner.busy || router.busy,
   };
 }

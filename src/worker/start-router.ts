@@ -44,6 +44,11 @@ export class StartRouter {
     this.loopDone = this.loop(queue).catch((err) => this.logger.error({ err }, 'start router stopped'));
   }
 
+  /** Starts being routed (the test kit's idle detection). */
+  get busy(): boolean {
+    return this.inFlight.size > 0;
+  }
+
   async stop(): Promise<void> {
     this.stopping.abort();
     this.room?.();

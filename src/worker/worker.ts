@@ -252,6 +252,15 @@ export class Worker {
     return this.leases.ownedPartitions();
   }
 
+  /**
+   * True while this worker holds work: a partition batch in flight or buffered, due timers being
+   * published, activities held, starts being routed. What waits in the store is not counted (the
+   * test kit's idle detection asks its in-memory store for that).
+   */
+  isBusy(): boolean {
+    return this.leases.isBusy() || this.orchestrationRuntime.isBusy();
+  }
+
   /** Drains and disconnects. */
   async stop(): Promise<void> {
     // Activities first: their results go to inboxes that the partitions below still process.
