@@ -9,6 +9,6 @@ import type { Hub } from './hub.js';
 
 export async function purgeInstanceRecords(hub: Hub, instanceId: string): Promise<void> {
   const p = instancePartition(instanceId, hub.config.partitions);
-  await hub.jsm.streams.purge(hub.names.eventStream, { filter: eventSubject(hub.names.hub, p, orchestrationActorToken(instanceId)) });
-  await hub.status.purge(statusKey(instanceId));
+  await hub.fabric.purge(hub.names.eventStream, { filter: eventSubject(hub.names.hub, p, orchestrationActorToken(instanceId)) });
+  await hub.kv.status.delete(statusKey(instanceId), { purge: true });
 }
