@@ -127,29 +127,39 @@ export class EntityHistoryReader {
     if (current) yield toVersion<S>(stored(current));
     else yield { version: 0, time: new Date(0), exists: false };
     if (signal?.aborted) return;
-    const queue: StoredMessage[] = [];
+    // Backpressure: the follow waits for each version to be taken before it delivers the next.
+    const queue: Array<{ m: StoredMessage; taken: () => void }> = [];
     let wake: (() => void) | undefined;
     const onAbort = () => wake?.();
     signal?.addEventListener('abort', onAbort, { once: true });
-    const follow = await this.fabric.follow(this.stream, subject, (current?.seq ?? 0) + 1, (m) => {
-      queue.push(m);
-      wake?.();
-    });
+    const follow = await this.fabric.follow(
+      this.stream,
+      subject,
+      (current?.seq ?? 0) + 1,
+      (m) =>
+        new Promise<void>((taken) => {
+          queue.push({ m, taken });
+          wake?.();
+        }),
+    );
     try {
       while (!signal?.aborted) {
-        const m = queue.shift();
-        if (!m) {
+        const next = queue.shift();
+        if (!next) {
           await new Promise<void>((r) => (wake = r));
           wake = undefined;
           continue;
         }
-        // A follow delivers no stored time: read it (the version's time is when it was stored).
+        const { m, taken } = next;
+        taken();
+        // A follow may deliver no stored time: read it (the version's time is when it was stored).
         const time = m.time ?? (await this.fabric.readNext(this.stream, subject, m.seq))?.time ?? 0;
         yield toVersion<S>({ seq: m.seq, subject: m.subject, time: new Date(time), data: m.data });
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
       follow.stop();
+      for (const q of queue) q.taken(); // nothing waits on a stopped follow
     }
   }
 
