@@ -2,46 +2,66 @@
  * CatalogCache: the client's copy of the hub's catalog (what workers registered), kept fresh by a
  * KV watch, used to reject bad input before anything is written.
  * Invariant: a name missing from the cache is looked up once more in the bucket before it is
- * declared unknown (a worker may have registered it a moment ago).
+ * declared unknown (a worker may have registered it a moment ago). start() waits (bounded) until
+ * the watch has delivered the bucket's last revision as of the start, so a fresh client rarely
+ * pays that look-up.
  */
-import type { KV } from '@nats-io/kv';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { decodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
+import type { Fabric, KvBucket, Stoppable } from '../store/fabric.js';
 import { withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
 import { catalogKey, type CatalogEntry } from '../worker/catalog.js';
+
+/** Longest start() waits for the watch to deliver the current catalog (fabric clock). */
+const READY_WAIT_MS = 2_000;
 
 export class CatalogCache {
   private readonly entries = new Map<string, CatalogEntry>();
   private readonly validators = new Map<string, ValidateFunction>();
   private readonly ajv = new Ajv({ allErrors: true, strict: false });
-  private watcher: Awaited<ReturnType<KV['watch']>> | undefined;
+  private watcher: Stoppable | undefined;
+  private stopped = false;
 
-  constructor(private readonly kv: KV) {}
+  constructor(
+    private readonly kv: KvBucket,
+    private readonly fabric: Fabric,
+  ) {}
 
   /** The first watch may meet a cluster still electing: retried until the start-up deadline. */
   async start(startup?: StartupRetryOptions): Promise<void> {
-    this.watcher = await withStartupRetry('catalog watch', () => this.kv.watch(), startup);
+    // The bucket's newest revision now: once the watch has delivered it, it has delivered the
+    // current value of every key (it sends them in revision order).
+    const last = await withStartupRetry('catalog read', () => this.fabric.readLast(`KV_${this.kv.name}`, `$KV.${this.kv.name}.>`), startup);
+    const target = last?.seq ?? 0;
     let resolveReady!: () => void;
     const ready = new Promise<void>((r) => (resolveReady = r));
-    const initialPending = this.watcher.getPending?.() ?? 0;
-    if (initialPending === 0) resolveReady();
-    void (async () => {
-      for await (const e of this.watcher!) {
-        if (e.operation === 'PUT') {
-          try {
-            this.set(decodeJson<CatalogEntry>(e.value));
-          } catch {
-            /* ignore foreign keys */
+    if (target === 0) resolveReady();
+    const watcher = await withStartupRetry(
+      'catalog watch',
+      () =>
+        this.kv.watch((c) => {
+          if (c.op === 'PUT') {
+            try {
+              this.set(decodeJson<CatalogEntry>(c.value));
+            } catch {
+              /* ignore foreign keys */
+            }
           }
-        }
-        if (e.delta === 0) resolveReady();
-      }
-    })().catch(() => undefined);
-    await Promise.race([ready, new Promise((r) => setTimeout(r, 2_000))]);
+          if (c.revision >= target) resolveReady();
+        }),
+      startup,
+    );
+    if (this.stopped) watcher.stop();
+    this.watcher = watcher;
+    const clock = this.fabric.clock;
+    let cancel: (() => void) | undefined;
+    await Promise.race([ready, new Promise<void>((r) => (cancel = clock.setTimer(clock.now() + READY_WAIT_MS, r)))]);
+    cancel?.();
   }
 
   stop(): void {
+    this.stopped = true;
     this.watcher?.stop();
   }
 
@@ -56,7 +76,7 @@ export class CatalogCache {
     const hit = this.entries.get(key);
     if (hit) return hit;
     const e = await this.kv.get(key);
-    if (e?.operation !== 'PUT' || e.length === 0) return undefined;
+    if (!e || e.value.length === 0) return undefined;
     const entry = decodeJson<CatalogEntry>(e.value);
     this.set(entry);
     return entry;

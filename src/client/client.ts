@@ -7,7 +7,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { decodeJson } from '../core/codec.js';
 import { EntityId } from '../core/entity-id.js';
 import { DurableError, fromErrorInfo } from '../core/errors.js';
@@ -16,9 +15,8 @@ import { decodeToken, encodeToken } from '../core/encoding.js';
 import { DEFAULT_HUB, entityActorToken, entityInboxSubject, entityPartition, eventSubject, inboxSubject } from '../core/topology.js';
 import type { CallOutcome, EntityMessage } from '../entity/messages.js';
 import { connectNats } from '../store/connection.js';
-import { DirectReader } from '../store/direct-reader.js';
-import { openHub, type Hub } from '../store/hub.js';
-import { LeanPublisher } from '../store/lean-publisher.js';
+import type { Fabric } from '../store/fabric.js';
+import { openHub, openHubOn, type Hub } from '../store/hub.js';
 import { startupDeadline } from '../store/transient.js';
 import type { EntityEvent } from '../worker/entity-host.js';
 import { RESTORE_OPERATION } from '../entity/executor.js';
@@ -29,6 +27,7 @@ import { SCHEDULE_ENTITY } from '../worker/schedule-entity.js';
 import { EntityHistoryReader, type EntityHistoryOptions, type EntityHistoryPage, type EntityVersion } from './entity-history.js';
 import { traceClientMethods } from './client-tracing.js';
 import { InstanceClient } from './instance-client.js';
+import { ReplyInbox } from './reply-inbox.js';
 
 export interface DurableClientOptions {
   servers?: string | string[];
@@ -43,6 +42,11 @@ export interface DurableClientOptions {
   startupTimeoutMs?: number;
   /** Receives the start-up retry warnings (pino); silent when absent. */
   logger?: Logger;
+  /**
+   * The fabric to use instead of connecting to `servers` (the test kit's MemoryFabric, or a
+   * NatsFabric shared with a worker). close() leaves it open: whoever made it closes it.
+   */
+  fabric?: Fabric;
 }
 
 export type EntityIdLike = EntityId | string;
@@ -62,41 +66,59 @@ export interface ListEntitiesOptions {
 }
 
 export class DurableClient extends InstanceClient {
-  private readonly replyPrefix: string;
-  private readonly replySub: Subscription;
-  private readonly calls = new Map<string, { resolve: (o: CallOutcome) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  private nextCall = 1;
   private readonly history: EntityHistoryReader;
   private readonly schedules: ScheduleClient;
 
-  /** Last-event reads (DIRECT.GET) over one reply subscription. */
-  private readonly reader: DirectReader;
-
-  private constructor(hub: Hub, nc: NatsConnection, publisher: LeanPublisher, catalog: CatalogCache) {
-    super(hub, nc, publisher, catalog);
-    this.reader = new DirectReader(nc, hub.names.eventStream);
-    this.replyPrefix = `${createInbox()}.`;
-    this.replySub = nc.subscribe(`${this.replyPrefix}*`, { callback: (err, msg) => this.onReply(err, msg) });
-    this.history = new EntityHistoryReader(this.reader, hub.js, hub.jsm, hub.names.eventStream);
+  private constructor(
+    hub: Hub,
+    catalog: CatalogCache,
+    /** Call replies: one subscription for every call of this client. */
+    private readonly replies: ReplyInbox<CallOutcome>,
+    closeOwned: () => Promise<void>,
+  ) {
+    super(hub, catalog, closeOwned);
+    this.history = new EntityHistoryReader(hub.fabric, hub.names.eventStream);
     this.schedules = new ScheduleClient(this, catalog);
   }
 
-  /** @example const client = await DurableClient.connect({ servers: 'nats://127.0.0.1:4222', hub: 'demo' }); */
+  /**
+   * @example const client = await DurableClient.connect({ servers: 'nats://127.0.0.1:4222', hub: 'demo' });
+   * @example const client = await DurableClient.connect({ fabric: new MemoryFabric(), hub: 'test' });
+   */
   static async connect(options: DurableClientOptions = {}): Promise<DurableClient> {
     const startup = startupDeadline(options.startupTimeoutMs, options.logger);
+    const hubOptions = {
+      hub: options.hub ?? process.env.DURABLE_NATS_HUB ?? DEFAULT_HUB,
+      startup,
+      ...(options.replicas !== undefined ? { replicas: options.replicas } : {}),
+      ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
+    };
+    if (options.fabric) {
+      const hub = await openHubOn(options.fabric, hubOptions);
+      return DurableClient.on(hub, startup, async () => undefined);
+    }
     const nc = await connectNats(options.servers, 'durable-nats client', startup);
     try {
-      const hub = await openHub(nc, {
-        hub: options.hub ?? process.env.DURABLE_NATS_HUB ?? DEFAULT_HUB,
-        startup,
-        ...(options.replicas !== undefined ? { replicas: options.replicas } : {}),
-        ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
+      const hub = await openHub(nc, hubOptions);
+      return await DurableClient.on(hub, startup, async () => {
+        await hub.fabric.close();
+        await nc.drain();
       });
-      const catalog = new CatalogCache(hub.catalog);
-      await catalog.start(startup);
-      return new DurableClient(hub, nc, new LeanPublisher(nc), catalog);
     } catch (e) {
       await nc.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** The client on an open hub: its catalog watch and its reply subscription in place. */
+  private static async on(hub: Hub, startup: ReturnType<typeof startupDeadline>, closeOwned: () => Promise<void>): Promise<DurableClient> {
+    const catalog = new CatalogCache(hub.kv.catalog, hub.fabric);
+    try {
+      await catalog.start(startup);
+      const replies = await ReplyInbox.open(hub.fabric, (m) => decodeJson<CallOutcome>(m.data));
+      return new DurableClient(hub, catalog, replies, closeOwned);
+    } catch (e) {
+      catalog.stop();
       throw e;
     }
   }
@@ -161,20 +183,14 @@ export class DurableClient extends InstanceClient {
       throw new DurableError('validation', 'idempotencyKey must be a string of 1..256 characters');
     }
     const opName = message.op;
-    const deadline = Date.now() + timeoutMs;
-    const token = String(this.nextCall++);
-    const reply = `${this.replyPrefix}${token}`;
-    const outcome = new Promise<CallOutcome>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.calls.delete(token);
-        reject(new DurableError('timeout', `call ${id.toString()}.${opName} got no answer in ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.calls.set(token, { resolve, reject, timer });
-    });
+    const clock = this.hub.fabric.clock;
+    const deadline = clock.now() + timeoutMs;
+    const expected = this.replies.expect(timeoutMs, () => new DurableError('timeout', `call ${id.toString()}.${opName} got no answer in ${timeoutMs} ms`));
+    const outcome = expected.promise;
     // The answer may time out while the publish is still waiting for its PubAck: observe the
     // rejection now so that it is never reported as unhandled.
     outcome.catch(() => undefined);
-    const body: EntityMessage = { ...message, reply };
+    const body: EntityMessage = { ...message, reply: expected.subject };
     for (let attempt = 1; ; attempt++) {
       try {
         await this.publish(this.signalSubject(id), body, `call:${callId}`);
@@ -182,15 +198,11 @@ export class DurableClient extends InstanceClient {
       } catch (e) {
         const backoff = Math.min(1_000, 50 * 2 ** attempt);
         const transient = DurableError.is(e, 'timeout') || DurableError.is(e, 'connection');
-        if (!transient || Date.now() + backoff >= deadline) {
-          const pending = this.calls.get(token);
-          if (pending) {
-            clearTimeout(pending.timer);
-            this.calls.delete(token);
-          }
+        if (!transient || clock.now() + backoff >= deadline) {
+          expected.cancel(e as Error);
           throw e;
         }
-        await new Promise((r) => setTimeout(r, backoff));
+        await clock.sleep(backoff);
       }
     }
     const result = await outcome;
@@ -215,7 +227,7 @@ export class DurableClient extends InstanceClient {
       if ('at' in at) return this.history.atTime<S>(subject, at.at);
       throw new DurableError('validation', 'readEntityState: pass { version } or { at }');
     }
-    const last = await this.reader.readLast(subject);
+    const last = await this.hub.fabric.readLast(this.hub.names.eventStream, subject);
     if (!last) return { exists: false };
     const ev = decodeJson<EntityEvent>(last.data);
     return ev.ex === 1 ? { exists: true, state: ev.st as S, version: last.seq } : { exists: false, version: last.seq };
@@ -289,9 +301,9 @@ export class DurableClient extends InstanceClient {
 
   /** Ids of a system entity type, sorted (hidden from listEntities). @internal */
   async systemEntityIds(name: string): Promise<EntityId[]> {
-    const iter = await this.hub.entityIndex.keys(`${encodeToken(name)}.>`);
+    const keys = await this.hub.kv.entityIndex.keys(`${encodeToken(name)}.>`);
     const ids: EntityId[] = [];
-    for await (const k of iter) {
+    for (const k of keys) {
       const id = idFromIndexKey(k);
       if (id) ids.push(id);
     }
@@ -304,9 +316,9 @@ export class DurableClient extends InstanceClient {
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) throw new DurableError('validation', 'pageSize must be an integer in 1..10000');
     const filter = options.name ? `${encodeToken(normalizeName(options.name, 'entity'))}.>` : '>';
     const after = options.continuationToken ? decodeContinuation(options.continuationToken) : undefined;
-    const iter = await this.hub.entityIndex.keys(filter);
+    const keys = await this.hub.kv.entityIndex.keys(filter);
     const ids: string[] = [];
-    for await (const k of iter) {
+    for (const k of keys) {
       const id = idFromIndexKey(k);
       // System entities (schedules) are listed by their own methods.
       if (id && (id.name !== SCHEDULE_ENTITY || options.name !== undefined)) ids.push(id.toString());
@@ -326,36 +338,8 @@ export class DurableClient extends InstanceClient {
   }
 
   override async close(): Promise<void> {
-    this.replySub.unsubscribe();
-    for (const c of this.calls.values()) {
-      clearTimeout(c.timer);
-      c.reject(new DurableError('connection', 'client closed'));
-    }
-    this.calls.clear();
-    this.reader.close();
+    this.replies.close();
     await super.close();
-  }
-
-  private onReply(err: Error | null, msg: Msg): void {
-    if (err) {
-      // The call-reply subscription failed: no pending call can be answered; fail them now.
-      for (const c of this.calls.values()) {
-        clearTimeout(c.timer);
-        c.reject(new DurableError('connection', `call reply subscription failed: ${err.message}`, { cause: err }));
-      }
-      this.calls.clear();
-      return;
-    }
-    const token = msg.subject.slice(this.replyPrefix.length);
-    const pending = this.calls.get(token);
-    if (!pending) return;
-    this.calls.delete(token);
-    clearTimeout(pending.timer);
-    try {
-      pending.resolve(decodeJson<CallOutcome>(msg.data));
-    } catch (e) {
-      pending.reject(new DurableError('connection', 'unreadable call reply', { cause: e }));
-    }
   }
 }
 

@@ -3,16 +3,18 @@
  * is a full snapshot of one committed version; its stream sequence is the version, its stored
  * timestamp the version's time).
  *
- * Invariants: reads never create durable server state (direct gets; the watch uses an ephemeral
- * ordered consumer); a watch never misses a version: its consumer starts at the subject's last
- * message *whenever* the server creates it, and the current state read afterwards only hides
- * messages that are not newer than what was already yielded (ARCHITECTURE "Watch without a gap").
+ * Everything goes through the fabric port: `readLast`/`readNext` (NATS: DIRECT.GET, stored time
+ * included), `streamInfo`, `follow`.
+ *
+ * Invariants: reads never create durable server state (direct gets; the watch's follow is an
+ * ephemeral ordered consumer); a watch never misses a version: it reads the current version from
+ * the stream leader, then follows the subject from the next sequence on (a follow starts from a
+ * sequence, so nothing committed in between is lost: ARCHITECTURE "Watch without a gap").
  */
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { decodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
 import type { RecordedOperation } from '../entity/executor.js';
-import type { DirectReader } from '../store/direct-reader.js';
+import type { Fabric, StoredMessage } from '../store/fabric.js';
 import type { EntityEvent } from '../worker/entity-host.js';
 
 /** One committed version of an entity. */
@@ -53,18 +55,15 @@ interface StoredVersion {
 /** Reads of one hub's event stream. */
 export class EntityHistoryReader {
   constructor(
-    /** The client's last-event reader (one reply subscription for all DIRECT.GETs). */
-    private readonly reader: DirectReader,
-    private readonly js: JetStreamClient,
-    private readonly jsm: JetStreamManager,
+    private readonly fabric: Fabric,
     private readonly stream: string,
   ) {}
 
   /** The version `version` of `subject`; `not-found` when that sequence is not an event of this entity. */
   async atVersion<S>(subject: string, version: number): Promise<EntityVersion<S>> {
     if (!Number.isSafeInteger(version) || version < 1) throw new DurableError('validation', 'version must be a positive integer');
-    const m = await this.get({ seq: version });
-    if (!m || m.subject !== subject) throw new DurableError('not-found', `version ${version} of this entity is not kept`);
+    const m = await this.get({ seq: version, next_by_subj: subject });
+    if (!m || m.seq !== version) throw new DurableError('not-found', `version ${version} of this entity is not kept`);
     return toVersion<S>(m);
   }
 
@@ -119,32 +118,48 @@ export class EntityHistoryReader {
 
   /**
    * The current version, then every committed version in order, until `signal` aborts.
-   * Pushed by an ephemeral ordered consumer (no polling); see the module header for why no
-   * version can fall between the read and the consumer.
+   * Pushed by a follow of the subject from the version after the current one (no polling).
    */
   async *watch<S>(subject: string, signal?: AbortSignal): AsyncGenerator<EntityVersion<S>> {
     if (signal?.aborted) return;
-    const consumer = await this.js.consumers.get(this.stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.LastPerSubject });
-    const iter = await consumer.consume({ max_messages: 256 });
-    const stop = () => iter.stop();
-    signal?.addEventListener('abort', stop, { once: true });
+    // The leader: a replica behind would make the follow start at a version already replaced.
+    const current = await this.fabric.readLast(this.stream, subject, { leader: true });
+    if (current) yield toVersion<S>(stored(current));
+    else yield { version: 0, time: new Date(0), exists: false };
+    if (signal?.aborted) return;
+    // Backpressure: the follow waits for each version to be taken before it delivers the next.
+    const queue: Array<{ m: StoredMessage; taken: () => void }> = [];
+    let wake: (() => void) | undefined;
+    const onAbort = () => wake?.();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const follow = await this.fabric.follow(
+      this.stream,
+      subject,
+      (current?.seq ?? 0) + 1,
+      (m) =>
+        new Promise<void>((taken) => {
+          queue.push({ m, taken });
+          wake?.();
+        }),
+    );
     try {
-      const current = await this.get({ last_by_subj: subject });
-      let seen = 0;
-      if (current) {
-        seen = current.seq;
-        yield toVersion<S>(current);
-      } else {
-        yield { version: 0, time: new Date(0), exists: false };
-      }
-      for await (const m of iter) {
-        if (m.seq <= seen) continue;
-        seen = m.seq;
-        yield toVersion<S>({ seq: m.seq, subject: m.subject, time: m.time, data: m.data });
+      while (!signal?.aborted) {
+        const next = queue.shift();
+        if (!next) {
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+          continue;
+        }
+        const { m, taken } = next;
+        taken();
+        // A follow may deliver no stored time: read it (the version's time is when it was stored).
+        const time = m.time ?? (await this.fabric.readNext(this.stream, subject, m.seq))?.time ?? 0;
+        yield toVersion<S>({ seq: m.seq, subject: m.subject, time: new Date(time), data: m.data });
       }
     } finally {
-      signal?.removeEventListener('abort', stop);
-      iter.stop();
+      signal?.removeEventListener('abort', onAbort);
+      follow.stop();
+      for (const q of queue) q.taken(); // nothing waits on a stopped follow
     }
   }
 
@@ -179,8 +194,8 @@ export class EntityHistoryReader {
 
   /** The last stream sequence (any subject) stored at or before `at`, by binary search (0 if none). */
   private async lastSeqAtOrBefore(at: Date, hi: number): Promise<number> {
-    const info = await this.jsm.streams.info(this.stream);
-    let lo = info.state.first_seq;
+    const info = await this.fabric.streamInfo(this.stream);
+    let lo = info.firstSeq;
     let best = 0;
     const t = at.getTime();
     while (lo <= hi) {
@@ -198,10 +213,16 @@ export class EntityHistoryReader {
     return best;
   }
 
-  private async get(request: { last_by_subj?: string; seq?: number; next_by_subj?: string }): Promise<StoredVersion | null> {
-    const m = await this.reader.get(request);
-    return m ? { seq: m.seq, subject: m.subject, time: new Date(m.time ?? 0), data: m.data } : null;
+  /** `{ last_by_subj }`: the subject's last message; `{ seq, next_by_subj }`: the first at or after `seq`. */
+  private async get(request: { last_by_subj: string } | { seq: number; next_by_subj: string }): Promise<StoredVersion | null> {
+    const m =
+      'last_by_subj' in request ? await this.fabric.readLast(this.stream, request.last_by_subj) : await this.fabric.readNext(this.stream, request.next_by_subj, request.seq);
+    return m ? stored(m) : null;
   }
+}
+
+function stored(m: StoredMessage): StoredVersion {
+  return { seq: m.seq, subject: m.subject, time: new Date(m.time ?? 0), data: m.data };
 }
 
 function toVersion<S>(m: StoredVersion): EntityVersion<S> {

@@ -1,24 +1,21 @@
 /**
  * The orchestration half of DurableClient (instance management), plus what every method shares:
- * the connection and durable publishing with a size check.
+ * the fabric (hub.fabric: NATS or the test kit's memory) and durable publishing with a size check.
  *
- * Invariants: nothing larger than the server's max_payload (less headroom) is sent; each method
- * that writes resolves once durable (PubAck or KV revision); waiting is pushed by a KV watch,
- * never polled.
+ * Invariants: nothing larger than the fabric's max payload (less headroom) is sent; each method
+ * that writes resolves once durable (PubAck or KV revision); waiting is pushed by a subscription
+ * to the status key's subject, never polled, and timed on the fabric's clock.
  */
 import { purgeInstanceRecords } from '../store/instance-records.js';
 import { instanceMessages } from '../orchestration/messages.js';
 import { randomUUID } from 'node:crypto';
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeJson, encodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
 import { normalizeName, validateInstanceId } from '../core/names.js';
 import { eventSubject, instanceInboxSubject, instancePartition, orchestrationActorToken, statusKey } from '../core/topology.js';
-import { scan } from '../store/event-log.js';
+import type { CoreMessage, PubAck } from '../store/fabric.js';
 import { HistoryAssembler } from '../store/history-records.js';
 import type { Hub } from '../store/hub.js';
-import type { LeanPublisher, PubAck } from '../store/lean-publisher.js';
 import { injectTrace } from '../core/tracing.js';
 import type { CatalogCache } from './catalog-cache.js';
 import { decodeCursor, encodeCursor, scanStatuses } from './status-scan.js';
@@ -46,14 +43,14 @@ export interface PurgeFilter {
 export class InstanceClient {
   protected constructor(
     readonly hub: Hub,
-    protected readonly nc: NatsConnection,
-    protected readonly publisher: LeanPublisher,
     protected readonly catalog: CatalogCache,
+    /** Closes what this client opened (its NATS connection, or the fabric it connected); nothing when the fabric was given. */
+    private readonly closeOwned: () => Promise<void>,
   ) {}
 
   /** Largest JSON body accepted, in bytes. */
   get maxPayload(): number {
-    return (this.nc.info?.max_payload ?? 1024 * 1024) - PAYLOAD_HEADROOM;
+    return this.hub.fabric.maxPayload - PAYLOAD_HEADROOM;
   }
 
   protected async publish(subject: string, body: unknown, msgId?: string): Promise<PubAck> {
@@ -62,7 +59,7 @@ export class InstanceClient {
       throw new DurableError('validation', `payload of ${data.length} bytes exceeds the limit of ${this.maxPayload} bytes`);
     }
     const trace = injectTrace(); // the caller's span (client-tracing.ts), so the receiver joins its trace
-    return this.publisher.publish(subject, data, { ...(msgId ? { msgId } : {}), ...(trace ? { headers: trace } : {}) });
+    return this.hub.fabric.publish(subject, data, { ...(msgId ? { msgId } : {}), ...(trace ? { headers: trace } : {}) });
   }
 
   /**
@@ -74,10 +71,11 @@ export class InstanceClient {
     await this.catalog.requireOrchestration(orchestration);
     const instanceId = options.instanceId === undefined ? randomUUID().replaceAll('-', '') : validateInstanceId(options.instanceId);
     // A generated id is new by construction: no need to read a status first.
-    const existing = options.instanceId === undefined ? null : await this.hub.status.get(statusKey(instanceId));
+    // A deleted key reads as absent here (the port hides deletions): `create` succeeds on it.
+    const existing = options.instanceId === undefined ? null : await this.hub.kv.status.get(statusKey(instanceId));
     let revision = 0;
     let position = 0;
-    if (existing && existing.operation === 'PUT' && existing.length > 0) {
+    if (existing && existing.value.length > 0) {
       const { status, position: p } = decodeStatusEntry(existing.value);
       if (!isTerminal(status.runtimeStatus)) {
         throw new DurableError('instance-exists', `instance '${instanceId}' already exists and is ${status.runtimeStatus}`);
@@ -88,7 +86,7 @@ export class InstanceClient {
       revision = existing.revision;
     }
     const runId = randomUUID();
-    const now = new Date().toISOString();
+    const now = new Date(this.hub.fabric.clock.now()).toISOString();
     // Visible as Pending at once (never 404 right after a start), written alongside the start.
     // CAS: if the worker has already written a newer status, that one stays.
     const pending: OrchestrationStatus = {
@@ -130,8 +128,8 @@ export class InstanceClient {
   /** The stored status with its history position and KV revision. */
   private async readStatusEntry(instanceId: string): Promise<{ status: OrchestrationStatus; position: number; revision: number } | undefined> {
     validateInstanceId(instanceId);
-    const e = await this.hub.status.get(statusKey(instanceId));
-    if (e?.operation !== 'PUT' || e.length === 0) return undefined;
+    const e = await this.hub.kv.status.get(statusKey(instanceId));
+    if (!e || e.value.length === 0) return undefined;
     return { ...decodeStatusEntry(e.value), revision: e.revision };
   }
 
@@ -148,7 +146,7 @@ export class InstanceClient {
     const key = statusKey(status.instanceId);
     const data = encodeJson({ ...status, ...(position > 0 ? { _v: position } : {}) });
     try {
-      await (revision ? this.hub.status.update(key, data, revision) : this.hub.status.create(key, data));
+      await (revision ? this.hub.kv.status.update(key, data, revision) : this.hub.kv.status.create(key, data));
     } catch (e) {
       if (isCasConflict(e)) return;
       process.emitWarning(`durable-nats: the Pending status after ${what} of instance '${status.instanceId}' was not written: ${(e as Error).message}`, {
@@ -163,7 +161,7 @@ export class InstanceClient {
     const p = instancePartition(instanceId, this.hub.config.partitions);
     const subject = eventSubject(this.hub.names.hub, p, orchestrationActorToken(instanceId));
     const records = new HistoryAssembler<unknown>();
-    await scan(this.hub, this.hub.names.eventStream, subject, 1, (m) => records.add(decodeJson(m.data)));
+    await this.hub.fabric.scan(this.hub.names.eventStream, subject, 1, (m) => records.add(decodeJson(m.data)));
     const history = records.history;
     return history;
   }
@@ -203,31 +201,63 @@ export class InstanceClient {
     );
   }
 
-  /** Feeds `visit` the current status and then every new one, until it returns true, the time is up or `signal` aborts. */
+  /**
+   * Feeds `visit` the current status and then every new one, until it returns true, the time is
+   * up (fabric clock) or `signal` aborts. Subscribe-then-read: `subscribe` resolves once the
+   * subscription is in place, so a write after the read below is delivered; writes seen by both
+   * (or arriving out of order) are sorted out by StatusOrder.
+   */
   private async followStatus(instanceId: string, visit: (s: OrchestrationStatus) => boolean, o: { timeoutMs?: number; signal?: AbortSignal }): Promise<void> {
     validateInstanceId(instanceId);
-    const sub = this.nc.subscribe(`$KV.${this.hub.names.statusBucket}.${statusKey(instanceId)}`);
-    const stop = () => sub.unsubscribe();
-    const timer = o.timeoutMs === undefined ? undefined : setTimeout(stop, o.timeoutMs);
-    o.signal?.addEventListener('abort', stop, { once: true });
-    try {
-      if (o.signal?.aborted) return;
-      await this.nc.flush(); // the subscription is in place before we read the current value
-      // An older write arriving late is skipped by its history position, never by its
-      // lastUpdatedTime: the client and each worker stamp times with their own clocks.
-      const order = new StatusOrder();
-      const seen = (e: { status: OrchestrationStatus; position: number }) => order.accept(e.position) && visit(e.status);
-      const current = await this.readStatusEntry(instanceId);
-      if (current && seen(current)) return;
-      for await (const m of sub) {
-        const op = m.headers?.get('KV-Operation');
-        if (op === 'DEL' || op === 'PURGE' || m.data.length === 0) continue;
-        if (seen(decodeStatusEntry(m.data))) return;
+    if (o.signal?.aborted) return;
+    // An older write arriving late is skipped by its history position, never by its
+    // lastUpdatedTime: the client and each worker stamp times with their own clocks.
+    const order = new StatusOrder();
+    let done = false;
+    let finish!: () => void;
+    let fail!: (e: unknown) => void;
+    const finished = new Promise<void>((resolve, reject) => {
+      finish = () => {
+        done = true;
+        resolve();
+      };
+      fail = (e) => {
+        done = true;
+        reject(e);
+      };
+    });
+    /** Until the current value is read, changes wait here (then they are fed in arrival order). */
+    let early: CoreMessage[] | undefined = [];
+    const take = (m: CoreMessage) => {
+      if (done) return;
+      const op = m.headers?.get('KV-Operation');
+      if (op === 'DEL' || op === 'PURGE' || m.data.length === 0) return;
+      try {
+        const e = decodeStatusEntry(m.data);
+        if (order.accept(e.position) && visit(e.status)) finish();
+      } catch (err) {
+        fail(err);
       }
+    };
+    const clock = this.hub.fabric.clock;
+    const cancelTimer = o.timeoutMs === undefined ? undefined : clock.setTimer(clock.now() + o.timeoutMs, finish);
+    o.signal?.addEventListener('abort', finish, { once: true });
+    let sub: { stop(): void } | undefined;
+    try {
+      sub = await this.hub.fabric.subscribe(`$KV.${this.hub.names.statusBucket}.${statusKey(instanceId)}`, (m) => (early ? early.push(m) : take(m)));
+      if (!done) {
+        const current = await this.readStatusEntry(instanceId);
+        if (current && !done && order.accept(current.position) && visit(current.status)) finish();
+      }
+      const queued = early;
+      early = undefined;
+      for (const m of queued) take(m);
+      await finished;
     } finally {
-      if (timer) clearTimeout(timer);
-      o.signal?.removeEventListener('abort', stop);
-      sub.unsubscribe();
+      done = true;
+      cancelTimer?.();
+      o.signal?.removeEventListener('abort', finish);
+      sub?.stop();
     }
   }
 
@@ -267,7 +297,7 @@ export class InstanceClient {
     await this.send(instanceId, instanceMessages.rewound(reason));
     // Not terminal any more from now on (a wait right after must not see the old failure);
     // CAS so that a newer status from the worker wins.
-    const pending: OrchestrationStatus = { ...s, runtimeStatus: 'Pending', lastUpdatedTime: new Date().toISOString() };
+    const pending: OrchestrationStatus = { ...s, runtimeStatus: 'Pending', lastUpdatedTime: new Date(this.hub.fabric.clock.now()).toISOString() };
     delete pending.failureDetails;
     await this.writeStatusIfUnchanged(pending, entry.position, entry.revision, 'rewind');
   }
@@ -313,26 +343,19 @@ export class InstanceClient {
     return { instances: page.statuses, ...(page.more ? { continuationToken: encodeCursor(page.cursor) } : {}) };
   }
 
-  /** True while the connection to NATS is up. */
+  /** True while the fabric reaches its store (the connection to NATS is up). */
   isConnected(): boolean {
-    return !this.nc.isClosed();
+    return this.hub.fabric.isConnected();
   }
 
-  /** Round trip to the server; rejects with a `connection` error when it does not answer. */
-  async ping(timeoutMs = 2_000): Promise<number> {
-    const t0 = performance.now();
-    try {
-      await Promise.race([this.nc.flush(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs))]);
-    } catch (e) {
-      throw new DurableError('connection', `NATS did not answer: ${(e as Error).message}`, { cause: e });
-    }
-    return performance.now() - t0;
+  /** Round trip to the store; rejects with a `connection` error when it does not answer. */
+  ping(timeoutMs = 2_000): Promise<number> {
+    return this.hub.fabric.ping(timeoutMs);
   }
 
   async close(): Promise<void> {
     this.catalog.stop();
-    this.publisher.close();
-    await this.nc.drain().catch(() => undefined);
+    await this.closeOwned().catch(() => undefined);
   }
 
   protected instanceSubject(instanceId: string): string {
@@ -340,7 +363,7 @@ export class InstanceClient {
   }
 
   private async send(instanceId: string, event: Record<string, unknown>): Promise<void> {
-    await this.publish(this.instanceSubject(instanceId), { eventId: -1, timestamp: new Date().toISOString(), ...event });
+    await this.publish(this.instanceSubject(instanceId), { eventId: -1, timestamp: new Date(this.hub.fabric.clock.now()).toISOString(), ...event });
   }
 
   private async requireStatus(instanceId: string): Promise<OrchestrationStatus> {
@@ -360,7 +383,7 @@ export class InstanceClient {
 
 /** A KV create/update that lost its compare-and-set (the key moved on since it was read). */
 function isCasConflict(e: unknown): boolean {
-  return e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+  return DurableError.is(e, 'fenced');
 }
 
 function matches(s: OrchestrationStatus, f: PurgeFilter): boolean {

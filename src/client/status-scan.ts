@@ -1,12 +1,12 @@
 /**
- * Listing instances in one pass over the status bucket's stream (`KV_<bucket>`): an ephemeral
- * ordered consumer from a cursor (the last stream sequence served), reading records in bulk,
- * instead of listing every key and then getting each one (a round trip per instance in the hub).
+ * Listing instances in one pass over the status bucket's stream (`KV_<bucket>`), through the
+ * fabric's ordered `scan` from a cursor (the last stream sequence served), reading records in
+ * bulk, instead of listing every key and then getting each one (a round trip per instance).
  *
  * Invariants:
  * - never waits for the stream to be quiet: the pass is bounded by the stream's last sequence
- *   when it starts (plus a few short chases of what was written meanwhile) and by a deadline, so
- *   statuses being rewritten all the time cannot stall it (kv.keys() waits for num_pending 0);
+ *   when it starts (plus a few short chases of what was written meanwhile) and by a deadline on
+ *   the fabric's clock, so statuses being rewritten all the time cannot stall it;
  * - within one page an instance appears once, with its newest status: the bucket keeps one
  *   record per key (history 1), so a rewrite moves the instance's record to the end of the
  *   stream, where the same pass may meet it again;
@@ -15,7 +15,6 @@
  *   further on (with the newer status): across pages an instance that exists throughout the
  *   listing appears at least once, and more than once only if it changed meanwhile.
  */
-import { DeliverPolicy } from '@nats-io/jetstream';
 import { DurableError } from '../core/errors.js';
 import type { Hub } from '../store/hub.js';
 import { decodeStatusEntry, type OrchestrationStatus } from './status.js';
@@ -32,6 +31,9 @@ export interface StatusPage {
   more: boolean;
 }
 
+/** Thrown from the scan callback to end the pass once the page is full (never leaves this module). */
+const PAGE_FULL = new DurableError('validation', 'status page full');
+
 /**
  * Up to `limit` statuses that `accept` keeps, read after stream sequence `after`.
  * `limit` = Infinity reads to the end (purge).
@@ -43,10 +45,14 @@ export async function scanStatuses(
   accept: (s: OrchestrationStatus) => boolean,
   options: { deadlineMs?: number } = {},
 ): Promise<StatusPage> {
+  const fabric = hub.fabric;
   const stream = `KV_${hub.names.statusBucket}`;
+  const filter = `$KV.${hub.names.statusBucket}.>`;
+  const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const deadline = fabric.clock.now() + deadlineMs;
   const lastSeq = async () => {
     try {
-      return (await hub.jsm.streams.info(stream)).state.last_seq;
+      return (await fabric.streamInfo(stream)).lastSeq;
     } catch (e) {
       throw new DurableError('connection', `reading the status stream ${stream}: ${(e as Error).message}`, { cause: e });
     }
@@ -54,49 +60,41 @@ export async function scanStatuses(
   let until = await lastSeq();
   if (until <= after) return { statuses: [], cursor: after, more: false };
 
-  // No subject filter: the consumer covers the whole stream, so its pending count is exact (a
-  // filtered consumer on 2.9 may overcount); it is used only to stop early, never waited for.
-  const consumer = await hub.js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 });
-  const iter = await consumer.consume({ max_messages: Number.isFinite(limit) ? Math.min(1_000, Math.max(100, limit * 2)) : 1_000 });
-  let timedOut = false;
-  const watchdog = setTimeout(() => {
-    timedOut = true;
-    iter.stop();
-  }, options.deadlineMs ?? DEFAULT_DEADLINE_MS);
   const found = new Map<string, OrchestrationStatus>();
   let cursor = after;
   let more = false;
-  let chases = 0;
-  try {
-    for await (const m of iter) {
-      if (m.seq > until) {
-        // The end of the pass: read on over what was written meanwhile (instances whose record
-        // moved past the end before the pass met it), a bounded number of times.
-        if (chases >= CHASE_ROUNDS) break;
-        chases++;
-        until = await lastSeq();
-        if (m.seq > until) break;
-      }
-      cursor = m.seq;
-      // Keyed by subject (one per instance): a record met again (rewritten during the pass)
-      // replaces the first; a purge met later removes it.
-      const op = m.headers?.get('KV-Operation');
-      const status = op === 'DEL' || op === 'PURGE' || m.data.length === 0 ? undefined : decodeStatusEntry(m.data).status;
-      if (status && accept(status)) found.set(m.subject, status);
-      else found.delete(m.subject);
-      if (found.size >= limit) {
-        more = true;
-        break;
-      }
-      if (m.info.pending === 0) break; // nothing more in the stream right now
+  const onRecord = (m: { seq: number; subject: string; data: Uint8Array; headers?: Map<string, string> }) => {
+    cursor = m.seq;
+    // Keyed by subject (one per instance): a record met again (rewritten during the pass)
+    // replaces the first; a purge met later removes it.
+    const op = m.headers?.get('KV-Operation');
+    const status = op === 'DEL' || op === 'PURGE' || m.data.length === 0 ? undefined : decodeStatusEntry(m.data).status;
+    if (status && accept(status)) found.set(m.subject, status);
+    else found.delete(m.subject);
+    if (found.size >= limit) {
+      more = true;
+      throw PAGE_FULL;
     }
-  } finally {
-    clearTimeout(watchdog);
-    iter.stop();
-    // An ephemeral consumer: if this delete is lost, the server drops it once inactive anyway.
-    await consumer.delete().catch(() => false);
+  };
+  const timedOut = () => new DurableError('timeout', `listing statuses did not finish within ${deadlineMs} ms`);
+  for (let chases = 0; ; chases++) {
+    const left = deadline - fabric.clock.now();
+    if (left <= 0) throw timedOut();
+    try {
+      await fabric.scan(stream, filter, cursor + 1, onRecord, { untilSeq: until, deadlineMs: left });
+    } catch (e) {
+      if (e === PAGE_FULL) break;
+      if (DurableError.is(e, 'timeout')) throw timedOut();
+      throw e;
+    }
+    cursor = Math.max(cursor, until);
+    // The end of the pass: read on over what was written meanwhile (instances whose record
+    // moved past the end before the pass met it), a bounded number of times.
+    if (chases >= CHASE_ROUNDS) break;
+    const now = await lastSeq();
+    if (now <= until) break;
+    until = now;
   }
-  if (timedOut) throw new DurableError('timeout', `listing statuses did not finish within ${options.deadlineMs ?? DEFAULT_DEADLINE_MS} ms`);
   return { statuses: [...found.values()], cursor, more };
 }
 

@@ -19,6 +19,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { decodeStatusRecord } from '../client/status.js';
 import { decodeToken } from '../core/encoding.js';
 import { DurableError } from '../core/errors.js';
+import type { CoreMessage, Stoppable } from '../store/fabric.js';
 import type { CatalogEntry } from '../worker/catalog.js';
 import type { RouteContext } from './context.js';
 import { openEventStream } from './event-stream.js';
@@ -103,12 +104,11 @@ export interface InstanceSummary {
 
 /** Every catalog entry (entities with their operations' input schemas, orchestrations, activities). */
 async function readCatalog(ctx: RouteContext): Promise<CatalogEntry[]> {
-  const kv = ctx.client.hub.catalog;
-  const keys: string[] = [];
-  for await (const k of await kv.keys()) keys.push(k);
+  const kv = ctx.client.hub.kv.catalog;
+  const keys = await kv.keys();
   const out: CatalogEntry[] = [];
   for (const e of await Promise.all(keys.map((k) => kv.get(k).catch(() => null)))) {
-    if (e?.operation !== 'PUT' || e.length === 0) continue;
+    if (!e || e.value.length === 0) continue;
     try {
       out.push(JSON.parse(new TextDecoder().decode(e.value)) as CatalogEntry);
     } catch {
@@ -134,7 +134,6 @@ export function registerConsoleRoutes(app: FastifyInstance, ctx: RouteContext): 
   app.get(`${WEBHOOK_BASE}/streams/instances`, async (_request, reply) => {
     const stream = openEventStream(reply, ctx, 2_000);
     const { res, stop } = stream;
-    const sub = ctx.client.hub.nc.subscribe(`$KV.${ctx.client.hub.names.statusBucket}.>`);
     const pending = new Map<string, InstanceSummary | { instanceId: string; deleted: true }>();
     let seq = 0;
     const flush = () => {
@@ -143,31 +142,35 @@ export function registerConsoleRoutes(app: FastifyInstance, ctx: RouteContext): 
       pending.clear();
       res.write(`id: ${++seq}\nevent: statuses\ndata: ${JSON.stringify(batch)}\n\n`);
     };
-    const flusher = setInterval(flush, FLUSH_MS);
-    stop.signal.addEventListener('abort', () => sub.unsubscribe(), { once: true });
-    res.write('event: ready\ndata: {}\n\n');
-    try {
-      for await (const m of sub) {
-        const op = m.headers?.get('KV-Operation');
-        const key = m.subject.slice(m.subject.lastIndexOf('.') + 1);
-        if (op === 'DEL' || op === 'PURGE' || m.data.length === 0) {
-          pending.set(key, { instanceId: decodeToken(key), deleted: true });
-          continue;
-        }
-        try {
-          const s = decodeStatusRecord(m.data);
-          pending.set(key, {
-            instanceId: s.instanceId,
-            name: s.name,
-            runtimeStatus: s.runtimeStatus,
-            createdTime: s.createdTime,
-            lastUpdatedTime: s.lastUpdatedTime,
-          });
-        } catch {
-          /* not a status record */
-        }
+    const onStatus = (m: CoreMessage) => {
+      const op = m.headers?.get('KV-Operation');
+      const key = m.subject.slice(m.subject.lastIndexOf('.') + 1);
+      if (op === 'DEL' || op === 'PURGE' || m.data.length === 0) {
+        pending.set(key, { instanceId: decodeToken(key), deleted: true });
+        return;
       }
+      try {
+        const s = decodeStatusRecord(m.data);
+        pending.set(key, {
+          instanceId: s.instanceId,
+          name: s.name,
+          runtimeStatus: s.runtimeStatus,
+          createdTime: s.createdTime,
+          lastUpdatedTime: s.lastUpdatedTime,
+        });
+      } catch {
+        /* not a status record */
+      }
+    };
+    // The flush is the HTTP server's pacing of a browser stream, not engine time: a real interval.
+    const flusher = setInterval(flush, FLUSH_MS);
+    let sub: Stoppable | undefined;
+    try {
+      sub = await ctx.client.hub.fabric.subscribe(`$KV.${ctx.client.hub.names.statusBucket}.>`, onStatus);
+      res.write('event: ready\ndata: {}\n\n');
+      if (!stop.signal.aborted) await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     } finally {
+      sub?.stop();
       clearInterval(flusher);
       stream.end();
     }

@@ -3,17 +3,17 @@
  * `GET {webhooks}/workers` (live workers, partition leases, inbox lag, activity queues),
  * `GET {webhooks}/deadletters?limit=&from=` and `POST {webhooks}/deadletters/{seq}/redrive`.
  *
- * Invariants: everything here is read from JetStream (the lease bucket, stream and consumer
- * info), never from a worker's memory, so any HTTP server of the hub answers the same; a
+ * Invariants: everything here is read from the store through the fabric port (the lease bucket,
+ * stream and work-queue info), never from a worker's memory, so any HTTP server of the hub answers the same; a
  * re-drive publishes the parked body back to its original subject and only then deletes it from
  * the dead-letter stream (a crash between the two leaves a duplicate, never a loss), and it
  * refuses any subject outside this hub's inbox, start and activity subjects.
  */
 import type { FastifyInstance } from 'fastify';
-import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
 import { DurableError } from '../core/errors.js';
 import { inboxFilter } from '../core/topology.js';
+import type { KvBucket } from '../store/fabric.js';
 import type { Hub } from '../store/hub.js';
 import type { RouteContext } from './context.js';
 import { WEBHOOK_BASE } from './payloads.js';
@@ -73,16 +73,20 @@ const deadLetterQuery = z.object({
 });
 const seqParams = z.object({ seq: z.coerce.number().int().min(1) });
 
-async function entries(kv: KV): Promise<Map<string, { value: unknown; created: Date }>> {
-  const keys: string[] = [];
-  for await (const k of await kv.keys()) keys.push(k);
+/**
+ * Every JSON value of the bucket with the time it was written: its keys, then each key's record
+ * read from the bucket's stream (value and stored time in one read, as a KV get).
+ */
+async function entries(hub: Hub, kv: KvBucket): Promise<Map<string, { value: unknown; created: Date }>> {
+  const keys = await kv.keys();
   const out = new Map<string, { value: unknown; created: Date }>();
   await Promise.all(
     keys.map(async (k) => {
-      const e = await kv.get(k).catch(() => null);
-      if (e?.operation !== 'PUT' || e.length === 0) return;
+      const m = await hub.fabric.readLast(`KV_${kv.name}`, `$KV.${kv.name}.${k}`).catch(() => null);
+      const op = m?.headers?.get('KV-Operation');
+      if (!m || op === 'DEL' || op === 'PURGE' || m.data.length === 0) return;
       try {
-        out.set(k, { value: JSON.parse(new TextDecoder().decode(e.value)), created: e.created });
+        out.set(k, { value: JSON.parse(new TextDecoder().decode(m.data)), created: new Date(m.time ?? 0) });
       } catch {
         /* not a JSON value: not one of ours */
       }
@@ -93,12 +97,12 @@ async function entries(kv: KV): Promise<Map<string, { value: unknown; created: D
 
 /** Last stream sequence on `filter` (a wildcard: nats-server 2.9 answers it), null when none is left. */
 async function lastSeqOn(hub: Hub, filter: string): Promise<number | null> {
-  const m = await hub.jsm.streams.getMessage(hub.names.inboxStream, { last_by_subj: filter }).catch(() => null);
+  const m = await hub.fabric.readLast(hub.names.inboxStream, filter, { leader: true }).catch(() => null);
   return m?.seq ?? null;
 }
 
-export async function readWorkers(hub: Hub, now = Date.now()) {
-  const leases = await entries(hub.leases);
+export async function readWorkers(hub: Hub, now = hub.fabric.clock.now()) {
+  const leases = await entries(hub, hub.kv.leases);
   const workers: WorkerView[] = [];
   const partitions: PartitionView[] = [];
   for (const [key, { value, created }] of leases) {
@@ -128,8 +132,8 @@ export async function readWorkers(hub: Hub, now = Date.now()) {
   workers.sort((a, b) => (a.id < b.id ? -1 : 1));
 
   const activities: ActivityQueueView[] = [];
-  for await (const c of hub.jsm.consumers.list(hub.names.activityStream)) {
-    activities.push({ consumer: c.name, pending: c.num_pending, ackPending: c.num_ack_pending, redelivered: c.num_redelivered });
+  for (const c of await hub.fabric.workQueues(hub.names.activityStream)) {
+    activities.push({ consumer: c.name, pending: c.pending, ackPending: c.ackPending, redelivered: c.redelivered ?? 0 });
   }
   activities.sort((a, b) => (a.consumer < b.consumer ? -1 : 1));
   return { hub: hub.names.hub, partitionCount: hub.config.partitions, workers, partitions, activities };
@@ -142,16 +146,16 @@ export async function readDeadLetters(hub: Hub, limit: number, from = 1): Promis
   let seq = from;
   while (out.length < limit) {
     // next_by_subj finds the first message at or after `seq`: deleted (re-driven) ones are skipped.
-    const m = await hub.jsm.direct.getMessage(stream, { seq, next_by_subj: `${hub.names.hub}.dlq.>` }).catch(() => null);
+    const m = await hub.fabric.readNext(stream, `${hub.names.hub}.dlq.>`, seq).catch(() => null);
     if (!m) return { deadLetters: out };
-    const original = m.header?.get('Dn-Seq');
+    const original = m.headers?.get('Dn-Seq');
     out.push({
       seq: m.seq,
-      time: m.time.toISOString(),
+      time: new Date(m.time ?? 0).toISOString(),
       subject: m.subject,
-      originalSubject: m.header?.get('Dn-Subject') || null,
+      originalSubject: m.headers?.get('Dn-Subject') || null,
       originalSeq: original ? Number(original) : null,
-      reason: m.header?.get('Dn-Reason') || '(no reason recorded)',
+      reason: m.headers?.get('Dn-Reason') || '(no reason recorded)',
       body: new TextDecoder().decode(m.data),
     });
     seq = m.seq + 1;
@@ -166,14 +170,15 @@ function redrivable(hub: string, subject: string): boolean {
 
 export async function redrive(hub: Hub, seq: number): Promise<{ seq: number; subject: string; newSeq: number }> {
   const stream = hub.names.deadLetterStream;
-  const m = await hub.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+  const found = await hub.fabric.readNext(stream, '>', seq).catch(() => null);
+  const m = found?.seq === seq ? found : null;
   if (!m) throw new DurableError('not-found', `no dead letter with sequence ${seq}`);
-  const subject = m.header?.get('Dn-Subject') ?? '';
+  const subject = m.headers?.get('Dn-Subject') ?? '';
   if (!redrivable(hub.names.hub, subject)) {
     throw new DurableError('validation', `dead letter ${seq} has no re-drivable original subject ('${subject}')`);
   }
-  const ack = await hub.js.publish(subject, m.data);
-  await hub.jsm.streams.deleteMessage(stream, seq, false);
+  const ack = await hub.fabric.publish(subject, m.data);
+  await hub.fabric.deleteMessage(stream, seq);
   return { seq, subject, newSeq: ack.seq };
 }
 

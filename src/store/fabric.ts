@@ -138,8 +138,11 @@ export interface StreamFabric {
   /** The durable consumer `name` on `stream` (created if missing; its ack wait updated if it differs). */
   workQueue(stream: string, name: string, options: { filter?: string; ackWaitMs: number }): Promise<WorkQueue>;
 
-  /** Every durable consumer of `stream` with its counts, whoever created it (queue metrics). */
-  workQueues(stream: string): Promise<Array<{ name: string; pending: number; ackPending: number }>>;
+  /**
+   * Every durable consumer of `stream` with its counts, whoever created it (queue metrics);
+   * `redelivered`: items delivered more than once and not yet settled.
+   */
+  workQueues(stream: string): Promise<Array<{ name: string; pending: number; ackPending: number; redelivered: number }>>;
 }
 
 /** One delivery of a work-queue item. Settle it once: ack, nak or term. */

@@ -299,12 +299,12 @@ export class NatsFabric implements Fabric {
     }
   }
 
-  async workQueues(stream: string): Promise<Array<{ name: string; pending: number; ackPending: number }>> {
+  async workQueues(stream: string): Promise<Array<{ name: string; pending: number; ackPending: number; redelivered: number }>> {
     this.#open();
     try {
-      const out: Array<{ name: string; pending: number; ackPending: number }> = [];
+      const out: Array<{ name: string; pending: number; ackPending: number; redelivered: number }> = [];
       for await (const ci of this.jsm.consumers.list(stream)) {
-        if (ci.config.durable_name) out.push({ name: ci.name, pending: ci.num_pending, ackPending: ci.num_ack_pending });
+        if (ci.config.durable_name) out.push({ name: ci.name, pending: ci.num_pending, ackPending: ci.num_ack_pending, redelivered: ci.num_redelivered });
       }
       return out;
     } catch (e) {

@@ -231,13 +231,13 @@ export class MemoryFabric implements Fabric {
     };
   }
 
-  async workQueues(stream: string): Promise<Array<{ name: string; pending: number; ackPending: number }>> {
+  async workQueues(stream: string): Promise<Array<{ name: string; pending: number; ackPending: number; redelivered: number }>> {
     this.#open();
     this.store.stream(stream);
-    const out: Array<{ name: string; pending: number; ackPending: number }> = [];
+    const out: Array<{ name: string; pending: number; ackPending: number; redelivered: number }> = [];
     for (const [key, q] of this.store.queues) {
       if (!key.startsWith(`${stream}/`)) continue;
-      out.push({ name: q.name, ...(await q.info()) });
+      out.push({ name: q.name, ...(await q.info()), redelivered: q.redelivered() });
     }
     return out;
   }

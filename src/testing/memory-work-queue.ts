@@ -83,6 +83,13 @@ export class MemoryWorkQueue implements WorkQueue {
     return { pending: this.stream.count(this.options.filter, this.#delivered), ackPending: this.#held.size };
   }
 
+  /** Items delivered more than once and not yet settled (NATS: num_redelivered). */
+  redelivered(): number {
+    let n = 0;
+    for (const h of this.#held.values()) if (h.deliveries > 1) n++;
+    return n;
+  }
+
   /** Gives waiting pullers what is available now. */
   #serve(): void {
     while (this.#waiters.length > 0) {

@@ -506,8 +506,19 @@ export function fabricContract(name: string, start: () => Promise<FabricHarness>
         await f.publish(`${p}.t`, enc('1'));
         await f.publish(`${p}.t`, enc('2'));
         const [one] = await take(q, 1);
-        await eventually(async () => expect(await f.workQueues(s)).toEqual([{ name: durable, pending: 1, ackPending: 1 }]));
+        await eventually(async () => expect(await f.workQueues(s)).toEqual([{ name: durable, pending: 1, ackPending: 1, redelivered: 0 }]));
         one!.ack();
+      });
+
+      it('counts the items delivered again and not yet settled', async () => {
+        const { s, p, q, durable } = await queue(10_000);
+        await f.publish(`${p}.t`, enc('1'));
+        const [first] = await take(q, 1);
+        first!.nak();
+        const [again] = await take(q, 1);
+        expect(again!.deliveryCount).toBe(2);
+        await eventually(async () => expect(await f.workQueues(s)).toEqual([{ name: durable, pending: 0, ackPending: 1, redelivered: 1 }]));
+        again!.ack();
       });
     });
 

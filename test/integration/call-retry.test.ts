@@ -8,7 +8,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DurableClient, entity, EntityId, Worker } from '../../src/index.js';
-import type { LeanPublisher } from '../../src/store/lean-publisher.js';
 import { FaultyPublisher } from '../helpers/faulty-publisher.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
 
@@ -35,7 +34,9 @@ it('applies a call once and returns its result when the first PubAck is lost', a
   const worker = await Worker.start({ servers: server.url, hub, entities: [account], logger: pino({ level: 'silent' }) });
   const client = await DurableClient.connect({ servers: server.url, hub });
   const faulty = new FaultyPublisher(client.hub.nc, 2_000);
-  (client as unknown as { publisher: LeanPublisher }).publisher = faulty;
+  // The client publishes through its fabric (NatsFabric.publish is a LeanPublisher): the faulty
+  // publisher takes its place on this client's fabric.
+  client.hub.fabric.publish = (subject, data, options) => faulty.publish(subject, data, options);
   try {
     const id = new EntityId('account', 'a1');
     const subject = client.signalSubject(id);

@@ -64,7 +64,7 @@ async function until<T>(get: () => T, ok: (v: T) => boolean, ms = 10_000): Promi
 }
 
 /** The client's own connection (a raw producer needs one; reusing it keeps the test small). */
-const natsOf = (c: DurableClient) => (c as unknown as { nc: NatsConnection }).nc;
+const natsOf = (c: DurableClient): NatsConnection => c.hub.nc;
 const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
 const idOf = (s: ReadableSpan) => s.spanContext().spanId;
 
