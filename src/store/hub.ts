@@ -291,38 +291,3 @@ async function fixHubConfig(leases: KV, partitions?: number): Promise<HubConfig>
   }
 }
 
-// >>>>>>> STUB openHubOn (branch fab-client): the hub helper's openHubOn(fabric, options) replaces
-// this whole block. Minimal: the client opens a hub on a given fabric (the test kit's memory
-// fabric) with it; NATS hubs are still opened by openHub(nc, ...).
-/**
- * Opens (creating if missing) the hub on a fabric: its streams, its buckets and its configuration.
- * The deprecated NATS fields are absent on a hub opened this way.
- * @example const hub = await openHubOn(new MemoryFabric(), { hub: 'test' });
- */
-export async function openHubOn(fabric: Fabric, options: HubOptions): Promise<Hub> {
-  const names = hubNames(options.hub);
-  const h = names.hub;
-  const dedupe = { duplicateWindowMs: DEDUPE_WINDOW_MS };
-  await fabric.ensureStream({ name: names.inboxStream, subjects: [`${h}.in.>`], ...dedupe });
-  await fabric.ensureStream({ name: names.eventStream, subjects: [`${h}.ev.>`], duplicateWindowMs: 2 * MINUTE });
-  await fabric.ensureStream({ name: names.startStream, subjects: [`${h}.start.>`], ...dedupe });
-  await fabric.ensureStream({ name: names.activityStream, subjects: [`${h}.act.>`], workQueue: true, ...dedupe });
-  await fabric.ensureStream({ name: names.deadLetterStream, subjects: [`${h}.dlq.>`], maxAgeMs: options.deadLetterMaxAgeMs ?? 30 * 24 * 60 * MINUTE });
-  const [leases, status, timers, catalog, entityIndex] = await Promise.all(
-    [names.leaseBucket, names.statusBucket, names.timerBucket, names.catalogBucket, names.entityIndexBucket].map((b) => fabric.kv(b)),
-  );
-  const wanted: HubConfig = { partitions: options.partitions ?? DEFAULT_PARTITIONS, createdAt: new Date(fabric.clock.now()).toISOString(), formatVersion: 1 };
-  let config = wanted;
-  try {
-    await leases!.create('hub', encodeJson(wanted));
-  } catch (e) {
-    if (!DurableError.is(e, 'fenced')) throw e;
-    const entry = await leases!.get('hub');
-    if (!entry) throw new DurableError('connection', 'hub configuration missing from the lease bucket');
-    config = decodeJson<HubConfig>(entry.value);
-  }
-  const kv: HubBuckets = { leases: leases!, status: status!, timers: timers!, catalog: catalog!, entityIndex: entityIndex! };
-  const absent = undefined as never;
-  return { names, config, fabric, kv, nc: absent, js: absent, jsm: absent, leases: absent, status: absent, timers: absent, catalog: absent, entityIndex: absent };
-}
-// <<<<<<< STUB openHubOn
