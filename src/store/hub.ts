@@ -290,4 +290,3 @@ async function fixHubConfig(leases: KV, partitions?: number): Promise<HubConfig>
     return decodeJson<HubConfig>(entry.value);
   }
 }
-

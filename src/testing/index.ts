@@ -8,3 +8,5 @@ export type { RecordedHistory, ReplaySummary } from './replay.js';
 export { VirtualClock } from './virtual-clock.js';
 export type { CancelTimer, Clock } from '../core/clock.js';
 export { MemoryFabric, MemoryStore } from './memory-fabric.js';
+export { TestHost } from './test-host.js';
+export type { TestHostOptions } from './test-host.js';

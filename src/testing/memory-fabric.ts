@@ -55,6 +55,12 @@ export class MemoryStore {
     return new MemoryFabric(this);
   }
 
+  /** Drops the store: redelivery timers stop and waiting pulls end empty (the data stays readable). */
+  close(): void {
+    for (const q of this.queues.values()) q.close();
+    this.subscriptions.clear();
+  }
+
   nextInbox(): string {
     return `_INBOX.mem${++this.#inboxes}`;
   }
