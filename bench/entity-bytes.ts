@@ -4,11 +4,11 @@
  * Two shapes: a hot entity (signals pipelined, many operations per version) and one operation
  * per version (each signal awaited before the next, i.e. the worst case for the recording).
  */
+import { natsOf } from '../src/store/nats-hub.js';
 import { pino } from 'pino';
 import { DurableClient, Worker } from '../src/index.js';
 import { counter } from '../entities/counter.js';
 import { decodeJson, encodeJson } from '../src/core/codec.js';
-import { scan } from '../src/store/event-log.js';
 import { startNatsServer } from '../test/helpers/nats-server.js';
 
 const server = await startNatsServer();
@@ -18,14 +18,13 @@ const client = await DurableClient.connect({ servers: server.url, hub });
 const stream = client.hub.names.eventStream;
 
 async function measure(label: string, signals: number, send: () => Promise<void>, key: string, total = signals): Promise<void> {
-  const before = (await client.hub.jsm.streams.info(stream)).state;
+  const before = (await natsOf(client.hub).jsm.streams.info(stream)).state;
   await send();
   for (let i = 0; i < 200 && (await client.callEntity<number>(`@counter@${key}`, 'get')) < total; i++) await new Promise((r) => setTimeout(r, 50));
-  const after = (await client.hub.jsm.streams.info(stream)).state;
+  const after = (await natsOf(client.hub).jsm.streams.info(stream)).state;
   let recorded = 0;
   let events = 0;
-  await scan(
-    client.hub,
+  await client.hub.fabric.scan(
     stream,
     `${hub}.ev.>`,
     before.last_seq + 1,

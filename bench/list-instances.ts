@@ -8,6 +8,7 @@
  *
  * Not part of `npm run bench`: it measures one method before and after a change.
  */
+import { natsOf } from '../src/store/nats-hub.js';
 import { DurableClient } from '../src/index.js';
 import { statusKey } from '../src/core/topology.js';
 import { startNatsServer } from '../test/helpers/nats-server.js';
@@ -36,7 +37,7 @@ try {
   const t0 = performance.now();
   for (let i = 0; i < N; i += 1_000) {
     const batch = [];
-    for (let j = i; j < Math.min(N, i + 1_000); j++) batch.push(client.hub.js.publish(`$KV.${bucket}.${statusKey(`inst-${String(j).padStart(7, '0')}`)}`, record(j)));
+    for (let j = i; j < Math.min(N, i + 1_000); j++) batch.push(natsOf(client.hub).js.publish(`$KV.${bucket}.${statusKey(`inst-${String(j).padStart(7, '0')}`)}`, record(j)));
     await Promise.all(batch);
   }
   console.log(`filled ${N} statuses in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -46,7 +47,7 @@ try {
   const writer = (async () => {
     while (writing) {
       const i = Math.floor(Math.random() * N);
-      await client.hub.status.put(statusKey(`inst-${String(i).padStart(7, '0')}`), record(i, 'Running'));
+      await client.hub.kv.status.put(statusKey(`inst-${String(i).padStart(7, '0')}`), record(i, 'Running'));
       rewrites++;
     }
   })();

@@ -3,6 +3,7 @@
  * and status streams) after each round of a sustained load over 1,000 counters: with retention
  * (default 100 versions per entity) the total stops growing once every entity has reached it.
  */
+import { natsOf } from '../src/store/nats-hub.js';
 import { type DurableClient, EntityId } from '../src/index.js';
 import { pipelined } from './stats.js';
 
@@ -12,7 +13,7 @@ export interface StorageFigures {
 }
 
 async function streamBytes(client: DurableClient, stream: string): Promise<{ bytes: number; lastSeq: number }> {
-  const s = (await client.hub.jsm.streams.info(stream)).state;
+  const s = (await natsOf(client.hub).jsm.streams.info(stream)).state;
   return { bytes: s.bytes, lastSeq: s.last_seq };
 }
 

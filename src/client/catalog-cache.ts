@@ -10,7 +10,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { decodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
 import type { Fabric, KvBucket, Stoppable } from '../store/fabric.js';
-import { withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
+import { withStartupRetry, type StartupRetryOptions } from '../store/startup.js';
 import { catalogKey, type CatalogEntry } from '../worker/catalog.js';
 
 /** Longest start() waits for the watch to deliver the current catalog (fabric clock). */

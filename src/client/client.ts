@@ -14,10 +14,9 @@ import { normalizeName } from '../core/names.js';
 import { decodeToken, encodeToken } from '../core/encoding.js';
 import { DEFAULT_HUB, entityActorToken, entityInboxSubject, entityPartition, eventSubject, inboxSubject } from '../core/topology.js';
 import type { CallOutcome, EntityMessage } from '../entity/messages.js';
-import { connectNats } from '../store/connection.js';
 import type { Fabric } from '../store/fabric.js';
-import { openHub, openHubOn, type Hub } from '../store/hub.js';
-import { startupDeadline } from '../store/transient.js';
+import { openHubOn, type Hub } from '../store/hub.js';
+import { startupDeadline } from '../store/startup.js';
 import type { EntityEvent } from '../worker/entity-host.js';
 import { RESTORE_OPERATION } from '../entity/executor.js';
 import { CatalogCache } from './catalog-cache.js';
@@ -97,15 +96,13 @@ export class DurableClient extends InstanceClient {
       const hub = await openHubOn(options.fabric, hubOptions);
       return DurableClient.on(hub, startup, async () => undefined);
     }
-    const nc = await connectNats(options.servers, 'durable-nats client', startup);
+    // Loaded here, not imported above: the engine's import graph stays NATS-free (the test kit).
+    const { connectHub } = await import('../store/nats-hub.js');
+    const nats = await connectHub(options.servers, 'durable-nats client', hubOptions);
     try {
-      const hub = await openHub(nc, hubOptions);
-      return await DurableClient.on(hub, startup, async () => {
-        await hub.fabric.close();
-        await nc.drain();
-      });
+      return await DurableClient.on(nats.hub, startup, () => nats.close());
     } catch (e) {
-      await nc.close().catch(() => undefined);
+      await nats.close();
       throw e;
     }
   }

@@ -35,6 +35,7 @@ import type {
 import { LeanPublisher } from './lean-publisher.js';
 import { type FollowLogger, NatsFollow } from './nats-follow.js';
 import { ReplyMux } from './reply-mux.js';
+import { isTransient } from './transient.js';
 
 const NS_PER_MS = 1_000_000;
 const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60_000;
@@ -55,7 +56,9 @@ function asDurable(e: unknown, what: string): DurableError {
   if (e instanceof DurableError) return e;
   const message = (e as Error)?.message ?? String(e);
   const code = /wrong last sequence|10071/i.test(message) ? 'fenced' : 'connection';
-  return new DurableError(code, `${what}: ${message}`, { cause: e });
+  // `transient`: what a forming or electing cluster says (timeouts, no leader, no responders):
+  // start-up steps on the port (src/store/startup.ts) retry those until their deadline.
+  return new DurableError(code, `${what}: ${message}`, { cause: e, details: { transient: code === 'connection' && isTransient(e) } });
 }
 
 function toMap(h: MsgHdrs | undefined): Map<string, string> | undefined {

@@ -1,7 +1,6 @@
 /**
- * Start-up against a NATS cluster that may still be forming: which errors are worth waiting out,
- * and one bounded retry loop for every start-up step (connect, streams, buckets, hub config,
- * catalog, consumers, the lease bucket's first reads).
+ * Start-up against a NATS cluster that may still be forming: which nats.js errors are worth
+ * waiting out (the retry loop itself is src/store/startup.ts, NATS-free).
  *
  * Invariant: a start-up step is retried only on errors that a forming or electing cluster
  * produces (timeouts, no responders, "no leader", JetStream not yet available), never on a
@@ -10,11 +9,18 @@
  */
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { errors as coreErrors, RequestError } from '@nats-io/transport-node';
-import type { Logger } from 'pino';
 import { DurableError } from '../core/errors.js';
+import { withStartupRetry as withRetry, type StepOptions } from './startup.js';
 
-/** Default bound of a whole start-up (Worker.start, DurableClient.connect, createHttpServer). */
-export const DEFAULT_STARTUP_TIMEOUT_MS = 30_000;
+export { DEFAULT_STARTUP_TIMEOUT_MS, errorMessage, startupDeadline, type StartupRetryOptions, type StepOptions } from './startup.js';
+
+/**
+ * A start-up step of raw nats.js calls (connect, the JetStream probe): its errors are classified
+ * by isTransient. Steps on the fabric port use src/store/startup.ts directly.
+ */
+export function withStartupRetry<T>(what: string, fn: () => Promise<T>, options: StepOptions<T> = {}): Promise<T> {
+  return withRetry(what, fn, { classify: isTransient, ...options });
+}
 
 /**
  * JetStream API error codes (nats-server errors.json) that a cluster returns while its meta
@@ -96,103 +102,4 @@ export function isTransient(e: unknown): boolean {
   }
   const message = (e as Error)?.message ?? String(e);
   return TRANSIENT_MESSAGE.test(message) && !FATAL_MESSAGE.test(message);
-}
-
-/** The messages of `e` and its causes, joined: "jetstream is not enabled: no responders: '$JS.API.INFO'". */
-export function errorMessage(e: unknown): string {
-  const parts: string[] = [];
-  for (const c of chain(e)) {
-    const m = c instanceof Error ? c.message : String(c);
-    if (m && !parts.includes(m)) parts.push(m);
-  }
-  return parts.join(': ') || 'unknown error';
-}
-
-export interface StartupRetryOptions {
-  /** Budget of this step when no `deadline` is given (default DEFAULT_STARTUP_TIMEOUT_MS). */
-  timeoutMs?: number;
-  /** Absolute deadline (Date.now() ms) shared by all steps of one start-up; wins over timeoutMs. */
-  deadline?: number;
-  logger?: Logger;
-  /** Extra errors to retry in this step (e.g. a create that raced with another process). */
-  retryAlso?: (e: unknown) => boolean;
-}
-
-export interface StepOptions<T> extends StartupRetryOptions {
-  /** Receives the result of an attempt that succeeded only after the deadline (e.g. to close a late connection). */
-  discardLate?: (late: T) => unknown;
-}
-
-/**
- * One start-up's shared deadline: pass it to every step so the whole start-up is bounded.
- * `timeoutMs` undefined: env DURABLE_NATS_STARTUP_TIMEOUT_MS, else DEFAULT_STARTUP_TIMEOUT_MS.
- */
-export function startupDeadline(timeoutMs: number | undefined, logger?: Logger): StartupRetryOptions {
-  const env = process.env.DURABLE_NATS_STARTUP_TIMEOUT_MS;
-  const ms = timeoutMs ?? (env ? Number(env) : DEFAULT_STARTUP_TIMEOUT_MS);
-  if (!Number.isFinite(ms) || ms <= 0) throw new DurableError('validation', `startupTimeoutMs must be a positive number, got ${timeoutMs}`);
-  return { deadline: Date.now() + ms, ...(logger ? { logger } : {}) };
-}
-
-const FIRST_DELAY_MS = 100;
-const MAX_DELAY_MS = 2_000;
-
-class Expired extends Error {}
-
-/**
- * Runs `fn` until it succeeds, retrying transient errors with capped exponential backoff and
- * jitter (100 ms doubling to 2 s, each delay 50-100% of its cap, so that processes started
- * together do not retry in lockstep), each retry logged at warn with the step's name.
- * An attempt still running at the deadline is abandoned (the caller closes the connection).
- *
- * @example
- * const startup = startupDeadline(30_000, logger);
- * await withStartupRetry('stream info DN_demo_IN', () => jsm.streams.info('DN_demo_IN'), startup);
- */
-export async function withStartupRetry<T>(what: string, fn: () => Promise<T>, options: StepOptions<T> = {}): Promise<T> {
-  const started = Date.now();
-  const deadline = options.deadline ?? started + (options.timeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS);
-  let lastError: unknown;
-  for (let attempt = 1; ; attempt++) {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) break;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const expired = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Expired()), remaining);
-      });
-      const attemptP = fn();
-      try {
-        const value = await Promise.race([attemptP, expired]);
-        options.logger?.debug({ step: what, attempts: attempt, ms: Date.now() - started }, 'start-up step done');
-        return value;
-      } catch (e) {
-        if (e instanceof Expired && options.discardLate)
-          attemptP.then(
-            (late) => options.discardLate?.(late),
-            () => undefined,
-          );
-        throw e;
-      }
-    } catch (e) {
-      if (e instanceof Expired) break;
-      const retryable = isTransient(e) || (options.retryAlso?.(e) ?? false);
-      if (!retryable) {
-        if (e instanceof DurableError) throw e;
-        throw new DurableError('connection', `${what} failed: ${errorMessage(e)}`, { cause: e, details: { step: what, transient: false } });
-      }
-      lastError = e;
-      const cap = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt - 1, 10));
-      const delay = Math.min(Math.round(cap * (0.5 + Math.random() * 0.5)), Math.max(0, deadline - Date.now()));
-      options.logger?.warn({ step: what, attempt, retryInMs: delay, err: errorMessage(e) }, 'start-up step failed transiently; retrying');
-      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-  const elapsed = Date.now() - started;
-  throw new DurableError('connection', `${what}: gave up after ${elapsed} ms (start-up deadline)${lastError === undefined ? '' : `; last error: ${errorMessage(lastError)}`}`, {
-    ...(lastError === undefined ? {} : { cause: lastError }),
-    details: { step: what, elapsedMs: elapsed },
-  });
 }

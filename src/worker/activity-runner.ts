@@ -23,7 +23,7 @@ import { attr, endSpan, recordError, spanHeaders, SpanKind, startSpan, traceFrom
 import type { ActivityDefinition } from '../orchestration/definition.js';
 import type { WorkItem, WorkQueue } from '../store/fabric.js';
 import type { Hub } from '../store/hub.js';
-import { withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
+import { withStartupRetry, type StartupRetryOptions } from '../store/startup.js';
 import type { WorkerMetrics } from './metrics.js';
 import { activityWorkItemSchema, instanceMessages, type ActivityWorkItem } from '../orchestration/messages.js';
 

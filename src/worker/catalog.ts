@@ -8,7 +8,7 @@ import { encodeJson } from '../core/codec.js';
 import { encodeToken } from '../core/encoding.js';
 import type { EntityDefinition } from '../entity/definition.js';
 import type { KvBucket } from '../store/fabric.js';
-import { withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
+import { withStartupRetry, type StartupRetryOptions } from '../store/startup.js';
 
 export interface CatalogEntry {
   kind: 'entity' | 'orchestration' | 'activity';

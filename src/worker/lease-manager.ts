@@ -21,7 +21,7 @@ import { decodeJson, encodeJson } from '../core/codec.js';
 import { inboxFilter } from '../core/topology.js';
 import type { KvBucket, KvChange, Stoppable } from '../store/fabric.js';
 import type { Hub } from '../store/hub.js';
-import { withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
+import { withStartupRetry, type StartupRetryOptions } from '../store/startup.js';
 import type { Checkpoint, PartitionProcessor } from './partition.js';
 
 export interface LeaseValue {

@@ -9,7 +9,7 @@ import { instanceMessages } from '../orchestration/messages.js';
 import type { CallOutcome } from '../entity/messages.js';
 import type { ActivityDefinition, OrchestrationDefinition } from '../orchestration/definition.js';
 import type { Hub } from '../store/hub.js';
-import type { StartupRetryOptions } from '../store/transient.js';
+import type { StartupRetryOptions } from '../store/startup.js';
 import type { ActorHost } from './actor-host.js';
 import { ActivityRunner } from './activity-runner.js';
 import type { CatalogEntry } from './catalog.js';

@@ -16,7 +16,7 @@ import { uuidV5 } from '../orchestration/guid.js';
 import { instanceMessages, rawStartSchema } from '../orchestration/messages.js';
 import type { WorkItem, WorkQueue } from '../store/fabric.js';
 import type { Hub } from '../store/hub.js';
-import { withStartupRetry, type StartupRetryOptions } from '../store/transient.js';
+import { withStartupRetry, type StartupRetryOptions } from '../store/startup.js';
 
 const DURABLE = 'start-router';
 /** A start routed but not yet acked is delivered again after this (fabric clock). */

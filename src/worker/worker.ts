@@ -11,10 +11,10 @@ import { pino, type Logger } from 'pino';
 import { DurableError } from '../core/errors.js';
 import { DEFAULT_HUB } from '../core/topology.js';
 import type { EntityDefinition } from '../entity/definition.js';
-import { connectNats } from '../store/connection.js';
-import { startupDeadline } from '../store/transient.js';
+import { startupDeadline } from '../store/startup.js';
 import type { Fabric } from '../store/fabric.js';
-import { openHub, openHubOn, type Hub, type HubOptions } from '../store/hub.js';
+import { openHubOn, type Hub, type HubOptions } from '../store/hub.js';
+import type { NatsHub } from '../store/nats-hub.js';
 import type { ActorHost } from './actor-host.js';
 import { entityCatalogEntry, publishCatalog, type CatalogEntry } from './catalog.js';
 import { DEFAULT_KEEP_VERSIONS, EntityHost } from './entity-host.js';
@@ -22,7 +22,7 @@ import { InstanceRetention } from './instance-retention.js';
 import { TrimLimiter } from './effect-publisher.js';
 import { LeaseManager } from './lease-manager.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
-import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+import type { MetricsServer } from './metrics-server.js';
 import { decodeToken } from '../core/encoding.js';
 import { PartitionProcessor } from './partition.js';
 import { SCHEDULE_ENTITY, scheduleEntity } from './schedule-entity.js';
@@ -84,9 +84,6 @@ export interface WorkerOptions {
   startupTimeoutMs?: number;
 }
 
-/** The NATS connection of a worker that connected itself (absent on a given fabric). */
-type NatsConnection = Awaited<ReturnType<typeof connectNats>>;
-
 /** How long cleanup after a failed start may take per resource before it is abandoned. */
 const STOP_ON_FAILURE_MS = 5_000;
 
@@ -104,8 +101,8 @@ export class Worker {
   private constructor(
     readonly id: string,
     readonly hub: Hub,
-    /** The connection this worker opened (NATS path), closed by stop(); undefined on a given fabric. */
-    private readonly nc: NatsConnection | undefined,
+    /** Closes the connection this worker opened (NATS path) after stop(); undefined on a given fabric. */
+    private readonly closeOwned: (() => Promise<void>) | undefined,
     private readonly leases: LeaseManager,
     private readonly orchestrationRuntime: OrchestrationRuntime,
     readonly metrics: WorkerMetrics,
@@ -142,7 +139,7 @@ export class Worker {
     }
     const startup = startupDeadline(options.startupTimeoutMs, logger);
     // On a given fabric there is no connection to open (nor to close): the fabric is the caller's.
-    const nc = options.fabric ? undefined : await connectNats(options.servers, `durable-nats worker ${id}`, startup);
+    let nats: NatsHub | undefined;
     // Everything started below registers its undo here: a start that fails at any step stops
     // what it started (leases, partitions, consumers, the metrics server), newest first, and
     // closes the connection, so a failed start leaves nothing running in the process.
@@ -155,10 +152,18 @@ export class Worker {
         ...(options.replicas !== undefined ? { replicas: options.replicas } : {}),
         ...(options.retention?.deadLettersMs !== undefined ? { deadLetterMaxAgeMs: options.retention.deadLettersMs } : {}),
       };
-      const hub = nc ? await openHub(nc, hubOptions) : await openHubOn(options.fabric!, hubOptions);
-      // The NATS fabric openHub made on our connection (its reply subscriptions) is ours to close;
-      // a given fabric is not.
-      if (nc) undo.push({ what: 'fabric', run: () => hub.fabric.close() });
+      let hub: Hub;
+      if (options.fabric) hub = await openHubOn(options.fabric, hubOptions);
+      else {
+        // Loaded here, not imported above: the engine's import graph stays NATS-free (the test kit).
+        const { connectHub } = await import('../store/nats-hub.js');
+        nats = await connectHub(options.servers, `durable-nats worker ${id}`, hubOptions);
+        hub = nats.hub;
+        nats.onConnectionChange((s) => {
+          if (s.type === 'disconnect') logger.warn({ server: s.server }, 'NATS connection lost; reconnecting');
+          else if (s.type === 'reconnect') logger.info({ server: s.server }, 'NATS connection restored');
+        });
+      }
       if (options.partitions !== undefined && options.partitions !== hub.config.partitions) {
         logger.warn({ requested: options.partitions, actual: hub.config.partitions }, "hub already exists with another partition count; using the hub's");
       }
@@ -224,25 +229,24 @@ export class Worker {
         finishedAfter === undefined ? undefined : new InstanceRetention({ hub, logger, afterMs: finishedAfter, isSweeper: () => leases.ownedPartitions().includes(0) });
       instanceRetention?.start();
       undo.push({ what: 'instance retention', run: async () => instanceRetention?.stop() });
-      if (nc) logConnectionChanges(nc, logger);
       metrics.onScrape(() => sampleActivityQueues(hub, metrics));
       const metricsServer =
         options.metricsPort === undefined
           ? undefined
-          : await startMetricsServer({
+          : await (await import('./metrics-server.js')).startMetricsServer({
               port: options.metricsPort,
               ...(options.metricsHost ? { host: options.metricsHost } : {}),
               registry: metrics.registry,
               health: () => ({ ok: hub.fabric.isConnected(), worker: id, partitions: leases.ownedPartitions() }),
             });
       logger.info({ partitions: hub.config.partitions, entities: [...entities.keys()], ...(metricsServer ? { metricsUrl: metricsServer.url } : {}) }, 'worker started');
-      return new Worker(id, hub, nc, leases, orchestrationRuntime, metrics, logger, metricsServer, instanceRetention);
+      return new Worker(id, hub, nats?.close, leases, orchestrationRuntime, metrics, logger, metricsServer, instanceRetention);
     } catch (e) {
       logger.error({ err: e }, 'worker failed to start; stopping what it started');
       for (const u of undo.reverse()) {
         await u.run().catch((err) => logger.warn({ err, what: u.what }, 'cleanup after a failed start failed'));
       }
-      await nc?.close().catch(() => undefined);
+      await nats?.close().catch(() => undefined);
       throw e;
     }
   }
@@ -267,10 +271,7 @@ export class Worker {
     await this.orchestrationRuntime.stopIntake();
     await this.instanceRetention?.stop();
     await this.leases.stop();
-    if (this.nc) {
-      await this.hub.fabric.close();
-      await this.nc.drain().catch(() => undefined);
-    }
+    await this.closeOwned?.();
     await this.metricsServer?.close();
     this.logger.info('worker stopped');
   }
@@ -280,19 +281,6 @@ async function readRuntimeStatus(hub: Hub, instanceId: string): Promise<string |
   const e = await hub.kv.status.get(statusKey(instanceId));
   if (!e || e.value.length === 0) return undefined;
   return decodeStatusRecord(e.value).runtimeStatus;
-}
-
-/**
- * Logs the NATS connection's losses and recoveries (healthz follows hub.fabric.isConnected()).
- * NATS-only: a worker on a given fabric has no connection of its own.
- */
-function logConnectionChanges(nc: NatsConnection, logger: Logger): void {
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'disconnect') logger.warn({ server: s.server }, 'NATS connection lost; reconnecting');
-      else if (s.type === 'reconnect') logger.info({ server: s.server }, 'NATS connection restored');
-    }
-  })().catch(() => undefined);
 }
 
 /** Activity queue gauges from the activity consumers of the hub (every activity, not only ours). */

@@ -4,6 +4,7 @@
  * roles; the key gate; markup in entity state and orchestration output rendered as text with no
  * script run. Screenshots of the main views go to SHOTS (below).
  */
+import { natsOf } from '../../src/store/nats-hub.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
@@ -420,7 +421,7 @@ describe('schedules', () => {
 describe('workers', () => {
   it('shows live workers, partitions with lease age and lag, activity queues, dead letters; re-drives one', async () => {
     // A message no actor can take: the worker parks it with a reason.
-    await client.hub.js.publish(`${hub}.in.0.zz.bogus`, new TextEncoder().encode('{"op":"x"}'));
+    await natsOf(client.hub).js.publish(`${hub}.in.0.zz.bogus`, new TextEncoder().encode('{"op":"x"}'));
     await expect
       .poll(async () => ((await (await fetch(`${B}/deadletters?code=${KEY}`)).json()) as { deadLetters: unknown[] }).deadLetters.length, { timeout: 15_000 })
       .toBeGreaterThan(0);
@@ -473,7 +474,7 @@ describe('workers', () => {
     const h = headers();
     h.set('Dn-Subject', 'elsewhere.orders');
     h.set('Dn-Reason', 'planted by the test');
-    const ack = await client.hub.js.publish(`${hub}.dlq.start`, new TextEncoder().encode('{}'), { headers: h });
+    const ack = await natsOf(client.hub).js.publish(`${hub}.dlq.start`, new TextEncoder().encode('{}'), { headers: h });
     const r = await fetch(`${B}/deadletters/${ack.seq}/redrive?code=${KEY}`, { method: 'POST' });
     expect(r.status).toBe(400);
     const left = ((await (await fetch(`${B}/deadletters?code=${KEY}`)).json()) as { deadLetters: Array<{ seq: number; reason: string }> }).deadLetters;

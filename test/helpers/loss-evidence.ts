@@ -7,11 +7,11 @@
  *
  * Invariant: read-only; never changes the hub (ephemeral ordered consumers, direct reads).
  */
+import { natsOf } from '../../src/store/nats-hub.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeJson } from '../../src/core/codec.js';
 import { entityActorToken, entityPartition, eventSubject } from '../../src/core/topology.js';
-import { scan } from '../../src/store/event-log.js';
 import { type DurableClient, EntityId } from '../../src/index.js';
 import { readStreamBlocks, replicaDifferences, type BlockRecord } from './filestore-blocks.js';
 import type { TestCluster } from './nats-cluster.js';
@@ -55,8 +55,8 @@ export async function dumpLossEvidence(
   report.replicaDifferences = { count: differing.length, messages: copies.map((c) => c.size), first: differing.slice(0, 20) };
   const checkpoints: Record<string, unknown> = {};
   for (let p = 0; p < partitions; p++) {
-    const e = await hub.leases.get(`p.${p}`).catch(() => null);
-    checkpoints[`p.${p}`] = e && e.length > 0 ? { revision: e.revision, ...decodeJson<object>(e.value) } : null;
+    const e = await hub.kv.leases.get(`p.${p}`).catch(() => null);
+    checkpoints[`p.${p}`] = e && e.value.length > 0 ? { revision: e.revision, ...decodeJson<object>(e.value) } : null;
   }
   report.checkpoints = checkpoints;
   report.entities = [];
@@ -66,28 +66,30 @@ export async function dumpLossEvidence(
     const inSubject = client.signalSubject(id);
     const evSubject = eventSubject(hub.names.hub, p, entityActorToken(id));
     const inbox: Array<{ seq: number; msgId?: string; body: string }> = [];
-    await scan(
-      hub,
-      hub.names.inboxStream,
-      inSubject,
-      1,
-      (m) => {
-        inbox.push({ seq: m.seq, ...(m.headers?.get('Nats-Msg-Id') ? { msgId: m.headers.get('Nats-Msg-Id')! } : {}), body: td.decode(m.data) });
-      },
-      { deadlineMs: 10_000 },
-    ).catch((e) => inbox.push({ seq: -1, body: `scan failed: ${(e as Error).message}` }));
+    await hub.fabric
+      .scan(
+        hub.names.inboxStream,
+        inSubject,
+        1,
+        (m) => {
+          inbox.push({ seq: m.seq, ...(m.headers?.get('Nats-Msg-Id') ? { msgId: m.headers.get('Nats-Msg-Id')! } : {}), body: td.decode(m.data) });
+        },
+        { deadlineMs: 10_000 },
+      )
+      .catch((e) => inbox.push({ seq: -1, body: `scan failed: ${(e as Error).message}` }));
     const events: Array<{ seq: number; in: number; st: unknown; ks?: string[] }> = [];
-    await scan(
-      hub,
-      hub.names.eventStream,
-      evSubject,
-      1,
-      (m) => {
-        const ev = decodeJson<{ st?: unknown; m: { in: number; ks?: string[] } }>(m.data);
-        events.push({ seq: m.seq, in: ev.m.in, st: ev.st, ...(ev.m.ks ? { ks: ev.m.ks } : {}) });
-      },
-      { deadlineMs: 10_000 },
-    ).catch((e) => events.push({ seq: -1, in: -1, st: `scan failed: ${(e as Error).message}` }));
+    await hub.fabric
+      .scan(
+        hub.names.eventStream,
+        evSubject,
+        1,
+        (m) => {
+          const ev = decodeJson<{ st?: unknown; m: { in: number; ks?: string[] } }>(m.data);
+          events.push({ seq: m.seq, in: ev.m.in, st: ev.st, ...(ev.m.ks ? { ks: ev.m.ks } : {}) });
+        },
+        { deadlineMs: 10_000 },
+      )
+      .catch((e) => events.push({ seq: -1, in: -1, st: `scan failed: ${(e as Error).message}` }));
     // Keys the entity applied: union of the last-32 key lists of its events (a batch of one
     // entity is far below 32 messages in this workload, so no key falls out between two events).
     const applied = new Set(events.flatMap((e) => e.ks ?? []));
@@ -102,7 +104,7 @@ export async function dumpLossEvidence(
       const atSeq = await Promise.all(
         seqs.map(async (seq) => {
           try {
-            const m = await hub.jsm.streams.getMessage(hub.names.inboxStream, { seq });
+            const m = await natsOf(hub).jsm.streams.getMessage(hub.names.inboxStream, { seq });
             if (!m) return { seq, error: 'no message' };
             return { seq, subject: m.subject, msgId: m.header?.get('Nats-Msg-Id'), body: td.decode(m.data) };
           } catch (e) {

@@ -4,11 +4,12 @@
  * node; nodes are killed and started by PID. Ready means every running node answers 200 on its
  * monitoring /healthz (JetStream up, meta leader known, its streams current).
  */
+import type { Hub } from '../../src/store/hub.js';
+import { natsOf } from '../../src/store/nats-hub.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KV } from '@nats-io/kv';
 import { decodeJson, encodeJson } from '../../src/core/codec.js';
 import { type DurableClient, DurableError, EntityId } from '../../src/index.js';
 import { LeanPublisher } from '../../src/store/lean-publisher.js';
@@ -150,11 +151,11 @@ export async function startNatsCluster(): Promise<TestCluster> {
 // Shared by the scale-out and fault tests: who owns what, and workloads whose result is exact.
 
 /** Owner of each partition lease `p.<n>` (null when released), read from the hub's lease bucket. */
-export async function leaseOwners(client: { hub: { leases: KV; config: { partitions: number } } }): Promise<Array<string | null>> {
+export async function leaseOwners(client: { hub: Pick<Hub, 'kv' | 'config'> }): Promise<Array<string | null>> {
   const owners: Array<string | null> = [];
   for (let p = 0; p < client.hub.config.partitions; p++) {
-    const e = await client.hub.leases.get(`p.${p}`);
-    owners.push(e && e.operation === 'PUT' && e.length > 0 ? (decodeJson<{ owner: string | null }>(e.value).owner ?? null) : null);
+    const e = await client.hub.kv.leases.get(`p.${p}`);
+    owners.push(e && e.value.length > 0 ? (decodeJson<{ owner: string | null }>(e.value).owner ?? null) : null);
   }
   return owners;
 }
@@ -212,7 +213,7 @@ export async function sendSignals(
   const expected = new Map<string, number>();
   // With `acks`: the same publish as signalEntity (subject, body, Nats-Msg-Id), made here so that
   // every PubAck (sequence, duplicate flag) or error of every attempt is recorded per key.
-  const publisher = acks ? new LeanPublisher(client.hub.nc) : undefined;
+  const publisher = acks ? new LeanPublisher(natsOf(client.hub).nc) : undefined;
   const recorded = (key: string, id: EntityId, amount: number) => async () => {
     const log = acks!.get(key) ?? [];
     acks!.set(key, log);

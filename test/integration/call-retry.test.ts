@@ -5,6 +5,7 @@
  * the same call id and reply subject; the server kept one copy). It used to reject with a timeout,
  * and the caller's retry applied the operation a second time.
  */
+import { natsOf } from '../../src/store/nats-hub.js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DurableClient, entity, EntityId, Worker } from '../../src/index.js';
@@ -33,7 +34,7 @@ it('applies a call once and returns its result when the first PubAck is lost', a
   const hub = 'call-retry';
   const worker = await Worker.start({ servers: server.url, hub, entities: [account], logger: pino({ level: 'silent' }) });
   const client = await DurableClient.connect({ servers: server.url, hub });
-  const faulty = new FaultyPublisher(client.hub.nc, 2_000);
+  const faulty = new FaultyPublisher(natsOf(client.hub).nc, 2_000);
   // The client publishes through its fabric (NatsFabric.publish is a LeanPublisher): the faulty
   // publisher takes its place on this client's fabric.
   client.hub.fabric.publish = (subject, data, options) => faulty.publish(subject, data, options);

@@ -19,6 +19,7 @@
  * sequences). DN_KEEP_CLUSTER=1 keeps the dirs of every run; DN_FORCE_DUMP=1 writes the evidence
  * (for one counter) even when nothing was lost, to check the dump itself.
  */
+import { natsOf } from '../../src/store/nats-hub.js';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DurableClient } from '../../src/index.js';
@@ -82,7 +83,7 @@ describe('NATS cluster, replicas 3', { retry: 1 }, () => {
       ...[names.leaseBucket, names.statusBucket, names.timerBucket, names.catalogBucket, names.entityIndexBucket].map((b) => `KV_${b}`),
     ];
     for (const s of streams) {
-      const info = await client.hub.jsm.streams.info(s);
+      const info = await natsOf(client.hub).jsm.streams.info(s);
       expect(info.config.num_replicas, s).toBe(3);
       expect(info.cluster?.replicas?.length, s).toBe(2); // leader + 2 followers
     }
@@ -101,7 +102,7 @@ describe('NATS cluster, replicas 3', { retry: 1 }, () => {
       async (sent) => {
         if (sent === 4_000) {
           // The node that leads the inbox stream: the worst one to lose.
-          const leader = (await client.hub.jsm.streams.info(client.hub.names.inboxStream)).cluster?.leader ?? 'n1';
+          const leader = (await natsOf(client.hub).jsm.streams.info(client.hub.names.inboxStream)).cluster?.leader ?? 'n1';
           killed = Number(leader.slice(1)) - 1;
           await cluster.killNode(killed);
           setTimeout(() => void cluster.startNode(killed), 4_000);
@@ -127,7 +128,7 @@ describe('NATS cluster, replicas 3', { retry: 1 }, () => {
     expect(await wrongOrchestrations(client, orchestrations)).toEqual([]);
     console.log(`node loss: signals sent in ${sentAt - t0} ms, totals exact after ${totalsAt - sentAt} ms more, instances complete after ${Date.now() - totalsAt} ms more`);
     await cluster.waitReady();
-    const info = await client.hub.jsm.streams.info(client.hub.names.inboxStream);
+    const info = await natsOf(client.hub).jsm.streams.info(client.hub.names.inboxStream);
     expect(info.cluster?.replicas?.every((r) => r.current)).toBe(true);
     // Do the replicas hold the same message at every sequence? (read from each node's block
     // files). nats-server 2.9.10 was seen to keep, on the restarted node, messages its quorum never

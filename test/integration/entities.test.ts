@@ -1,3 +1,4 @@
+import { natsOf } from '../../src/store/nats-hub.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { headers } from '@nats-io/transport-node';
@@ -44,24 +45,6 @@ describe('entities', () => {
     expect(await client.readEntityState(id)).toMatchObject({ exists: true, state: { value: 55 } });
   });
 
-  it('keeps a number state (DF counter sample): setState, errors leave it unchanged', async () => {
-    const id = new EntityId('tally', 't1');
-    for (let i = 1; i <= 4; i++) await client.signalEntity(id, 'add', i);
-    expect(await client.callEntity(id, 'get')).toBe(10);
-    await expect(client.callEntity(id, 'addPositive', -5)).rejects.toMatchObject({ code: 'operation-failed', message: 'negative amount -5' });
-    expect(await client.callEntity(id, 'get')).toBe(10);
-    expect(await client.readEntityState(id)).toMatchObject({ exists: true, state: 10 });
-    await client.callEntity(id, 'reset');
-    expect(await client.readEntityState(id)).toMatchObject({ exists: true, state: 0 });
-  });
-
-  it('returns an operation error to the caller and leaves state unchanged', async () => {
-    const id = new EntityId('counter', 'err');
-    await client.callEntity(id, 'add', 3);
-    await expect(client.callEntity(id, 'addPositive', -1)).rejects.toMatchObject({ code: 'operation-failed', message: 'negative amount -1' });
-    expect(await client.callEntity(id, 'get')).toBe(3);
-  });
-
   it('rejects bad input with validation before writing', async () => {
     const id = new EntityId('counter', 'bad');
     await expect(client.signalEntity(id, 'add', 'five')).rejects.toMatchObject({ code: 'validation' });
@@ -84,38 +67,11 @@ describe('entities', () => {
     for (const key of keys) expect(list.entities.map((e) => e.id)).toContain(`@counter@${key}`);
   });
 
-  it('aggregates readings with a bounded window', async () => {
-    const id = new EntityId('aggregator', 'device-1');
-    for (let i = 1; i <= 25; i++) await client.signalEntity(id, 'record', { value: i });
-    const s = await client.callEntity<any>(id, 'summary');
-    expect(s).toEqual({ count: 25, sum: 325, min: 1, max: 25, mean: 13, last: [16, 17, 18, 19, 20, 21, 22, 23, 24, 25] });
-    await expect(client.signalEntity(id, 'record', { value: 'x' })).rejects.toMatchObject({ code: 'validation' });
-  });
-
   it('applies a duplicate idempotency key once', async () => {
     const id = new EntityId('counter', 'idem');
     for (let i = 0; i < 5; i++) await client.signalEntity(id, 'add', 7, { idempotencyKey: 'same-signal' });
     await client.signalEntity(id, 'add', 1, { idempotencyKey: 'other' });
     expect(await client.callEntity(id, 'get')).toBe(8);
-  });
-
-  it('deletes state', async () => {
-    const id = new EntityId('counter', 'to-delete');
-    await client.callEntity(id, 'add', 1);
-    await client.callEntity(id, 'delete');
-    expect((await client.readEntityState(id)).exists).toBe(false);
-    expect(await client.callEntity(id, 'get')).toBe(0);
-  });
-
-  it('delivers scheduled signals at their time', async () => {
-    const id = new EntityId('counter', 'scheduled');
-    const at = new Date(Date.now() + 600);
-    await client.signalEntity(id, 'add', 5, { at });
-    expect((await client.readEntityState(id)).exists).toBe(false);
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && !(await client.readEntityState(id)).exists) await new Promise((r) => setTimeout(r, 50));
-    expect(Date.now()).toBeGreaterThanOrEqual(at.getTime());
-    expect(await client.callEntity(id, 'get')).toBe(5);
   });
 
   it('keeps per-sender FIFO over 1,000 signals', async () => {
@@ -127,7 +83,7 @@ describe('entities', () => {
   });
 
   it('raw NATS producers: documented subject and hash, dedupe header, misrouted and malformed messages', async () => {
-    const nc = client.hub.nc;
+    const nc = natsOf(client.hub).nc;
     const id = new EntityId('counter', 'raw.producer 1');
     // The documented hash and token encoding give the same subject as signalSubject().
     const p = fnv1a32('@counter@raw.producer 1') % 16;
@@ -146,8 +102,7 @@ describe('entities', () => {
     await nc.request(signalSubject(hub, id), JSON.stringify({ op: 'add', input: 'x' }), { timeout: 5000 });
     expect(await client.callEntity(id, 'get')).toBe(6);
     const reasons: string[] = [];
-    const { scan } = await import('../../src/store/event-log.js');
-    await scan(client.hub, client.hub.names.deadLetterStream, `${hub}.dlq.>`, 1, (m) => {
+    await client.hub.fabric.scan(client.hub.names.deadLetterStream, `${hub}.dlq.>`, 1, (m) => {
       reasons.push(m.headers?.get('Dn-Reason') ?? '');
     });
     expect(reasons).toEqual(

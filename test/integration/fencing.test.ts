@@ -15,6 +15,7 @@
  *    (Orchestrations in flight across the pause are not asserted here: a paused worker's late
  *    status write can overwrite a newer status; reported, see the scale-out report.)
  */
+import { natsOf } from '../../src/store/nats-hub.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { DurableClient, EntityId, Worker } from '../../src/index.js';
@@ -51,8 +52,8 @@ describe('fencing', () => {
 
       // The foreign write: the last event again, fenced itself on the current last sequence.
       const subject = eventSubject(hub, entityPartition(id, client.hub.config.partitions), entityActorToken(id));
-      const last = await client.hub.jsm.streams.getMessage(client.hub.names.eventStream, { last_by_subj: subject });
-      await client.hub.js.publish(subject, last!.data, { expect: { lastSubjectSequence: last!.seq } });
+      const last = await natsOf(client.hub).jsm.streams.getMessage(client.hub.names.eventStream, { last_by_subj: subject });
+      await natsOf(client.hub).js.publish(subject, last!.data, { expect: { lastSubjectSequence: last!.seq } });
 
       const fencedBefore = (await worker.metrics.fenced.get()).values[0]?.value ?? 0;
       for (let i = 0; i < 50; i++) await client.signalEntity(id, 'add', 1);

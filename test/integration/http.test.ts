@@ -230,13 +230,13 @@ describe('instance management', () => {
   it('long poll and SSE wake on a completion from a worker whose clock is behind (ordered by history position)', async () => {
     const id = await startWaiting();
     await untilStatus(id, 'Running');
-    const running = JSON.parse(new TextDecoder().decode((await client.hub.status.get(statusKey(id)))!.value));
+    const running = JSON.parse(new TextDecoder().decode((await client.hub.kv.status.get(statusKey(id)))!.value));
     expect(running._v).toEqual(expect.any(Number));
     const poll = api(`/instances/${id}?waitForCompletion=5s`);
     const sse = api(`/instances/${id}/events`, { signal: AbortSignal.timeout(6_000) }).then((r) => r.text());
     await new Promise((r) => setTimeout(r, 300));
     const skewed = { ...running, runtimeStatus: 'Completed', output: 'skewed', lastUpdatedTime: '2000-01-01T00:00:00.000Z', _v: running._v + 1 };
-    await client.hub.status.put(statusKey(id), new TextEncoder().encode(JSON.stringify(skewed)));
+    await client.hub.kv.status.put(statusKey(id), new TextEncoder().encode(JSON.stringify(skewed)));
     const r = await poll;
     expect(r.status).toBe(200);
     expect(await json(r)).toMatchObject({ runtimeStatus: 'Completed', output: 'skewed' });

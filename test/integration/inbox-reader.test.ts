@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { encodeJson } from '../../src/core/codec.js';
 import { inboxSubject } from '../../src/core/topology.js';
-import { openHub } from '../../src/store/hub.js';
+import { openHub } from '../../src/store/nats-hub.js';
 import { LeanPublisher } from '../../src/store/lean-publisher.js';
 import { NatsFabric } from '../../src/store/nats-fabric.js';
 import { InboxReader } from '../../src/worker/inbox-reader.js';

@@ -4,6 +4,7 @@
  * malformed inbox message) every counter that work should move has moved; /healthz turns 503
  * while the NATS server is down and 200 again after it is back.
  */
+import { natsOf } from '../../src/store/nats-hub.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { DurableClient, DurableError, EntityId, Worker } from '../../src/index.js';
@@ -83,7 +84,7 @@ describe('metrics server', () => {
     const fans = await Promise.all([30, 50].map((count, i) => client!.startNew('fanOutFanIn', { instanceId: `fan-${i}`, input: { count } })));
     const done = await Promise.all(fans.map((f) => client!.waitForCompletion(f, { timeoutMs: 30_000 })));
     expect(done.map((d) => d.output)).toEqual([30, 50].map((count) => ({ files: count, totalBytes: expectedTotalBytes(count) })));
-    await client.hub.js.publish(`${hub}.in.3.x.bogus`, new TextEncoder().encode('{}'));
+    await natsOf(client.hub).js.publish(`${hub}.in.3.x.bogus`, new TextEncoder().encode('{}'));
     await waitFor('the scheduled signal', async () => (await client!.callEntity<number>(id, 'get')) === 1500, 10_000);
 
     const after = await waitFor(
@@ -110,7 +111,7 @@ describe('metrics server', () => {
     expect(after.get('durable_activity_queue_depth{activity="sayhello"}')).toBe(0);
 
     // The dead letter is in DN_<hub>_DLQ with its reason.
-    const dlq = await client.hub.jsm.streams.getMessage(client.hub.names.deadLetterStream, { last_by_subj: `${hub}.dlq.3` });
+    const dlq = await natsOf(client.hub).jsm.streams.getMessage(client.hub.names.deadLetterStream, { last_by_subj: `${hub}.dlq.3` });
     expect(dlq?.header?.get('Dn-Reason')).toMatch(/unknown actor subject/);
 
     expect((await fetch(`${url}/nope`)).status).toBe(404);

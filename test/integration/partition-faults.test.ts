@@ -10,6 +10,7 @@
  * 3. A forward that rejects while the batch is still preparing: no unhandled rejection, and the
  *    message reaches its home partition on the retry.
  */
+import { natsOf } from '../../src/store/nats-hub.js';
 import { connect, createInbox, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +20,8 @@ import { entityActorToken, entityInboxSubject, entityPartition, eventSubject, in
 import { entity } from '../../src/entity/definition.js';
 import type { EntityDefinition } from '../../src/entity/definition.js';
 import { DirectReader } from '../../src/store/direct-reader.js';
-import { openHub, type Hub } from '../../src/store/hub.js';
+import type { Hub } from '../../src/store/hub.js';
+import { openHub } from '../../src/store/nats-hub.js';
 import { LeanPublisher, type LeanPublishOptions } from '../../src/store/lean-publisher.js';
 import type { ActorHost } from '../../src/worker/actor-host.js';
 import { EntityHost } from '../../src/worker/entity-host.js';
@@ -196,7 +198,10 @@ describe('partition pipeline under injected faults', () => {
     const deadline = Date.now() + 20_000;
     while ((await r.value(k)) !== 4 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
     expect(await r.value(k)).toBe(4);
-    const dlq = () => r.hub.jsm.streams.getMessage(r.hub.names.deadLetterStream, { last_by_subj: `${r.hub.names.hub}.dlq.0` }).catch(() => null);
+    const dlq = () =>
+      natsOf(r.hub)
+        .jsm.streams.getMessage(r.hub.names.deadLetterStream, { last_by_subj: `${r.hub.names.hub}.dlq.0` })
+        .catch(() => null);
     let parked = await dlq();
     while (!parked && Date.now() < deadline) {
       await new Promise((res) => setTimeout(res, 200));
@@ -230,7 +235,9 @@ describe('partition pipeline under injected faults', () => {
     const deadline = Date.now() + 10_000;
     let forwarded: unknown = null;
     while (!forwarded && Date.now() < deadline) {
-      forwarded = await r.hub.jsm.streams.getMessage(r.hub.names.inboxStream, { last_by_subj: home }).catch(() => null);
+      forwarded = await natsOf(r.hub)
+        .jsm.streams.getMessage(r.hub.names.inboxStream, { last_by_subj: home })
+        .catch(() => null);
       if (!forwarded) await new Promise((res) => setTimeout(res, 50));
     }
     expect(forwarded).toBeTruthy();

@@ -10,6 +10,7 @@
  * 2. Finished instances: a sweep purges Completed instances older than the retention and keeps
  *    running and recent ones.
  */
+import { natsOf } from '../../src/store/nats-hub.js';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { entityActorToken, entityPartition, eventSubject } from '../../src/core/topology.js';
@@ -63,7 +64,7 @@ describe('retention', () => {
     // Bounded: trims keep 2 and run every 2 versions; a trim lost in a crash is only late.
     const count = async (id: EntityId) => {
       const subject = eventSubject(hub, entityPartition(id, client.hub.config.partitions), entityActorToken(id));
-      const info = await client.hub.jsm.streams.info(client.hub.names.eventStream, { subjects_filter: subject });
+      const info = await natsOf(client.hub).jsm.streams.info(client.hub.names.eventStream, { subjects_filter: subject });
       return info.state.subjects?.[subject] ?? 0;
     };
     await new Promise((r) => setTimeout(r, 500));

@@ -3,6 +3,7 @@
  * is one trace through every hop; a raw producer's `traceparent` is joined; a replay after a worker
  * SIGKILL does not emit the spans of steps that already ran; without an SDK no header is added.
  */
+import { natsOf } from '../../src/store/nats-hub.js';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,7 +65,7 @@ async function until<T>(get: () => T, ok: (v: T) => boolean, ms = 10_000): Promi
 }
 
 /** The client's own connection (a raw producer needs one; reusing it keeps the test small). */
-const natsOf = (c: DurableClient): NatsConnection => c.hub.nc;
+const connectionOf = (c: DurableClient): NatsConnection => natsOf(c.hub).nc;
 const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
 const idOf = (s: ReadableSpan) => s.spanContext().spanId;
 
@@ -73,7 +74,7 @@ describe('tracing', () => {
     expect(tracingEnabled()).toBe(false);
     const id = new EntityId('counter', 'untraced');
     const seen: Msg[] = [];
-    const sub = natsOf(client).subscribe(client.signalSubject(id), {
+    const sub = connectionOf(client).subscribe(client.signalSubject(id), {
       callback: (_e, m) => {
         seen.push(m);
       },
@@ -166,7 +167,7 @@ describe('tracing with an SDK registered', () => {
     const producerSpan = '00f067aa0ba902b7';
     const h = natsHeaders();
     h.set('traceparent', `00-${traceId}-${producerSpan}-01`);
-    const nc = natsOf(client);
+    const nc = connectionOf(client);
     // A JetStream publish as any NATS client would do it (request for the PubAck).
     await nc.request(client.signalSubject(id), new TextEncoder().encode(JSON.stringify({ op: 'add', input: 7 })), { headers: h, timeout: 5_000 });
     const spans = await until(

@@ -273,7 +273,7 @@ describe('the activity runner and start router on a virtual clock', () => {
     const b = await openHubOn(store.connect(), { hub: 'cfg', partitions: 9 });
     expect(a.config.partitions).toBe(5);
     expect(b.config).toEqual(a.config);
-    // The deprecated NATS fields are not there on a fabric: using one says so.
-    expect(() => a.jsm.streams).toThrow(/not available on this fabric/);
+    // A hub holds the port only: nothing of NATS.
+    expect(Object.keys(a).sort()).toEqual(['config', 'fabric', 'kv', 'names']);
   });
 });
