@@ -66,7 +66,15 @@ const everyMinute = orchestration('everyMinute', function* (ctx, n: number) {
   return n;
 });
 
-const defs = { entities: [counter], orchestrations: [weeklyWatch, approval, guids, withRetry, everyMinute], activities: [fetchPrice, notify] };
+/** Reads state outside its history (as code reading Date.now() or a config file would). */
+let outsideFlag = false;
+const fickle = orchestration('fickle', function* (ctx) {
+  if (outsideFlag) yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 1_000));
+  else yield ctx.callActivity('notify', 'first');
+  return yield ctx.waitForExternalEvent('go');
+});
+
+const defs = { entities: [counter], orchestrations: [weeklyWatch, approval, guids, withRetry, everyMinute, fickle], activities: [fetchPrice, notify] };
 const START = new Date('2030-01-01T00:00:00Z');
 
 let host: TestHost | undefined;
@@ -167,6 +175,32 @@ describe('TestHost', () => {
     const full = await host.client.getStatus(id, { showHistory: true });
     expect(replayHistory(guids, full!).output).toEqual(s.output);
     expect(() => replayHistory(approval, full!)).toThrow(DurableError);
+  });
+
+  it('restart catches code that is not deterministic: the replay fails the instance with nondeterminism', async () => {
+    host = await TestHost.start({ ...defs, startTime: START });
+    outsideFlag = false;
+    const id = await host.client.startNew('fickle');
+    await host.idle();
+    outsideFlag = true; // what the code reads outside its history changed: a replay takes another step
+    try {
+      await host.client.raiseEvent(id, 'go', 1);
+      await host.idle();
+      // Without a restart the live generator goes on: nothing is replayed, nothing is caught.
+      expect((await host.client.getStatus(id))?.runtimeStatus).toBe('Completed');
+      outsideFlag = false;
+      const again = await host.client.startNew('fickle');
+      await host.idle();
+      outsideFlag = true;
+      await host.restart();
+      await host.client.raiseEvent(again, 'go', 2);
+      const s = await host.client.waitForCompletion(again, { timeoutMs: 60_000 });
+      expect(s.runtimeStatus).toBe('Failed');
+      expect(s.failureDetails?.message).toMatch(/callActivity\('notify'\)/);
+      expect(s.failureDetails?.message).toMatch(/createTimer/);
+    } finally {
+      outsideFlag = false;
+    }
   });
 
   it('a wait that nothing can end says so; waitForCompletion times out in virtual time', async () => {
