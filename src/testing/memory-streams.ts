@@ -208,6 +208,7 @@ export class MemoryStream {
     for (const f of this.#followers) {
       if (f.stopped) continue;
       if (f.busy || this.next(f.filter, f.next)) return false;
+      f.next = Math.max(f.next, this.lastSeq + 1); // looked at: see #pump
     }
     return true;
   }
@@ -231,7 +232,12 @@ export class MemoryStream {
       for (;;) {
         if (f.stopped) return;
         const m = this.next(f.filter, f.next);
-        if (!m) return;
+        if (!m) {
+          // Nothing up to lastSeq matches: start the next look after it (sequences only grow), or
+          // every message of other subjects would be looked at again at every wake (O(n^2)).
+          f.next = Math.max(f.next, this.lastSeq + 1);
+          return;
+        }
         f.next = m.seq + 1;
         try {
           await f.onMessage(m);

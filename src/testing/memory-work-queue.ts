@@ -27,6 +27,8 @@ interface Waiter {
 export class MemoryWorkQueue implements WorkQueue {
   /** Highest sequence handed out for the first time. */
   #delivered = 0;
+  /** Every sequence up to this one was looked at: none after #delivered matched the filter. */
+  #scanned = 0;
   readonly #held = new Map<number, Held>();
   /** Sequences due for redelivery, ascending. */
   #ready: number[] = [];
@@ -108,8 +110,11 @@ export class MemoryWorkQueue implements WorkQueue {
       else this.#held.delete(seq); // removed meanwhile (purged, expired)
     }
     while (out.length < max) {
-      const m = this.stream.next(this.options.filter, this.#delivered + 1);
-      if (!m) break;
+      const m = this.stream.next(this.options.filter, Math.max(this.#delivered, this.#scanned) + 1);
+      if (!m) {
+        this.#scanned = this.stream.lastSeq; // other subjects' items are not looked at again
+        break;
+      }
       this.#delivered = m.seq;
       out.push(this.#deliver(m));
     }
@@ -165,7 +170,7 @@ export class MemoryWorkQueue implements WorkQueue {
   isQuiet(): boolean {
     for (const h of this.#held.values()) if (h.out) return false;
     if (this.#waiters.length === 0) return true;
-    return this.#ready.length === 0 && !this.stream.next(this.options.filter, this.#delivered + 1);
+    return this.#ready.length === 0 && !this.stream.next(this.options.filter, Math.max(this.#delivered, this.#scanned) + 1);
   }
 
   /** Stops every timer (the store is dropped). */
