@@ -15,11 +15,13 @@ import { DurableError } from '../core/errors.js';
 /** Default bound of a whole start-up (Worker.start, DurableClient.connect, createHttpServer). */
 export const DEFAULT_STARTUP_TIMEOUT_MS = 30_000;
 
-const TRANSIENT_MESSAGE =
+/** What a forming or electing cluster (or a store coming up) says, in any client's words. */
+export const TRANSIENT_MESSAGE =
   /\b(timeout|timed out|no responders|no leader|leader not (found|available)|temporarily unavailable|not (yet )?(enabled|available)|connection refused|ECONNREFUSED|ECONNRESET|EPIPE|incomplete results|no suitable peers)\b/i;
-const FATAL_MESSAGE = /insufficient (storage )?resources|authorization|permissions? violation|authentication/i;
+export const FATAL_MESSAGE = /insufficient (storage )?resources|authorization|permissions? violation|authentication/i;
 
-function chain(e: unknown): unknown[] {
+/** `e` and its causes, outermost first (at most 5). */
+export function causeChain(e: unknown): unknown[] {
   const out: unknown[] = [];
   for (let cur = e, depth = 0; cur !== undefined && cur !== null && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) out.push(cur);
   return out;
@@ -38,13 +40,13 @@ export function isRetryable(e: unknown): boolean {
 
 /** True when a create lost a race with another process creating the same stream, consumer or bucket. */
 export function isAlreadyExistsMessage(e: unknown): boolean {
-  return chain(e).some((c) => /already in use|already exists/i.test((c as Error)?.message ?? ''));
+  return causeChain(e).some((c) => /already in use|already exists/i.test((c as Error)?.message ?? ''));
 }
 
 /** The messages of `e` and its causes, joined: "jetstream is not enabled: no responders: '$JS.API.INFO'". */
 export function errorMessage(e: unknown): string {
   const parts: string[] = [];
-  for (const c of chain(e)) {
+  for (const c of causeChain(e)) {
     const m = c instanceof Error ? c.message : String(c);
     if (m && !parts.includes(m)) parts.push(m);
   }

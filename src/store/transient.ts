@@ -10,7 +10,7 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { errors as coreErrors, RequestError } from '@nats-io/transport-node';
 import { DurableError } from '../core/errors.js';
-import { withStartupRetry as withRetry, type StepOptions } from './startup.js';
+import { causeChain as chain, FATAL_MESSAGE, TRANSIENT_MESSAGE, withStartupRetry as withRetry, type StepOptions } from './startup.js';
 
 export { DEFAULT_STARTUP_TIMEOUT_MS, errorMessage, startupDeadline, type StartupRetryOptions, type StepOptions } from './startup.js';
 
@@ -48,16 +48,6 @@ const ALREADY_EXISTS_CODES = new Set([
   10105, // JSConsumerExistingActiveErr: consumer already exists and is still active
   10148, // JSConsumerAlreadyExists: CREATE of an existing consumer with another config (newer servers)
 ]);
-
-const TRANSIENT_MESSAGE =
-  /\b(timeout|timed out|no responders|no leader|leader not (found|available)|temporarily unavailable|not (yet )?(enabled|available)|connection refused|ECONNREFUSED|ECONNRESET|EPIPE|incomplete results|no suitable peers)\b/i;
-const FATAL_MESSAGE = /insufficient (storage )?resources|authorization|permissions? violation|authentication/i;
-
-function chain(e: unknown): unknown[] {
-  const out: unknown[] = [];
-  for (let cur = e, depth = 0; cur !== undefined && cur !== null && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) out.push(cur);
-  return out;
-}
 
 /** The JetStream API error code of `e` (or of one of its causes), if any. */
 export function apiErrorCode(e: unknown): number | undefined {

@@ -1,7 +1,7 @@
 /** The samples end to end on a real server and worker, where the fabric matters (load, paging over the status stream, status ordering, deploys); their logic runs on the test kit in test/unit/samples.test.ts. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { DurableClient, EntityId, Worker, entity, orchestration, activity } from '../../src/index.js';
+import { DurableClient, EntityId, Worker, orchestration } from '../../src/index.js';
 import { activities, entities, orchestrations } from '../../orchestrations/index.js';
 import { expectedTotalBytes } from '../../orchestrations/fan-out-fan-in.js';
 import { startNatsServer, type TestServer } from '../helpers/nats-server.js';
@@ -12,61 +12,10 @@ let worker: Worker;
 let client: DurableClient;
 const hub = 'orch-test';
 
-const flaky = activity('flaky', async (input: { failTimes: number; key: string }, ctx) => {
-  if (ctx.attempt <= input.failTimes) throw new Error(`attempt ${ctx.attempt} failed`);
-  return `ok after ${ctx.attempt}`;
-});
-const boom = activity('boom', async () => {
-  throw new TypeError('kaboom');
-});
-const withRetry = orchestration('withRetry', function* (ctx, input: { failTimes: number }) {
-  return yield ctx.callActivity('flaky', { ...input, key: ctx.instanceId }, { retry: { maxAttempts: 3, firstRetryIntervalMs: 50, backoffCoefficient: 2 } });
-});
-const failing = orchestration('failing', function* (ctx) {
-  try {
-    yield ctx.callActivity('boom');
-  } catch (e) {
-    ctx.setCustomStatus({ caught: (e as Error).message });
-  }
-  yield ctx.callActivity('boom');
-});
-const parent = orchestration('parent', function* (ctx) {
-  const a = yield ctx.callSubOrchestrator('helloSequence');
-  const b = yield ctx.callSubOrchestrator('helloSequence', undefined, { instanceId: `${ctx.instanceId}-child` });
-  return [a, b];
-});
 const waiter = orchestration('waiter', function* (ctx) {
   const v = yield ctx.waitForExternalEvent('go');
   ctx.setCustomStatus('got it');
   return v;
-});
-const attemptsByKey = new Map<string, number>();
-const failOnce = activity('failOnce', async (key: string) => {
-  const n = (attemptsByKey.get(key) ?? 0) + 1;
-  attemptsByKey.set(key, n);
-  if (n === 1) throw new Error(`first attempt of ${key} fails`);
-  return `${key} ok on attempt ${n}`;
-});
-const rewindable = orchestration('rewindable', function* (ctx) {
-  const a = yield ctx.callActivity('sayHello', 'before');
-  const b = yield ctx.callActivity('failOnce', ctx.instanceId);
-  return [a, b];
-});
-const starter = entity('starter', {
-  state: () => ({ started: [] as string[] }),
-  operations: {
-    kickOff: (s, _i, ctx) => {
-      s.started.push(ctx.startNew('helloSequence', { instanceId: `from-entity-${ctx.id.key}` }));
-    },
-    later: (_s, target: string, ctx) => {
-      ctx.signalEntity(target, 'add', 3, { delayMs: 300 });
-    },
-  },
-});
-const guids = orchestration('guids', function* (ctx) {
-  const a = ctx.newGuid();
-  yield ctx.createTimer(new Date(ctx.currentUtcDateTime.getTime() + 10));
-  return [a, ctx.newGuid()];
 });
 
 beforeAll(async () => {
@@ -76,9 +25,9 @@ beforeAll(async () => {
     hub,
     leaseMs: 2000,
     logger: pino({ level: 'warn' }),
-    entities: [...entities, starter],
-    orchestrations: [...orchestrations, withRetry, failing, parent, waiter, guids, rewindable],
-    activities: [...activities, flaky, boom, failOnce],
+    entities,
+    orchestrations: [...orchestrations, waiter],
+    activities,
   });
   client = await DurableClient.connect({ servers: server.url, hub });
 });
