@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { decodeJson } from '../../src/core/codec.js';
 import { entityActorToken, entityPartition, eventSubject } from '../../src/core/topology.js';
 import { scan } from '../../src/store/event-log.js';
-import { DurableClient, EntityId } from '../../src/index.js';
+import { type DurableClient, EntityId } from '../../src/index.js';
 import { readStreamBlocks, replicaDifferences, type BlockRecord } from './filestore-blocks.js';
 import type { TestCluster } from './nats-cluster.js';
 
