@@ -52,7 +52,8 @@ export async function profileCpu<T>(pids: Record<string, number>, fn: () => Prom
   const result = await fn();
   const wallMs = performance.now() - t0;
   const busy = machineBusyMs() - busy0;
-  const used = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid) - before[k]!]));
+  // A process that exited meanwhile (a restarted worker) counts 0.
+  const used = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, Math.max(0, cpuMs(pid) - before[k]!)]));
   const ours = Object.values(used).reduce((a, b) => a + b, 0);
   return { profile: { wallMs, cpuMs: used, otherMs: Math.max(0, busy - ours), cores: cpus().length }, result };
 }

@@ -71,18 +71,24 @@ async function paired<F, B>(
   const figures: F[] = [];
   const references: B[] = [];
   const ratios: number[] = [];
+  const otherLoad: number[] = [];
   for (let r = 0; r < RUNS; r++) {
     const b = await reference();
-    const f = await figure();
+    const pids: Record<string, number> = { client: process.pid, server: server.pid, ...(worker ? { worker: worker.pid } : {}) };
+    const { profile: p, result: f } = await profileCpu(pids, figure);
     references.push(b);
     figures.push(f);
     ratios.push(ratioOf(f, b));
+    otherLoad.push(p.otherMs / p.wallMs);
   }
-  const out = { figures, references, ratios, ratio: median(ratios) };
+  const out = { figures, references, ratios, ratio: median(ratios), otherLoadCores: otherLoad };
+  loadNotes.set(key, median(otherLoad));
   (results.paired as Record<string, unknown>)[key] = out;
   return out;
 }
 results.paired = {};
+/** Per paired figure: the median CPU (in cores) other processes on the machine used while it ran. */
+const loadNotes = new Map<string, number>();
 const of = (k: number) => `median of ${k}`;
 
 /** The current worker's output, printed when the bench fails (BENCH_WORKER_LOG=warn for more). */
@@ -90,7 +96,14 @@ let workerLog: () => string = () => '';
 const server = await startNatsServer();
 const nc = await connect({ servers: server.url });
 const raw = await RawBench.create(nc);
-const env = { NATS_URL: server.url, HUB: 'bench', LEASE_MS: '4000', LOG_LEVEL: process.env.BENCH_WORKER_LOG ?? 'error', NODE_ARGS: '--expose-gc' };
+/** BENCH_WORKER_NODE_ARGS: more node flags for the worker under test (e.g. --cpu-prof --cpu-prof-dir=.tmp/prof). */
+const env = {
+  NATS_URL: server.url,
+  HUB: 'bench',
+  LEASE_MS: '4000',
+  LOG_LEVEL: process.env.BENCH_WORKER_LOG ?? 'error',
+  NODE_ARGS: `--expose-gc ${process.env.BENCH_WORKER_NODE_ARGS ?? ''}`.trim(),
+};
 let worker: WorkerProcess | undefined;
 let client: DurableClient | undefined;
 const startWorker = async (id: string) => {
@@ -118,6 +131,10 @@ const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join
 console.log(line(['figure', 'value', 'baseline (same run)', 'ratio']));
 console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
 for (const r of rows) console.log(line([r.figure, r.value, r.baseline, r.ratio]) + (r.note ? `  (${r.note})` : ''));
+if (loadNotes.size) {
+  console.log(`\nother load on the machine during the paired figures (cores busy outside client, worker and nats-server, median of the runs):`);
+  console.log([...loadNotes].map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', '));
+}
 results.rows = rows;
 const dir = resolve(import.meta.dirname, import.meta.url.endsWith('.js') ? '../../bench/results' : 'results');
 mkdirSync(dir, { recursive: true });
@@ -492,14 +509,14 @@ async function profiles(which: string[]): Promise<void> {
     const conc: Array<{ profile: CpuProfile; value: number }> = [];
     const many = quick ? 640 : 3_200;
     for (let r = 0; r < RUNS; r++) {
-      const c = await profileCpu(rawPids, () => raw.rawCall(count));
+      const c = await profileCpu(rawPids, () => raw.rawCall(count * 10));
       calls.push({ profile: c.profile, value: c.result.p50 });
       const s = await profileCpu(pids, () => chainLatency(client, 3, count));
       seq.push({ profile: s.profile, value: s.result.p50 });
       const m = await profileCpu(pids, () => chains64(client, many));
       conc.push({ profile: m.profile, value: m.result });
     }
-    record(`raw call, one at a time (${count})`, calls, count, 'call', (v) => `p50 ${round(v, 3)} ms`);
+    record(`raw call, one at a time (${count * 10})`, calls, count * 10, 'call', (v) => `p50 ${round(v, 3)} ms`);
     record(`3-activity chain, one at a time (${count})`, seq, count, 'chain', (v) => `p50 ${round(v, 2)} ms`);
     record(`3-activity chains, 64 concurrent (${many})`, conc, many, 'chain', (v) => `${Math.round(v)} chains/s`);
   }
