@@ -13,16 +13,41 @@ export interface EntityFigures {
 }
 
 /** Asks a worker process (test/fixtures/worker-process.ts, started with --expose-gc) to collect garbage and report memory. */
-export async function retainedMemory(worker: { pid: number; output: () => string }): Promise<{ rssMb: number; heapMb: number }> {
+export async function retainedMemory(worker: {
+  pid: number;
+  output: () => string;
+}): Promise<{ rssMb: number; heapMb: number; heapTotalMb?: number; externalMb?: number; arrayBuffersMb?: number }> {
   const before = worker.output().length;
   process.kill(worker.pid, 'SIGUSR2');
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const m = /mem (\d+) (\d+)/.exec(worker.output().slice(before));
-    if (m) return { rssMb: Number(m[1]) / 2 ** 20, heapMb: Number(m[2]) / 2 ** 20 };
+    const m = /mem (\d+) (\d+)(?: (\d+) (\d+) (\d+))?/.exec(worker.output().slice(before));
+    const mb = (x: string | undefined) => (x === undefined ? undefined : Number(x) / 2 ** 20);
+    if (m) return { rssMb: mb(m[1])!, heapMb: mb(m[2])!, heapTotalMb: mb(m[3]), externalMb: mb(m[4]), arrayBuffersMb: mb(m[5]) };
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error('worker did not report memory');
+}
+
+/**
+ * Memory of an idle worker once it has settled: V8 gives the pages a burst of load used back to
+ * the OS only some time after a GC, so one reading right after the load measures the burst, not
+ * what the idle entities retain. Collects garbage every second until RSS moves less than 2 MiB
+ * between two readings (at most `maxSeconds`); returns the first and the settled reading.
+ */
+export async function settledMemory(
+  worker: { pid: number; output: () => string },
+  maxSeconds = 10,
+): Promise<{ first: Awaited<ReturnType<typeof retainedMemory>>; settled: Awaited<ReturnType<typeof retainedMemory>>; seconds: number }> {
+  const first = await retainedMemory(worker);
+  let prev = first;
+  for (let s = 1; s <= maxSeconds; s++) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    const m = await retainedMemory(worker);
+    if (Math.abs(m.rssMb - prev.rssMb) < 2) return { first, settled: m, seconds: s };
+    prev = m;
+  }
+  return { first, settled: prev, seconds: maxSeconds };
 }
 
 export function rssMb(pid: number): number {

@@ -21,30 +21,41 @@ const run = async (client: DurableClient, name: string, input?: unknown) => {
   return client.waitForCompletion(id, { timeoutMs: 300_000 });
 };
 
-export async function orchestrationFigures(client: DurableClient, quick: boolean): Promise<OrchestrationFigures> {
+/** p50/p99 ms of `count` sequential `n`-activity chains (start + wait for completion). */
+export function chainLatency(client: DurableClient, n: number, count: number): Promise<{ p50: number; p99: number }> {
+  return sequentialLatency(count, () => run(client, 'chain', { n }));
+}
+
+/** 3-activity chains completed per second with 64 concurrent clients (start + wait each). */
+export async function chains64(client: DurableClient, count: number): Promise<number> {
+  const t0 = performance.now();
+  await pipelined(count, 64, () => run(client, 'chain', { n: 3 }));
+  return count / ((performance.now() - t0) / 1000);
+}
+
+/** ms of one fan-out/fan-in of `n` activities. */
+export async function fanOut(client: DurableClient, n: number): Promise<number> {
+  const t0 = performance.now();
+  const s = await run(client, 'fanOutFanIn', { count: n });
+  if ((s.output as { files: number }).files !== n) throw new Error(`fan-out returned ${JSON.stringify(s.output)}`);
+  return performance.now() - t0;
+}
+
+/** The orchestration figures measured once (the paired ones are measured by run.ts with chainLatency, chains64, fanOut). */
+export async function otherOrchestrationFigures(client: DurableClient, quick: boolean): Promise<Omit<OrchestrationFigures, 'chain3Ms' | 'chains64PerSec'>> {
   await run(client, 'chain', { n: 3 }); // warm up
-  const chain3Ms = await sequentialLatency(quick ? 50 : 200, () => run(client, 'chain', { n: 3 }));
-  const chain5Ms = await sequentialLatency(quick ? 50 : 200, () => run(client, 'chain', { n: 5 }));
-
-  const chains = quick ? 640 : 3_200;
-  let t0 = performance.now();
-  await pipelined(chains, 64, () => run(client, 'chain', { n: 3 }));
-  const chains64PerSec = chains / ((performance.now() - t0) / 1000);
-
+  const chain5Ms = await chainLatency(client, 5, quick ? 50 : 200);
   const count = quick ? 300 : 1000;
-  t0 = performance.now();
+  const t0 = performance.now();
   const ids = await Promise.all(Array.from({ length: count }, () => client.startNew('helloSequence')));
   await pipelined(ids.length, 256, (i) => client.waitForCompletion(ids[i]!, { timeoutMs: 300_000 }));
   const helloPerSec = count / ((performance.now() - t0) / 1000);
-
   const fanOutMs: Record<string, number> = {};
-  for (const n of quick ? [1000] : [1000, 10_000]) {
-    t0 = performance.now();
-    const s = await run(client, 'fanOutFanIn', { count: n });
-    if ((s.output as { files: number }).files !== n) throw new Error(`fan-out returned ${JSON.stringify(s.output)}`);
-    fanOutMs[String(n)] = performance.now() - t0;
-  }
+  if (!quick) fanOutMs['10000'] = await fanOut(client, 10_000);
+  return { chain5Ms, helloPerSec, fanOutMs, ...(await eventsAndTimers(client, quick)) };
+}
 
+async function eventsAndTimers(client: DurableClient, quick: boolean): Promise<Pick<OrchestrationFigures, 'eventToResumeMs' | 'timerLagMs'>> {
   const events: number[] = [];
   for (let i = 0; i < (quick ? 30 : 100); i++) {
     const id = await client.startNew('waitForGo');
@@ -70,5 +81,5 @@ export async function orchestrationFigures(client: DurableClient, quick: boolean
     if (fired) lags.push(Date.parse(fired.timestamp) - Date.parse(t.fireAt));
   }
   const lag = summarize(lags);
-  return { chain3Ms, chain5Ms, chains64PerSec, helloPerSec, fanOutMs, eventToResumeMs: { p50: ev.p50, p99: ev.p99 }, timerLagMs: { p50: lag.p50, p99: lag.p99 } };
+  return { eventToResumeMs: { p50: ev.p50, p99: ev.p99 }, timerLagMs: { p50: lag.p50, p99: lag.p99 } };
 }

@@ -8,7 +8,7 @@
  * context, no header). Installed once, on the prototype, so the methods' bodies stay as they are.
  */
 import { EntityId } from '../core/entity-id.js';
-import { attr, SpanKind, withSpan } from '../core/tracing.js';
+import { attr, SpanKind, tracingEnabled, withSpan } from '../core/tracing.js';
 import type { Attributes } from '@opentelemetry/api';
 
 type Method = (this: Traced, ...args: never[]) => Promise<unknown>;
@@ -51,6 +51,8 @@ export function traceClientMethods(proto: object): void {
     const original = target[name] as Method | undefined;
     if (typeof original !== 'function' || (original as { traced?: true }).traced) continue;
     const wrapped = function (this: Traced, ...args: never[]): Promise<unknown> {
+      // The one check first: the span's name and attributes are built only when it is recorded.
+      if (!tracingEnabled()) return original.apply(this, args);
       const [spanName, kind, attributes] = describe(args);
       return withSpan(
         spanName,

@@ -357,15 +357,21 @@ export function appendOperation(list: RecordedOperation[], r: RecordedOperation)
 }
 
 function sameOperation(last: RecordedOperation, r: RecordedOperation): boolean {
-  const body = typeof last[0] === 'number' ? last.slice(1) : last;
-  if (body.length !== r.length || body[0] !== r[0]) return false;
-  if (typeof last[0] !== 'number' && last.length === 3) return false; // an omitted input is never merged
-  return r.length === 1 || JSON.stringify(body[1]) === JSON.stringify(r[1]);
+  // Runs once per applied operation: no slice, and the same value (a hot counter's `1`) is equal
+  // without serializing it twice.
+  const at = typeof last[0] === 'number' ? 1 : 0;
+  if (last.length - at !== r.length || last[at] !== r[0]) return false;
+  if (at === 0 && last.length === 3) return false; // an omitted input is never merged
+  if (r.length === 1) return true;
+  const a = last[at + 1];
+  return a === r[1] || JSON.stringify(a) === JSON.stringify(r[1]);
 }
 
 /** `[op]`, `[op, input]`, or `[op, 0, bytes]` for an input over MAX_RECORDED_INPUT_BYTES. */
 export function recordOperation(op: string, input: unknown): RecordedOperation {
   if (input === undefined) return [op];
+  // A number or a boolean is always far below the bound: no need to serialize it to measure it.
+  if (typeof input === 'number' || typeof input === 'boolean') return [op, input];
   const json = JSON.stringify(input) ?? 'null';
   // Cheap bound first: a UTF-8 byte is at most 3 per UTF-16 unit.
   const bytes = json.length * 3 <= MAX_RECORDED_INPUT_BYTES ? json.length : utf8.encode(json).length;

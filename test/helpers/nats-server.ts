@@ -48,7 +48,8 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
 }
 
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
-const CONF = resolve(import.meta.dirname, '../../nats.conf');
+/** The project's nats.conf (from test/helpers, or from dist/test/helpers when compiled for the benchmark). */
+const CONF = import.meta.url.endsWith('.js') ? resolve(import.meta.dirname, '../../../nats.conf') : resolve(import.meta.dirname, '../../nats.conf');
 
 export async function startNatsServer(): Promise<TestServer> {
   const port = await freePort();

@@ -1,10 +1,17 @@
 /**
- * Worker processes for crash tests: spawn (tsx), wait for 'ready', kill by PID.
+ * Worker processes for crash tests: spawn (tsx), wait for 'ready', kill by PID. When this module
+ * runs compiled (dist/test/helpers/processes.js: the benchmark), the worker runs compiled too
+ * (dist/<script>.js, plain node, no tsx loader: its CPU and memory are the worker's own).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 
-const ROOT = resolve(import.meta.dirname, '../..');
+/** True when this file is the compiled one under dist/. */
+const COMPILED = import.meta.url.endsWith('.js');
+/** Where `script` paths resolve from: the repository (sources) or dist/ (compiled). */
+const BASE = resolve(import.meta.dirname, '../..');
+/** The repository root (the workers' working directory). */
+const ROOT = COMPILED ? resolve(BASE, '..') : BASE;
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -15,7 +22,8 @@ export interface WorkerProcess {
 
 export async function startWorkerProcess(env: Record<string, string>, script = 'test/fixtures/worker-process.ts'): Promise<WorkerProcess> {
   const extra = (env.NODE_ARGS ?? process.env.WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...extra, '--import', 'tsx', resolve(ROOT, script)], {
+  const entry = COMPILED ? [resolve(BASE, script.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', resolve(BASE, script)];
+  const child = spawn(process.execPath, [...extra, ...entry], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
