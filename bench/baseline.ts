@@ -64,7 +64,7 @@ export async function measureBaselines(nc: NatsConnection, n: number): Promise<B
  * with Nats-Expected-Last-Subject-Sequence), then replies. Measured one at a time (p50/p99) and
  * with 64 concurrent callers on 64 keys (calls/s).
  */
-async function rawCalls(nc: NatsConnection, n: number): Promise<{ rawCallMs: { p50: number; p99: number }; rawCalls64PerSec: number }> {
+export async function rawCalls(nc: NatsConnection, n: number): Promise<{ rawCallMs: { p50: number; p99: number }; rawCalls64PerSec: number }> {
   const host = new LeanPublisher(nc);
   const lastSeq = new Map<string, number>();
   const sub = nc.subscribe('bench.rawcall.*', {
