@@ -142,3 +142,13 @@ export class RawBench {
 
 /** p50 of a list. */
 export const medianOf = (xs: number[]): number => summarize(xs).p50;
+
+/** The raw call references alone (RawBench.rawCall and rawCalls64): sequential p50/p99 and calls/s with 64 callers. */
+export async function rawCalls(nc: NatsConnection, n: number): Promise<{ rawCallMs: { p50: number; p99: number }; rawCalls64PerSec: number }> {
+  const raw = await RawBench.create(nc);
+  try {
+    return { rawCallMs: await raw.rawCall(), rawCalls64PerSec: await raw.rawCalls64(Math.min(n, 12_800)) };
+  } finally {
+    await raw.close();
+  }
+}

@@ -58,8 +58,10 @@ export interface CommitPlan {
    * The event to append, as one or more parts (a record larger than a message is split; every
    * part but the last says `more: true`, and readers ignore an unfinished group). Parts are
    * appended in order, each fenced on the one before. Absent when nothing durable changed.
+   * `presumedNew`: prepared as a new actor without reading the store; a fence failure then only
+   * means it was not new (not another writer: not counted as one).
    */
-  append?: { subject: string; expectedLastSeq: number; parts: Uint8Array[] };
+  append?: { subject: string; expectedLastSeq: number; parts: Uint8Array[]; presumedNew?: true };
   effects: ResolvedEffect[];
   replies: Reply[];
   deadLetters: DeadLetterRecord[];

@@ -86,7 +86,8 @@ export class BatchCommitter {
       } catch (e) {
         host.invalidate(token);
         if (!DurableError.is(e, 'fenced')) return { token, messages, error: e as Error };
-        this.d.metrics.fenced.inc();
+        // Presumed new but it existed: prepared again from the store; not another writer.
+        if (!plan.append?.presumedNew) this.d.metrics.fenced.inc();
         if (attempt >= MAX_FENCE_RETRIES) {
           return { token, messages, error: new DurableError('fenced', `actor ${token} kept being written by another owner`, { cause: e }) };
         }

@@ -51,9 +51,18 @@ interface CachedInstance {
 
 /** A Running instance whose status did not change gets lastUpdatedTime refreshed at most this often. */
 const STATUS_REFRESH_MS = 1_000;
+/** Bound of the set of instances presumed new whose append has not settled yet. */
+const MAX_PRESUMED_NEW = 10_000;
 
 export class OrchestrationHost implements ActorHost {
   private readonly cache: LruCache<string, CachedInstance>;
+  /**
+   * Instances whose batch starts with ExecutionStarted and that were not cached: prepared as new
+   * (empty history, fenced on "subject empty") without reading the store first, once. The fence
+   * says if they were not new; the retry after it (the committer invalidates and prepares again)
+   * then loads, because the token is still here.
+   */
+  private readonly presumedNew = new Set<string>();
 
   constructor(
     private readonly hub: Hub,
@@ -79,7 +88,8 @@ export class OrchestrationHost implements ActorHost {
   async prepare(partition: number, actorToken: string, messages: InboxMessage[]): Promise<CommitPlan> {
     const instanceId = decodeToken(actorToken.slice(2));
     const subject = eventSubject(this.hub.names.hub, partition, actorToken);
-    const cached = this.cache.get(actorToken) ?? (await this.load(instanceId, subject));
+    const cached = this.cache.get(actorToken) ?? (await this.loadOrPresumeNew(instanceId, actorToken, subject, messages));
+    const presumed = cached.lastEventSeq === 0 && this.presumedNew.has(actorToken) ? { presumedNew: true as const } : {};
     const deadLetters: DeadLetterRecord[] = [];
     const events: HistoryEvent[] = [];
     let lastSeq = cached.lastIn;
@@ -117,12 +127,15 @@ export class OrchestrationHost implements ActorHost {
       // of silently dropping messages that the real history would have used.
       if (result.dropped.length) this.logger.debug({ instanceId, dropped: result.dropped.map((d) => d.type) }, 'messages had no effect');
       return {
-        append: { subject, expectedLastSeq: cached.lastEventSeq, parts: [encodeJson({ h: [], in: lastSeq })] },
+        append: { subject, expectedLastSeq: cached.lastEventSeq, parts: [encodeJson({ h: [], in: lastSeq })], ...presumed },
         effects: [],
         replies: [],
         deadLetters,
         applied: 0,
-        committed: (seq) => this.cache.set(actorToken, { ...cached, lastEventSeq: seq, lastIn: lastSeq }),
+        committed: (seq) => {
+          this.presumedNew.delete(actorToken);
+          this.cache.set(actorToken, { ...cached, lastEventSeq: seq, lastIn: lastSeq });
+        },
       };
     }
     const start = cached.runtime.history[0];
@@ -156,13 +169,14 @@ export class OrchestrationHost implements ActorHost {
     const parts = encodeRecordParts({ h: result.appended, fx: effects }, { in: lastSeq }, result.reset ? { reset: true } : {}, this.maxPayload, encodeJson);
     let committedSeq = 0;
     return {
-      append: { subject, expectedLastSeq: cached.lastEventSeq, parts },
+      append: { subject, expectedLastSeq: cached.lastEventSeq, parts, ...presumed },
       effects,
       replies: [],
       deadLetters,
       applied: events.length - result.dropped.length,
       committed: (seq, firstSeq) => {
         committedSeq = firstSeq;
+        this.presumedNew.delete(actorToken);
         this.cache.set(actorToken, { runtime: cached.runtime, lastEventSeq: seq, lastIn: lastSeq, ...(status ? { status } : {}) });
         endPending(spans);
       },
@@ -177,6 +191,23 @@ export class OrchestrationHost implements ActorHost {
           }
         : {}),
     };
+  }
+
+  /**
+   * An instance this worker does not hold: its history from the store, or, when its batch starts
+   * with ExecutionStarted (a new instance, nearly always: generated ids are new by construction),
+   * an empty history without reading the store (one round trip less per start). That view is
+   * appended fenced on "subject empty" (expected last sequence 0), so if the instance did exist,
+   * the server rejects the append and the committer prepares again: this time it loads.
+   */
+  private async loadOrPresumeNew(instanceId: string, actorToken: string, subject: string, messages: InboxMessage[]): Promise<CachedInstance> {
+    if (!this.presumedNew.has(actorToken) && startsWithStart(messages)) {
+      if (this.presumedNew.size >= MAX_PRESUMED_NEW) this.presumedNew.clear(); // only costs those a read
+      this.presumedNew.add(actorToken);
+      return { runtime: InstanceRuntime.fromHistory(this.registry, instanceId, []), lastEventSeq: 0, lastIn: 0 };
+    }
+    this.presumedNew.delete(actorToken);
+    return this.load(instanceId, subject);
   }
 
   private async load(instanceId: string, subject: string): Promise<CachedInstance> {
@@ -232,6 +263,17 @@ export class OrchestrationHost implements ActorHost {
         throw new Error(`unknown action ${JSON.stringify(never)}`);
       }
     }
+  }
+}
+
+/** True when the first message is an ExecutionStarted (a cheap look: no schema check here). */
+function startsWithStart(messages: InboxMessage[]): boolean {
+  const first = messages[0];
+  if (!first) return false;
+  try {
+    return (decodeJson(first.data) as { type?: unknown } | null)?.type === 'ExecutionStarted';
+  } catch {
+    return false;
   }
 }
 
