@@ -154,7 +154,10 @@ export function parseHeaderBlock(block: Uint8Array): Map<string, string> | undef
   return map;
 }
 
-/** A follow step that needs a new consumer; `discard`: the queued messages came from a misplaced one. */
+/**
+ * Why a consumer is replaced (logged, except `misplaced` and `stalled`, which say so themselves);
+ * `discard`: the queued messages came from a misplaced consumer.
+ */
 type Restart = { reason: string; discard: boolean };
 
 export class NatsFollow implements Stoppable {
@@ -387,7 +390,8 @@ export class NatsFollow implements Stoppable {
   /** Drops the current consumer (its late messages are dropped) and opens a new one when the queue is delivered. */
   #restart({ reason, discard }: Restart): void {
     if (this.#stopped) return;
-    if (reason !== 'misplaced') this.#log.warn({ stream: this.o.stream, filter: this.o.filter, lastRead: this.#lastRead, reason }, 'follow consumer replaced');
+    if (reason !== 'misplaced' && reason !== 'stalled')
+      this.#log.warn({ stream: this.o.stream, filter: this.o.filter, lastRead: this.#lastRead, reason }, 'follow consumer replaced');
     // A consumer dropped before its placement was confirmed: nothing it sent may be delivered.
     const unplaced = this.#opening;
     this.#drop();
