@@ -158,7 +158,7 @@ export function parseHeaderBlock(block: Uint8Array): Map<string, string> | undef
  * Why a consumer is replaced (logged, except `misplaced` and `stalled`, which say so themselves);
  * `discard`: the queued messages came from a misplaced consumer.
  */
-type Restart = { reason: string; discard: boolean };
+type Restart = { reason: string; discard: boolean; keep?: boolean };
 
 export class NatsFollow implements Stoppable {
   /** Bumped by every consumer opened or dropped: a message of an older generation is dropped. */
@@ -193,6 +193,10 @@ export class NatsFollow implements Stoppable {
   /** Consecutive consumers placed on a follower replica (see onLeader). */
   #misplaced = 0;
   #watchdog: NodeJS.Timeout | undefined;
+  /** Between a disconnect and the reconnect: no consumer is opened (the watchdog opens one after). */
+  #disconnected = false;
+  /** The connection's status events (a lost connection drops the consumer: see #watchConnection). */
+  #status: (AsyncIterable<{ type: string }> & { stop?: () => void }) | undefined;
   readonly #log: FollowLogger;
   readonly #stallMs: number;
 
@@ -212,12 +216,35 @@ export class NatsFollow implements Stoppable {
     if (this.#stopped) return;
     this.#watchdog = setInterval(() => void this.#tick(), CHECK_EVERY_MS);
     this.#watchdog.unref();
+    this.#watchConnection();
+  }
+
+  /**
+   * A lost connection drops the consumer at once, without deleting it: when the server restarts,
+   * it restores an R1 consumer from its configuration (its original start sequence) and would push
+   * it all again to the resubscribed inbox in the middle of the cluster's recovery; with no
+   * interest left, it pushes nothing and expires. The watchdog opens a new one after the last
+   * sequence delivered once the connection is back.
+   */
+  #watchConnection(): void {
+    const status = this.o.nc.status() as AsyncIterable<{ type: string }> & { stop?: () => void };
+    this.#status = status;
+    void (async () => {
+      for await (const st of status) {
+        if (this.#stopped) break;
+        if (st.type === 'disconnect') {
+          this.#disconnected = true;
+          if (this.#sub) this.#restart({ reason: 'connection lost', discard: false, keep: true });
+        } else if (st.type === 'reconnect') this.#disconnected = false;
+      }
+    })().catch(() => undefined);
   }
 
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#watchdog) clearInterval(this.#watchdog);
+    this.#status?.stop?.();
     this.#drop();
     this.#queue = [];
     this.#queueHead = 0;
@@ -388,13 +415,13 @@ export class NatsFollow implements Stoppable {
   }
 
   /** Drops the current consumer (its late messages are dropped) and opens a new one when the queue is delivered. */
-  #restart({ reason, discard }: Restart): void {
+  #restart({ reason, discard, keep = false }: Restart): void {
     if (this.#stopped) return;
     if (reason !== 'misplaced' && reason !== 'stalled')
       this.#log.warn({ stream: this.o.stream, filter: this.o.filter, lastRead: this.#lastRead, reason }, 'follow consumer replaced');
     // A consumer dropped before its placement was confirmed: nothing it sent may be delivered.
     const unplaced = this.#opening;
-    this.#drop();
+    this.#drop(!keep);
     if (discard || unplaced) {
       this.#queue = [];
       this.#queueHead = 0;
@@ -404,14 +431,14 @@ export class NatsFollow implements Stoppable {
     this.#drain();
   }
 
-  /** Unsubscribes and deletes the current consumer; bumps the generation. */
-  #drop(): void {
+  /** Unsubscribes (and deletes, unless told not to) the current consumer; bumps the generation. */
+  #drop(deleteIt = true): void {
     this.#generation++;
     this.#opening = false;
     this.#pendingFc = undefined;
     this.#sub?.unsubscribe();
     this.#sub = undefined;
-    if (this.#consumer) this.#deleteConsumer(this.#consumer);
+    if (this.#consumer && deleteIt) this.#deleteConsumer(this.#consumer);
     this.#consumer = undefined;
   }
 
@@ -422,7 +449,7 @@ export class NatsFollow implements Stoppable {
   }
 
   async #reopen(): Promise<void> {
-    if (this.#stopped || this.#opening || !this.#needsOpen) return;
+    if (this.#stopped || this.#opening || !this.#needsOpen || this.#disconnected) return;
     try {
       await this.#open();
     } catch (err) {

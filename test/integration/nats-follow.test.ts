@@ -5,7 +5,9 @@
  *   (the held flow-control request, not the queue bound, stopped the server);
  * - a consumer deleted under the follow (as when its node dies): its heartbeats stop, a new one
  *   starts after the last message delivered; checked: every message once, in order, before and
- *   after the loss.
+ *   after the loss;
+ * - the server killed (SIGKILL) and restarted under the follow: the lost connection drops the
+ *   consumer, a new one starts once reconnected; checked: every message once, in order.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -92,3 +94,31 @@ it('starts a new consumer after the last message delivered when its consumer dis
     await fabric.close();
   }
 });
+
+it('survives a server restart: a new consumer after the last message delivered, nothing twice', async () => {
+  const { warnings, logger } = recorder();
+  const fabric = await NatsFabric.on(nc, { logger });
+  await fabric.ensureStream({ name: 'FOLLOW_RESTART', subjects: ['frs.>'] });
+  const seqs: number[] = [];
+  const follow = await fabric.follow('FOLLOW_RESTART', 'frs.>', 1, (m) => void seqs.push(m.seq));
+  try {
+    for (let i = 0; i < 30; i++) await fabric.publish('frs.a', new Uint8Array([i]));
+    await until(() => seqs.length >= 30, 5_000);
+    await server.restart();
+    await until(() => fabric.isConnected(), 15_000);
+    let sent = 30;
+    const deadline = Date.now() + 15_000;
+    while (sent < 60 && Date.now() < deadline) {
+      await fabric.publish('frs.a', new Uint8Array([sent]), { msgId: `r${sent}` }).then(
+        () => sent++,
+        () => new Promise((r) => setTimeout(r, 200)), // JetStream still starting
+      );
+    }
+    await until(() => seqs.length >= 60, 15_000);
+    expect(seqs).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(warnings.some((w) => /replaced/.test(w))).toBe(true);
+  } finally {
+    follow.stop();
+    await fabric.close();
+  }
+}, 60_000);
