@@ -1,7 +1,7 @@
 /**
  * The fabric port on NATS JetStream: the lean paths (LeanPublisher for fenced, deduplicated
- * appends; DirectReader for last-message reads), the bounded `scan`, self-healing ordered consumers
- * for follows (nats-follow.ts), durable pull consumers for work queues, nats.js KV, core publish/subscribe.
+ * appends; DirectReader for last-message reads), the bounded `scan`, self-healing lean ordered push
+ * consumers for follows (nats-follow.ts), durable pull consumers for work queues, nats.js KV, core publish/subscribe.
  *
  * Invariant: the port's semantics (fabric.ts), checked by the same contract suite as the memory
  * fabric (test/integration/fabric-contract.test.ts). Every error leaves as a DurableError: the
@@ -210,14 +210,15 @@ export class NatsFabric implements Fabric {
   }
 
   /**
-   * An ordered consumer that is replaced when it stalls or sits on a follower replica
-   * (src/store/nats-follow.ts holds the reasons); rejects when the first one cannot be opened.
+   * A lean ordered push consumer on one raw subscription, replaced when it skips, goes silent,
+   * stalls or sits on a follower replica (src/store/nats-follow.ts holds the reasons); rejects when
+   * the first one cannot be opened.
    */
   async follow(stream: string, filter: string, fromSeq: number, onMessage: (m: StoredMessage) => void | Promise<void>): Promise<Stoppable> {
     this.#open();
     const follow = new NatsFollow(
       {
-        js: this.js,
+        nc: this.nc,
         jsm: this.jsm,
         stream,
         filter,

@@ -1,23 +1,38 @@
 /**
  * NatsFollow: the NATS side of the port's `follow` (src/store/fabric.ts): one filter of a stream,
- * in order, from a start sequence, now and as messages are stored, over a nats.js ordered consumer
- * (no server-side ack state) that is replaced when it goes wrong. Used by NatsFabric.follow; the
- * partition inbox readers (src/worker/inbox-reader.ts) are its hot path.
+ * in order, from a start sequence, now and as messages are stored. Used by NatsFabric.follow; the
+ * partition inbox readers (src/worker/inbox-reader.ts) are its hot path, so it is a lean path like
+ * the lean publish (lean-publisher.ts): an ordered PUSH consumer (ephemeral, no acks, memory, one
+ * replica, flow control, idle heartbeats) delivering to a private inbox on ONE core subscription
+ * with a callback. We parse the ack reply subject ourselves for the stream and consumer sequences,
+ * read headers only when a message has them, and answer flow control ourselves; no JsMsg, no async
+ * iterator, no pull bookkeeping (issue 10: nats.js's `consume()` cost most of the worker's CPU).
+ * A consumer that goes wrong (a consumer-sequence gap, a heartbeat that reveals one, missed
+ * heartbeats, an error status, a stall, a follower placement) is replaced by a new one, on a new
+ * inbox, from the last sequence delivered + 1.
  *
  * Invariants:
  * - messages reach the callback in stream order, each once: a replacement consumer starts after
- *   the highest sequence already delivered, and a replaced consumer's late deliveries are dropped;
+ *   the highest sequence already delivered, and a replaced consumer's late deliveries are dropped
+ *   (its inbox is unsubscribed, and its messages are told apart by generation);
  * - backpressure: when the callback returns a promise, nothing more is delivered until it settles
- *   (a plain return costs no await); a follow paused by backpressure is never taken for a stalled
- *   one, and the time it spent paused is not silence;
- * - a follow that went silent while the stream leader holds newer messages for the filter (nats.js
- *   can stall after losing the NATS node that hosted an ordered consumer) is replaced: the stall
- *   watchdog (real time: a NATS-specific watchdog, not the engine's clock);
+ *   (a plain return costs no await). The push consumer keeps sending meanwhile: what arrives is
+ *   queued here and the flow-control request that follows it is answered only once the queue is
+ *   delivered, so the server holds (nats-server stops a push consumer with flow control at ~2 MB
+ *   unanswered: JsFlowControlMaxPending / 16); should the queue still exceed MAX_QUEUED messages,
+ *   the consumer is dropped and a new one starts after the queue is delivered. A follow paused by
+ *   backpressure is never taken for a stalled one, and the time it spent paused is not silence;
+ * - a follow that went silent while the stream leader holds newer messages for the filter (a
+ *   consumer left on a node that lost its stream, a lagging replica) is replaced: the stall
+ *   watchdog (real time: a NATS-specific watchdog, not the engine's clock); a consumer whose
+ *   heartbeats stop (its node died) is replaced too;
  * - messages are taken only from a consumer on the stream's leader (see onLeader): on
  *   nats-server 2.9.10 a restarted replica can hold other messages than the acknowledged ones at
- *   some sequences, and a reader placed there skipped acknowledged signals for good.
+ *   some sequences, and a reader placed there skipped acknowledged signals for good. The check
+ *   runs when a consumer is created, before any of its messages is delivered (they wait).
  */
-import { type Consumer, type ConsumerInfo, type ConsumerMessages, DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, type ConsumerInfo, DeliverPolicy, type JetStreamManager, ReplayPolicy } from '@nats-io/jetstream';
+import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Stoppable, StoredMessage } from './fabric.js';
 
 /** Where a follow reports what it did about a misbehaving consumer (a pino logger fits). */
@@ -28,7 +43,7 @@ export interface FollowLogger {
 }
 
 export interface NatsFollowOptions {
-  js: JetStreamClient;
+  nc: NatsConnection;
   jsm: JetStreamManager;
   stream: string;
   filter: string;
@@ -39,31 +54,149 @@ export interface NatsFollowOptions {
 }
 
 export const DEFAULT_FOLLOW_STALL_MS = 3_000;
-/** How often the watchdog looks for a stall. */
+/** How often the watchdog looks for a stall, missed heartbeats, or a consumer to open again. */
 const CHECK_EVERY_MS = 1_000;
 /** Consecutive placements on a follower replica after which the follow reads from where it is. */
 const MAX_MISPLACED = 10;
-/**
- * Pulls of 2,000 refilled at 1,000, a short expiry and heartbeats: when the node hosting this (R1,
- * ephemeral) ordered consumer dies, nats.js notices only when a pull expires (30 s by default).
- */
-const CONSUME_OPTIONS = { max_messages: 2_000, threshold_messages: 1_000, expires: 5_000, idle_heartbeat: 1_000 };
+/** The consumer's idle heartbeat; nothing heard for HEARTBEATS_MISSED of them: the consumer is replaced. */
+const HEARTBEAT_MS = 1_000;
+const HEARTBEATS_MISSED = 3;
+/** Messages queued while paused beyond which the consumer is dropped (flow control should hold it well before). */
+const MAX_QUEUED = 50_000;
+const NS_PER_MS = 1_000_000;
 
 const silent: FollowLogger = { warn: () => undefined, error: () => undefined, debug: () => undefined };
 
+/** `$JS.ACK.` */
+const ACK_PREFIX = [36, 74, 83, 46, 65, 67, 75, 46];
+const DOT = 46;
+const decoder = new TextDecoder();
+
+/** The nats.js core message's raw parts (MsgImpl, @nats-io/nats-core 3.x); absent: the public getters are used. */
+interface RawMsg {
+  _msg?: { reply?: Uint8Array; hdr: number };
+  _rdata?: Uint8Array;
+}
+
+/** Stream and consumer sequences of the last parsed ack reply (one scratch record: no allocation per message). */
+export const parsedAck = { streamSeq: 0, consumerSeq: 0 };
+
+/**
+ * Parses a JetStream ack reply subject into `parsedAck`; false when it is not one (a status message, a
+ * flow-control request). Two forms (nats-server consumer.go):
+ * `$JS.ACK.<stream>.<consumer>.<delivered>.<streamSeq>.<consumerSeq>.<timestamp>.<pending>` (9 tokens)
+ * and `$JS.ACK.<domain>.<account hash>.<stream>.<consumer>.<delivered>.<streamSeq>.<consumerSeq>.<timestamp>.<pending>[.<token>]` (11+).
+ * Stream and consumer names cannot hold dots, so the token count tells the form.
+ */
+export function parseAckReply(b: Uint8Array): boolean {
+  const n = b.length;
+  if (n < 8) return false;
+  for (let i = 0; i < 8; i++) if (b[i] !== ACK_PREFIX[i]) return false;
+  let tokens = 3; // `$JS`, `ACK`, and the one after the prefix
+  for (let i = 8; i < n; i++) if (b[i] === DOT) tokens++;
+  // Index (0-based) of the stream sequence token.
+  const at = tokens === 9 ? 5 : tokens >= 11 ? 7 : -1;
+  if (at < 0) return false;
+  let token = 0;
+  let i = 0;
+  while (token < at) if (b[i++] === DOT) token++;
+  let s = 0;
+  for (let d = b[i]! - 48; i < n && b[i] !== DOT; d = b[++i]! - 48) {
+    if (d < 0 || d > 9) return false;
+    s = s * 10 + d;
+  }
+  i++;
+  let c = 0;
+  for (let d = b[i]! - 48; i < n && b[i] !== DOT; d = b[++i]! - 48) {
+    if (d < 0 || d > 9) return false;
+    c = c * 10 + d;
+  }
+  if (!(s > 0 && c > 0)) return false;
+  parsedAck.streamSeq = s;
+  parsedAck.consumerSeq = c;
+  return true;
+}
+
+/** The same, from the reply string (when nats.js's raw parts are not there). */
+function parseAckReplyString(reply: string | undefined): boolean {
+  if (!reply?.startsWith('$JS.ACK.')) return false;
+  const t = reply.split('.');
+  const at = t.length === 9 ? 5 : t.length >= 11 ? 7 : -1;
+  if (at < 0) return false;
+  const s = Number(t[at]);
+  const c = Number(t[at + 1]);
+  if (!(s > 0 && c > 0)) return false;
+  parsedAck.streamSeq = s;
+  parsedAck.consumerSeq = c;
+  return true;
+}
+
+/**
+ * A header block (`NATS/1.0[ status]\r\nKey: value\r\n...\r\n\r\n`) as a Map of each key's first
+ * value; undefined when it holds none.
+ */
+export function parseHeaderBlock(block: Uint8Array): Map<string, string> | undefined {
+  const text = decoder.decode(block);
+  let map: Map<string, string> | undefined;
+  let start = text.indexOf('\r\n');
+  while (start >= 0) {
+    start += 2;
+    const end = text.indexOf('\r\n', start);
+    const line = end < 0 ? text.slice(start) : text.slice(start, end);
+    const colon = line.indexOf(':');
+    if (colon > 0) {
+      const key = line.slice(0, colon).trim();
+      if (!map) map = new Map();
+      if (!map.has(key)) map.set(key, line.slice(colon + 1).trim());
+    }
+    start = end;
+  }
+  return map;
+}
+
+/**
+ * Why a consumer is replaced (logged, except `misplaced` and `stalled`, which say so themselves);
+ * `discard`: the queued messages came from a misplaced consumer.
+ */
+type Restart = { reason: string; discard: boolean; keep?: boolean };
+
 export class NatsFollow implements Stoppable {
-  #messages: ConsumerMessages | undefined;
+  /** Bumped by every consumer opened or dropped: a message of an older generation is dropped. */
   #generation = 0;
   #stopped = false;
+  #sub: Subscription | undefined;
+  #consumer: string | undefined;
+  /** Opening a consumer (creating it, checking where it sits): its messages wait in the queue. */
+  #opening = false;
+  /** No consumer (dropped or failed to open): open one when the queue is delivered and not paused. */
+  #needsOpen = false;
   /** Highest sequence delivered, and when the follow last delivered (or resumed). */
   #lastRead: number;
   #lastActivityAt = Date.now();
+  /** Highest stream and consumer sequences taken from the current consumer (delivered or queued). */
+  #lastTaken: number;
+  #consumerSeq = 0;
+  /** Messages taken and not yet delivered (paused, or waiting for the placement check), from #queueHead. */
+  #queue: Array<{ msg: Msg; seq: number }> = [];
+  #queueHead = 0;
+  /** A flow-control request answered once the queue is delivered. */
+  #pendingFc: string | undefined;
   /** Waiting for the promise the callback returned (backpressure): not a stall. */
   #paused = false;
+  /** Anything heard from the current consumer (messages, heartbeats), seen by the watchdog. */
+  #heard = 0;
+  #heardSeen = 0;
+  #heardAt = Date.now();
+  /** When the watchdog last ran: a late run (a blocked event loop) does not count the delay as silence. */
+  #tickedAt = Date.now();
   #checking = false;
   /** Consecutive consumers placed on a follower replica (see onLeader). */
   #misplaced = 0;
   #watchdog: NodeJS.Timeout | undefined;
+  /** Between a disconnect and the reconnect: no consumer is opened (the watchdog opens one after). */
+  #disconnected = false;
+  /** The connection's status events (a lost connection drops the consumer: see #watchConnection). */
+  #status: (AsyncIterable<{ type: string }> & { stop?: () => void }) | undefined;
   readonly #log: FollowLogger;
   readonly #stallMs: number;
 
@@ -72,93 +205,255 @@ export class NatsFollow implements Stoppable {
     fromSeq: number,
   ) {
     this.#lastRead = Math.max(1, fromSeq) - 1;
+    this.#lastTaken = this.#lastRead;
     this.#log = o.logger ?? silent;
     this.#stallMs = o.stallMs ?? DEFAULT_FOLLOW_STALL_MS;
   }
 
   /** Opens the first consumer (its failure rejects); the watchdog replaces later ones. */
   async start(): Promise<void> {
-    await this.#open(this.#lastRead + 1);
+    await this.#open();
     if (this.#stopped) return;
-    this.#watchdog = setInterval(() => void this.#checkStalled(), CHECK_EVERY_MS);
+    this.#watchdog = setInterval(() => void this.#tick(), CHECK_EVERY_MS);
     this.#watchdog.unref();
+    this.#watchConnection();
+  }
+
+  /**
+   * A lost connection drops the consumer at once, without deleting it: when the server restarts,
+   * it restores an R1 consumer from its configuration (its original start sequence) and would push
+   * it all again to the resubscribed inbox in the middle of the cluster's recovery; with no
+   * interest left, it pushes nothing and expires. The watchdog opens a new one after the last
+   * sequence delivered once the connection is back.
+   */
+  #watchConnection(): void {
+    const status = this.o.nc.status() as AsyncIterable<{ type: string }> & { stop?: () => void };
+    this.#status = status;
+    void (async () => {
+      for await (const st of status) {
+        if (this.#stopped) break;
+        if (st.type === 'disconnect') {
+          this.#disconnected = true;
+          if (this.#sub) this.#restart({ reason: 'connection lost', discard: false, keep: true });
+        } else if (st.type === 'reconnect') this.#disconnected = false;
+      }
+    })().catch(() => undefined);
   }
 
   stop(): void {
+    if (this.#stopped) return;
     this.#stopped = true;
     if (this.#watchdog) clearInterval(this.#watchdog);
-    this.#messages?.stop();
+    this.#status?.stop?.();
+    this.#drop();
+    this.#queue = [];
+    this.#queueHead = 0;
   }
 
-  async #open(fromSeq: number): Promise<void> {
-    const { js, stream, filter } = this.o;
+  /** Creates a consumer from the last sequence taken + 1 on a new inbox; rejects when it cannot. */
+  async #open(): Promise<void> {
+    const { nc, jsm, stream, filter } = this.o;
     const generation = ++this.#generation;
-    const consumer = await js.consumers.get(stream, { filter_subjects: filter, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq });
-    if (this.#stopped || generation !== this.#generation) return; // stopped or replaced while starting
-    const messages = await consumer.consume(CONSUME_OPTIONS as never);
+    this.#needsOpen = false;
+    this.#opening = true;
+    this.#consumerSeq = 0;
+    this.#heard++;
+    const inbox = createInbox();
+    const sub = nc.subscribe(inbox, { callback: (err, msg) => this.#onRaw(generation, err, msg) });
+    this.#sub = sub;
+    let info: ConsumerInfo;
+    try {
+      info = await jsm.consumers.add(stream, {
+        deliver_subject: inbox,
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: this.#lastTaken + 1,
+        filter_subject: filter,
+        flow_control: true,
+        idle_heartbeat: HEARTBEAT_MS * NS_PER_MS,
+        mem_storage: true,
+        num_replicas: 1,
+        replay_policy: ReplayPolicy.Instant,
+      });
+    } catch (err) {
+      if (generation === this.#generation) {
+        sub.unsubscribe();
+        this.#sub = undefined;
+        this.#opening = false;
+        this.#needsOpen = !this.#stopped;
+      }
+      throw err;
+    }
     if (this.#stopped || generation !== this.#generation) {
-      messages.stop();
+      this.#deleteConsumer(info.name);
       return;
     }
-    this.#messages = messages;
+    this.#consumer = info.name;
+    const placed = await this.#onLeader(info);
+    if (this.#stopped || generation !== this.#generation) return; // dropped while asking: the drop deleted it
+    if (!placed) {
+      // Nothing from this consumer has been taken: the replacement starts where it started.
+      this.#log.warn({ stream, filter, consumer: info.name, on: info.cluster?.leader, seq: this.#lastRead + 1 }, 'follow placed on a follower replica; starting a new one');
+      this.#restart({ reason: 'misplaced', discard: true });
+      return;
+    }
+    this.#opening = false;
     this.#lastActivityAt = Date.now();
-    void this.#pump(consumer, messages, generation);
+    this.#drain();
   }
 
-  async #pump(consumer: Consumer, messages: ConsumerMessages, generation: number): Promise<void> {
-    const { onMessage } = this.o;
-    // The server-side consumer known to sit on the leader (an ordered consumer replaces its own).
-    let placed = '';
-    try {
-      for await (const m of messages) {
-        if (this.#stopped || generation !== this.#generation) break;
-        if (m.seq <= this.#lastRead) continue; // a replacement consumer may repeat what was delivered
-        const info = await consumer.info(true);
-        if (info.name !== placed) {
-          if (!(await this.#onLeader(info))) {
-            // Nothing from this consumer has been taken: the replacement starts at this message.
-            this.#log.warn(
-              { stream: this.o.stream, filter: this.o.filter, consumer: info.name, on: info.cluster?.leader, seq: m.seq },
-              'follow placed on a follower replica; starting a new one',
-            );
-            messages.stop();
-            void consumer.delete().catch((err: Error) => this.#log.debug({ err: err.message }, 'misplaced follow consumer not deleted; it expires by itself'));
-            if (generation === this.#generation && !this.#stopped) {
-              void this.#open(this.#lastRead + 1).catch((err: Error) =>
-                this.#log.warn({ err: err.message, stream: this.o.stream, filter: this.o.filter }, 'follow restart failed; the watchdog will retry'),
-              );
-            }
-            break;
-          }
-          placed = info.name;
-          // Replaced while asking (a stall check, a restart): its late delivery is dropped.
-          if (this.#stopped || generation !== this.#generation) break;
-          if (m.seq <= this.#lastRead) continue;
-        }
-        this.#lastRead = m.seq;
-        this.#lastActivityAt = Date.now();
-        const h = m.headers;
-        let headers: Map<string, string> | undefined;
-        if (h) {
-          headers = new Map();
-          for (const [k, v] of h) headers.set(k, v[0] ?? '');
-        }
-        let pending: void | Promise<void>;
-        try {
-          pending = onMessage(headers ? { seq: m.seq, subject: m.subject, data: m.data, headers } : { seq: m.seq, subject: m.subject, data: m.data });
-        } catch {
-          continue; // the reader's problem (as on the memory fabric); order is kept
-        }
-        if (pending) {
-          this.#paused = true;
-          await pending.catch(() => undefined);
-          this.#paused = false;
-          this.#lastActivityAt = Date.now(); // time spent paused by backpressure is not silence
-        }
+  /** One message on the inbox: taken (delivered, or queued while paused or opening), or a status. */
+  #onRaw(generation: number, err: Error | null, msg: Msg): void {
+    if (err || generation !== this.#generation || this.#stopped) return;
+    this.#heard++;
+    const raw = (msg as RawMsg)._msg;
+    const isData = raw ? raw.reply !== undefined && parseAckReply(raw.reply) : parseAckReplyString(msg.reply);
+    if (!isData) {
+      this.#onStatus(msg);
+      return;
+    }
+    if (parsedAck.consumerSeq !== this.#consumerSeq + 1) {
+      this.#restart({ reason: `consumer sequence gap: ${this.#consumerSeq} then ${parsedAck.consumerSeq}`, discard: false });
+      return;
+    }
+    this.#consumerSeq = parsedAck.consumerSeq;
+    const seq = parsedAck.streamSeq;
+    if (seq <= this.#lastTaken) return; // never expected: a consumer starts after what was taken
+    this.#lastTaken = seq;
+    if (this.#paused || this.#opening || this.#queueHead < this.#queue.length) {
+      this.#queue.push({ msg, seq });
+      if (this.#queue.length - this.#queueHead > MAX_QUEUED) this.#restart({ reason: 'queue full while paused', discard: false });
+      return;
+    }
+    this.#deliver(msg, seq);
+  }
+
+  /** Heartbeats, flow-control requests and error statuses (rare: the public, parsing getters are fine). */
+  #onStatus(msg: Msg): void {
+    const h = msg.headers;
+    const code = h?.code ?? 0;
+    if (code === 100) {
+      if (msg.reply) {
+        this.#flowControl(msg.reply); // a flow-control request
+        return;
       }
+      // An idle heartbeat: the consumer's last delivered sequence tells a gap; a stalled one names its request.
+      const last = h?.get('Nats-Last-Consumer');
+      if (last && Number(last) !== this.#consumerSeq) {
+        this.#restart({ reason: `heartbeat reveals a gap: consumer at ${last}, taken ${this.#consumerSeq}`, discard: false });
+        return;
+      }
+      const stalled = h?.get('Nats-Consumer-Stalled');
+      if (stalled) this.#flowControl(stalled);
+      return;
+    }
+    this.#restart({ reason: `consumer status ${code} ${h?.description ?? ''}`.trim(), discard: false });
+  }
+
+  /** Answers a flow-control request once everything taken before it is delivered. */
+  #flowControl(subject: string): void {
+    if (this.#paused || this.#opening || this.#queueHead < this.#queue.length) this.#pendingFc = subject;
+    else this.o.nc.publish(subject);
+  }
+
+  #deliver(msg: Msg, seq: number): void {
+    this.#lastRead = seq;
+    this.#lastActivityAt = Date.now();
+    const raw = msg as RawMsg;
+    let data: Uint8Array;
+    let headers: Map<string, string> | undefined;
+    const hdr = raw._msg?.hdr;
+    if (raw._rdata && hdr !== undefined) {
+      if (hdr > -1) {
+        headers = parseHeaderBlock(raw._rdata.subarray(0, hdr));
+        data = raw._rdata.subarray(hdr);
+      } else data = raw._rdata;
+    } else {
+      data = msg.data;
+      const h = msg.headers;
+      if (h) {
+        headers = new Map();
+        for (const [k, v] of h) headers.set(k, v[0] ?? '');
+        if (!headers.size) headers = undefined;
+      }
+    }
+    let pending: void | Promise<void>;
+    try {
+      pending = this.o.onMessage(headers ? { seq, subject: msg.subject, data, headers } : { seq, subject: msg.subject, data });
+    } catch {
+      return; // the reader's problem (as on the memory fabric); order is kept
+    }
+    if (pending) {
+      this.#paused = true;
+      pending.then(this.#resume, this.#resume);
+    }
+  }
+
+  readonly #resume = (): void => {
+    this.#paused = false;
+    this.#lastActivityAt = Date.now(); // time spent paused by backpressure is not silence
+    if (!this.#stopped) this.#drain();
+  };
+
+  /** Delivers the queue while not paused; then answers a held flow-control request, or opens a consumer. */
+  #drain(): void {
+    const q = this.#queue;
+    while (this.#queueHead < q.length && !this.#paused && !this.#opening && !this.#stopped) {
+      const { msg, seq } = q[this.#queueHead]!;
+      q[this.#queueHead++] = undefined as never;
+      this.#deliver(msg, seq);
+    }
+    if (this.#queueHead < q.length || this.#paused || this.#opening || this.#stopped) return;
+    this.#queue = [];
+    this.#queueHead = 0;
+    if (this.#pendingFc) {
+      const fc = this.#pendingFc;
+      this.#pendingFc = undefined;
+      if (this.#sub && !this.o.nc.isClosed()) this.o.nc.publish(fc);
+    }
+    if (this.#needsOpen) void this.#reopen();
+  }
+
+  /** Drops the current consumer (its late messages are dropped) and opens a new one when the queue is delivered. */
+  #restart({ reason, discard, keep = false }: Restart): void {
+    if (this.#stopped) return;
+    if (reason !== 'misplaced' && reason !== 'stalled')
+      this.#log.warn({ stream: this.o.stream, filter: this.o.filter, lastRead: this.#lastRead, reason }, 'follow consumer replaced');
+    // A consumer dropped before its placement was confirmed: nothing it sent may be delivered.
+    const unplaced = this.#opening;
+    this.#drop(!keep);
+    if (discard || unplaced) {
+      this.#queue = [];
+      this.#queueHead = 0;
+      this.#lastTaken = this.#lastRead;
+    }
+    this.#needsOpen = true;
+    this.#drain();
+  }
+
+  /** Unsubscribes (and deletes, unless told not to) the current consumer; bumps the generation. */
+  #drop(deleteIt = true): void {
+    this.#generation++;
+    this.#opening = false;
+    this.#pendingFc = undefined;
+    this.#sub?.unsubscribe();
+    this.#sub = undefined;
+    if (this.#consumer && deleteIt) this.#deleteConsumer(this.#consumer);
+    this.#consumer = undefined;
+  }
+
+  #deleteConsumer(name: string): void {
+    const { nc, jsm, stream } = this.o;
+    if (nc.isClosed() || nc.isDraining()) return; // an ephemeral push consumer without interest expires by itself
+    void jsm.consumers.delete(stream, name).catch((err: Error) => this.#log.debug({ err: err.message, consumer: name }, 'follow consumer not deleted; it expires by itself'));
+  }
+
+  async #reopen(): Promise<void> {
+    if (this.#stopped || this.#opening || !this.#needsOpen || this.#disconnected) return;
+    try {
+      await this.#open();
     } catch (err) {
-      if (!this.#stopped && generation === this.#generation)
-        this.#log.error({ err, stream: this.o.stream, filter: this.o.filter }, 'follow failed; the watchdog will start a new one');
+      this.#log.warn({ err: (err as Error).message, stream: this.o.stream, filter: this.o.filter }, 'follow restart failed; the watchdog will retry');
     }
   }
 
@@ -189,11 +484,35 @@ export class NatsFollow implements Stoppable {
     return false;
   }
 
+  /** The watchdog: opens a consumer still missing, replaces one whose heartbeats stopped or that stalled. */
+  async #tick(): Promise<void> {
+    if (this.#stopped) return;
+    const now = Date.now();
+    const late = now - this.#tickedAt > 2 * CHECK_EVERY_MS;
+    this.#tickedAt = now;
+    // A pause is not silence either: the server, held by flow control, may stop its heartbeats.
+    if (this.#heard !== this.#heardSeen || late || this.#paused) {
+      this.#heardSeen = this.#heard;
+      this.#heardAt = now;
+    }
+    if (this.#needsOpen) {
+      if (!this.#paused && this.#queueHead >= this.#queue.length) await this.#reopen();
+      return;
+    }
+    if (this.#opening || late) return;
+    if (now - this.#heardAt > HEARTBEATS_MISSED * HEARTBEAT_MS) {
+      this.#restart({ reason: 'missed heartbeats', discard: false });
+      return;
+    }
+    await this.#checkStalled();
+  }
+
   /** Replaces a consumer that has been silent while not paused and while newer messages exist. */
   async #checkStalled(): Promise<void> {
     if (this.#stopped || this.#checking) return;
     if (this.#paused || Date.now() - this.#lastActivityAt < this.#stallMs) return;
     this.#checking = true;
+    const generation = this.#generation;
     try {
       // Asked of the stream leader (not DIRECT.GET, which a lagging replica may answer).
       const newest = await this.o.jsm.streams.getMessage(this.o.stream, { last_by_subj: this.o.filter }).catch((err: Error) => {
@@ -201,10 +520,9 @@ export class NatsFollow implements Stoppable {
         throw err;
       });
       if (this.#stopped || !newest || newest.seq <= this.#lastRead) return;
-      if (this.#paused || Date.now() - this.#lastActivityAt < this.#stallMs) return;
+      if (this.#paused || Date.now() - this.#lastActivityAt < this.#stallMs || generation !== this.#generation) return;
       this.#log.warn({ stream: this.o.stream, filter: this.o.filter, lastRead: this.#lastRead, newest: newest.seq }, 'follow stalled; starting a new one');
-      this.#messages?.stop();
-      await this.#open(this.#lastRead + 1);
+      this.#restart({ reason: 'stalled', discard: false });
     } catch (err) {
       this.#log.warn({ err: (err as Error).message, stream: this.o.stream, filter: this.o.filter }, 'follow stall check failed; will check again');
     } finally {
