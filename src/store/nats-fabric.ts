@@ -1,7 +1,8 @@
 /**
  * The fabric port on NATS JetStream: the lean paths (LeanPublisher for fenced, deduplicated
- * appends; DirectReader for last-message reads), the bounded `scan`, self-healing lean ordered push
- * consumers for follows (nats-follow.ts), durable pull consumers for work queues, nats.js KV, core publish/subscribe.
+ * appends; one DIRECT.GET mux for last-message and random reads), the bounded `scan`, self-healing
+ * lean ordered push consumers for follows (nats-follow.ts), durable pull consumers for work
+ * queues, nats.js KV (nats-kv.ts), core publish/subscribe; errors mapped in nats-errors.ts.
  *
  * Invariant: the port's semantics (fabric.ts), checked by the same contract suite as the memory
  * fabric (test/integration/fabric-contract.test.ts). Every error leaves as a DurableError: the
@@ -17,25 +18,12 @@ import { encodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
 import { connectNats } from './connection.js';
 import { scan } from './event-log.js';
-import type {
-  CoreMessage,
-  Fabric,
-  KvBucket,
-  KvChange,
-  KvEntry,
-  PubAck,
-  PublishOptions,
-  ScanOptions,
-  Stoppable,
-  StoredMessage,
-  StreamConfig,
-  WorkItem,
-  WorkQueue,
-} from './fabric.js';
+import type { CoreMessage, Fabric, KvBucket, PubAck, PublishOptions, ScanOptions, Stoppable, StoredMessage, StreamConfig, WorkItem, WorkQueue } from './fabric.js';
 import { LeanPublisher } from './lean-publisher.js';
 import { type FollowLogger, NatsFollow } from './nats-follow.js';
 import { ReplyMux } from './reply-mux.js';
-import { isTransient } from './transient.js';
+import { asDurable } from './nats-errors.js';
+import { NatsKv } from './nats-kv.js';
 
 const NS_PER_MS = 1_000_000;
 const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60_000;
@@ -49,16 +37,6 @@ export interface NatsFabricOptions {
   logger?: FollowLogger;
   /** Silence of a follow (not paused, newer messages exist) after which it is replaced (default 3 s). */
   followStallMs?: number;
-}
-
-/** Any error from nats.js as a DurableError; the fence and stale revisions as `fenced`. */
-function asDurable(e: unknown, what: string): DurableError {
-  if (e instanceof DurableError) return e;
-  const message = (e as Error)?.message ?? String(e);
-  const code = /wrong last sequence|10071/i.test(message) ? 'fenced' : 'connection';
-  // `transient`: what a forming or electing cluster says (timeouts, no leader, no responders):
-  // start-up steps on the port (src/store/startup.ts) retry those until their deadline.
-  return new DurableError(code, `${what}: ${message}`, { cause: e, details: { transient: code === 'connection' && isTransient(e) } });
 }
 
 function toMap(h: MsgHdrs | undefined): Map<string, string> | undefined {
@@ -454,83 +432,4 @@ function workItem(m: JsMsg): WorkItem {
     term: () => m.term(),
     working: () => m.working(),
   };
-}
-
-/** nats.js KV behind the port: deleted keys read as absent, CAS failures as `fenced`. */
-class NatsKv implements KvBucket {
-  constructor(
-    private readonly kv: KV,
-    readonly name: string,
-    private readonly own: (s: Stoppable) => Stoppable,
-  ) {}
-
-  async get(key: string): Promise<KvEntry | null> {
-    try {
-      const e = await this.kv.get(key);
-      return e && e.operation === 'PUT' ? { key, value: e.value, revision: e.revision } : null;
-    } catch (e) {
-      throw asDurable(e, `get ${this.name}/${key}`);
-    }
-  }
-
-  async put(key: string, value: Uint8Array): Promise<number> {
-    try {
-      return await this.kv.put(key, value);
-    } catch (e) {
-      throw asDurable(e, `put ${this.name}/${key}`);
-    }
-  }
-
-  async create(key: string, value: Uint8Array): Promise<number> {
-    try {
-      return await this.kv.create(key, value);
-    } catch (e) {
-      // nats.js says "wrong last sequence" (or, having checked itself, that the key exists).
-      const exists = /exists/i.test((e as Error)?.message ?? '');
-      throw exists ? new DurableError('fenced', `key '${key}' exists in bucket ${this.name}`, { cause: e }) : asDurable(e, `create ${this.name}/${key}`);
-    }
-  }
-
-  async update(key: string, value: Uint8Array, revision: number): Promise<number> {
-    try {
-      return await this.kv.update(key, value, revision);
-    } catch (e) {
-      throw asDurable(e, `update ${this.name}/${key}`);
-    }
-  }
-
-  async delete(key: string, options: { purge?: boolean } = {}): Promise<void> {
-    try {
-      await (options.purge ? this.kv.purge(key) : this.kv.delete(key));
-    } catch (e) {
-      throw asDurable(e, `delete ${this.name}/${key}`);
-    }
-  }
-
-  async keys(filter = '>'): Promise<string[]> {
-    try {
-      const out: string[] = [];
-      for await (const k of await this.kv.keys(filter)) out.push(k);
-      return out;
-    } catch (e) {
-      throw asDurable(e, `keys of ${this.name}`);
-    }
-  }
-
-  async watch(onChange: (c: KvChange) => void, options: { filter?: string } = {}): Promise<Stoppable> {
-    const w = await this.kv.watch(options.filter ? { key: options.filter } : {}).catch((e) => {
-      throw asDurable(e, `watch ${this.name}`);
-    });
-    void (async () => {
-      for await (const e of w) {
-        const c: KvChange = e.operation === 'PUT' ? { op: 'PUT', key: e.key, value: e.value, revision: e.revision } : { op: e.operation, key: e.key, revision: e.revision };
-        try {
-          onChange(c);
-        } catch {
-          /* the watcher's problem */
-        }
-      }
-    })().catch(() => undefined);
-    return this.own({ stop: () => w.stop() });
-  }
 }

@@ -3,7 +3,7 @@
  * both forms nats-server uses (9 tokens, and 11+ with domain and account hash), and header blocks.
  */
 import { describe, expect, it } from 'vitest';
-import { parseAckReply, parseHeaderBlock, parsedAck } from '../../../src/store/nats-follow.js';
+import { parseAckReply, parseHeaderBlock, parsedAck } from '../../../src/store/nats-wire.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
