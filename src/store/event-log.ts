@@ -1,6 +1,6 @@
 /**
  * Reading actor events from the event stream: a bounded ordered scan of a subject filter (history
- * loads and partition recovery). The last event of one subject is read with DirectReader.
+ * loads and partition recovery). The last event of one subject is read with a DIRECT.GET (NatsFabric.readLast).
  *
  * Invariant: reads never create durable server state (direct get, ephemeral ordered consumers).
  */

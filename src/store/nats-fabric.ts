@@ -400,8 +400,8 @@ export class NatsFabric implements Fabric {
 const DIRECT_GET_META = new Set(['Nats-Stream', 'Nats-Sequence', 'Nats-Subject', 'Nats-Time-Stamp', 'Nats-Last-Sequence']);
 
 /**
- * A DIRECT.GET reply as a StoredMessage with the message's own headers (src/store/DirectReader
- * drops them; the port promises them, and KV deletions are told by one).
+ * A DIRECT.GET reply as a StoredMessage with the message's own headers and its stored time (KV
+ * deletions are told by a header).
  */
 function decodeDirectGet(msg: Msg, subject: string): StoredMessage | null {
   const h = msg.headers;

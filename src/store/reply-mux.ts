@@ -1,6 +1,6 @@
 /**
  * ReplyMux: many concurrent request/reply exchanges over one wildcard reply subscription, with
- * one interval sweeping deadlines. The shared core of LeanPublisher and DirectReader: nats.js's
+ * one interval sweeping deadlines. The shared core of LeanPublisher and NatsFabric's DIRECT.GET reads: nats.js's
  * request path costs a timer and a mux lookup per call, which dominates at tens of thousands of
  * calls per second.
  * Invariant: every registered exchange settles exactly once: by its reply, its deadline or close().

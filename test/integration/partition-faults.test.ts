@@ -19,7 +19,6 @@ import { EntityId } from '../../src/core/entity-id.js';
 import { entityActorToken, entityInboxSubject, entityPartition, eventSubject, inboxSubject } from '../../src/core/topology.js';
 import { entity } from '../../src/entity/definition.js';
 import type { EntityDefinition } from '../../src/entity/definition.js';
-import { DirectReader } from '../../src/store/direct-reader.js';
 import type { Hub } from '../../src/store/hub.js';
 import { openHub } from '../../src/store/nats-hub.js';
 import { LeanPublisher, type LeanPublishOptions } from '../../src/store/lean-publisher.js';
@@ -81,7 +80,6 @@ async function rig(hubName: string, partitions: number): Promise<Rig> {
   const hub = await openHub(nc, { hub: hubName, partitions });
   const faulty = new FaultyPublisher(nc, 2_000);
   const plain = new LeanPublisher(nc);
-  const reader = new DirectReader(nc, hub.names.eventStream);
   const defs = new Map<string, EntityDefinition>([[tally.name, tally as EntityDefinition]]);
   const noOrchestrations = { start: () => ({}), entityResponse: () => ({}), lockGranted: () => ({}) };
   const entities = new EntityHost(hub, defs, noOrchestrations, 100, hub.fabric.clock);
@@ -106,14 +104,13 @@ async function rig(hubName: string, partitions: number): Promise<Rig> {
       await plain.publish(entityInboxSubject(hub.names.hub, id, partitions), encodeJson(body));
     },
     value: async (id) => {
-      const last = await reader.readLast(eventSubject(hub.names.hub, entityPartition(id, partitions), entityActorToken(id)));
+      const last = await hub.fabric.readLast(hub.names.eventStream, eventSubject(hub.names.hub, entityPartition(id, partitions), entityActorToken(id)));
       return last ? decodeJson<{ st: { value: number } }>(last.data).st.value : undefined;
     },
     stop: async () => {
       await processor.stop(true);
       faulty.close();
       plain.close();
-      reader.close();
     },
   };
 }

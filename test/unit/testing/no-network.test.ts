@@ -31,7 +31,7 @@ it('imports no NATS client and no networking module', () => {
   expect(files.size).toBeGreaterThan(5);
   const network = [...packages].filter((p) => /^@nats-io\/|^(node:)?(net|tls|dgram|http|https|http2|dns)$/.test(p));
   expect(network).toEqual([]);
-  expect([...files].filter((f) => /src[\\/]store[\\/](nats-[a-z-]+|lean-publisher|connection|transient|reply-mux|event-log|direct-reader)\.ts$/.test(f))).toEqual([]);
+  expect([...files].filter((f) => /src[\\/]store[\\/](nats-[a-z-]+|lean-publisher|connection|transient|reply-mux|event-log)\.ts$/.test(f))).toEqual([]);
   // The same engine: the test kit's graph holds the production worker and client.
   expect([...files].some((f) => /src[\\/]worker[\\/]worker\.ts$/.test(f))).toBe(true);
   expect([...files].some((f) => /src[\\/]client[\\/]client\.ts$/.test(f))).toBe(true);
