@@ -70,20 +70,18 @@ export class InstanceClient {
     const orchestration = normalizeName(name, 'orchestration');
     await this.catalog.requireOrchestration(orchestration);
     const instanceId = options.instanceId === undefined ? randomUUID().replaceAll('-', '') : validateInstanceId(options.instanceId);
-    // A generated id is new by construction: no need to read a status first. A deleted key
-    // reads as its tombstone (empty value): the write below is fenced on the tombstone's revision.
+    // A generated id is new by construction: no need to read a status first. A deleted key reads
+    // as absent: the write below is then a create, which the bucket makes over the tombstone.
     const existing = options.instanceId === undefined ? undefined : await this.readStatusRecord(instanceId);
     let revision = 0;
     let position = 0;
-    if (existing?.entry) {
+    if (existing) {
       const { status, position: p } = existing.entry;
       if (!isTerminal(status.runtimeStatus)) {
         throw new DurableError('instance-exists', `instance '${instanceId}' already exists and is ${status.runtimeStatus}`);
       }
       revision = existing.revision;
       position = p;
-    } else if (existing) {
-      revision = existing.revision;
     }
     const runId = randomUUID();
     const now = new Date(this.hub.fabric.clock.now()).toISOString();
@@ -129,22 +127,14 @@ export class InstanceClient {
   private async readStatusEntry(instanceId: string): Promise<{ status: OrchestrationStatus; position: number; revision: number } | undefined> {
     validateInstanceId(instanceId);
     const r = await this.readStatusRecord(instanceId);
-    return r?.entry ? { ...r.entry, revision: r.revision } : undefined;
+    return r ? { ...r.entry, revision: r.revision } : undefined;
   }
 
-  /**
-   * The status key's last record, read as the last message of its subject in the bucket's stream
-   * (`KV_<bucket>`, fabric.ts): the fabric's lean DIRECT.GET on NATS, where the KV handle's get
-   * cost the client several times the CPU (a request with its own error objects). Its revision is
-   * the message's sequence; a deleted key is its tombstone (no entry, the tombstone's revision).
-   */
-  private async readStatusRecord(instanceId: string): Promise<{ entry?: ReturnType<typeof decodeStatusEntry>; revision: number } | undefined> {
-    const bucket = this.hub.names.statusBucket;
-    const m = await this.hub.fabric.readLast(`KV_${bucket}`, `$KV.${bucket}.${statusKey(instanceId)}`);
-    if (!m) return undefined;
-    const op = m.headers?.get('KV-Operation');
-    if (op === 'DEL' || op === 'PURGE' || m.data.length === 0) return { revision: m.seq };
-    return { entry: decodeStatusEntry(m.data), revision: m.seq };
+  /** The status key's record and its revision (the bucket's get: a DIRECT.GET on NATS). */
+  private async readStatusRecord(instanceId: string): Promise<{ entry: ReturnType<typeof decodeStatusEntry>; revision: number } | undefined> {
+    const e = await this.hub.kv.status.get(statusKey(instanceId));
+    if (!e || e.value.length === 0) return undefined;
+    return { entry: decodeStatusEntry(e.value), revision: e.revision };
   }
 
   /**
@@ -159,9 +149,8 @@ export class InstanceClient {
   private async writeStatusIfUnchanged(status: OrchestrationStatus, position: number, revision: number, what: string): Promise<void> {
     const data = encodeJson({ ...status, ...(position > 0 ? { _v: position } : {}) });
     try {
-      // A KV create/update is a publish to the key's subject fenced on its revision (0: absent);
-      // through the fabric's lean publish, not the KV handle (a request per write, heavier).
-      await this.hub.fabric.publish(`$KV.${this.hub.names.statusBucket}.${statusKey(status.instanceId)}`, data, { expectedLastSubjectSequence: revision });
+      const key = statusKey(status.instanceId);
+      await (revision ? this.hub.kv.status.update(key, data, revision) : this.hub.kv.status.create(key, data));
     } catch (e) {
       if (isCasConflict(e)) return;
       process.emitWarning(`durable-nats: the Pending status after ${what} of instance '${status.instanceId}' was not written: ${(e as Error).message}`, {

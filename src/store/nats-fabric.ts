@@ -326,7 +326,7 @@ export class NatsFabric implements Fabric {
         allow_direct: true,
         ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
       });
-      return new NatsKv(kv, name, (s) => this.#own(s));
+      return new NatsKv(kv, name, (s) => this.#own(s), this);
     } catch (e) {
       throw asDurable(e, `bucket ${name}`);
     }
@@ -334,7 +334,7 @@ export class NatsFabric implements Fabric {
 
   /** A nats.js KV handle (opened elsewhere on this connection) behind the port. */
   wrapKv(kv: KV, name: string): KvBucket {
-    return new NatsKv(kv, name, (s) => this.#own(s));
+    return new NatsKv(kv, name, (s) => this.#own(s), this);
   }
 
   publishCore(subject: string, data: Uint8Array, options: { headers?: Record<string, string>; reply?: string } = {}): void {
