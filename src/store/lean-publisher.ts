@@ -38,7 +38,12 @@ const decoder = new TextDecoder();
 
 function decodePubAck(msg: Msg, subject: string): PubAck {
   if (msg.headers?.code === 503 || (msg.data.length === 0 && msg.headers?.hasError)) {
-    throw new DurableError('connection', `no JetStream stream captures '${subject}' (is the hub created and the server JetStream-enabled?)`);
+    // No responders: no stream captures the subject, or (a cluster electing, a stream just
+    // created) its leader does not answer yet: transient for start-up steps, which retry it
+    // until their deadline (src/store/startup.ts), as they retry nats.js's timeouts.
+    throw new DurableError('connection', `no JetStream stream captures '${subject}' (is the hub created and the server JetStream-enabled?)`, {
+      details: { transient: true },
+    });
   }
   let reply: { error?: { err_code?: number; description?: string }; stream: string; seq: number; duplicate?: boolean };
   try {
@@ -48,7 +53,9 @@ function decodePubAck(msg: Msg, subject: string): PubAck {
   }
   if (reply.error) {
     const code = reply.error.err_code === WRONG_LAST_SEQUENCE ? 'fenced' : 'connection';
-    throw new DurableError(code, `JetStream rejected publish to ${subject}: ${reply.error.description}`, { details: { errCode: reply.error.err_code } });
+    // 503-class answers (no leader, temporarily unavailable) are what a forming cluster says.
+    const transient = code === 'connection' && /leader|unavailable|not (yet )?(enabled|available)|incomplete/i.test(reply.error.description ?? '');
+    throw new DurableError(code, `JetStream rejected publish to ${subject}: ${reply.error.description}`, { details: { errCode: reply.error.err_code, transient } });
   }
   return { stream: reply.stream, seq: reply.seq, duplicate: reply.duplicate === true };
 }
