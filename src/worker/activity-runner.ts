@@ -1,7 +1,9 @@
 /**
  * ActivityRunner: pulls activity work items (one durable consumer per activity name, shared by
  * every worker that registers it), runs them, and sends TaskCompleted / TaskFailed to the
- * instance's inbox before acking.
+ * instance's inbox before acking. It also runs work items that a partition of this worker hands it
+ * directly (local dispatch, src/worker/local-activities.ts): those share the execution slots and
+ * the arrival order with pulled ones, and their result goes back to the partition in memory.
  *
  * Invariants: an activity is acked only after its result is durable (so a crash re-runs it:
  * at-least-once; the instance applies the first result of a task id and ignores the rest); a
@@ -22,6 +24,8 @@ import { activitySubject, deadLetterSubject, instanceInboxSubject } from '../cor
 import { attr, endSpan, recordError, spanHeaders, SpanKind, startSpan, traceFromNatsHeaders, inSpan } from '../core/tracing.js';
 import type { ActivityDefinition } from '../orchestration/definition.js';
 import type { WorkItem, WorkQueue } from '../store/fabric.js';
+import type { ResolvedEffect } from './actor-host.js';
+import type { LocalActivities, LocalActivitySlot } from './local-activities.js';
 import type { Hub } from '../store/hub.js';
 import { withStartupRetry, type StartupRetryOptions } from '../store/startup.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -42,13 +46,32 @@ export interface ActivityRunnerOptions {
   ackWaitMs: number;
   /** For span attributes. */
   workerId?: string | undefined;
+  /** Most work items handed over by local partitions and not yet finished (0: no local dispatch). */
+  localBacklog?: number;
 }
 
-export class ActivityRunner {
+/** A work item waiting for an execution slot: pulled from the queue, or handed over by a partition. */
+type Waiting = { def: ActivityDefinition; m: WorkItem; intake: Intake } | { def: ActivityDefinition; local: LocalRun };
+
+interface LocalRun {
+  item: ActivityWorkItem;
+  trace: Record<string, string> | undefined;
+  onResult: (data: Uint8Array, trace: Record<string, string> | undefined) => void;
+}
+
+/** What one execution produced: the instance message to deliver, and its span (still open). */
+interface Execution {
+  data: Uint8Array;
+  /** Set when the activity failed (the span records it). */
+  failure?: ReturnType<typeof toErrorInfo>;
+  span: ReturnType<typeof startSpan>;
+}
+
+export class ActivityRunner implements LocalActivities {
   /** Ends the open pulls and the back-offs on stop(). */
   private readonly stopping = new AbortController();
   /** Items received and waiting for an execution slot, in arrival order (shared by all activities). */
-  private readonly waiting: Array<{ def: ActivityDefinition; m: WorkItem; intake: Intake }> = [];
+  private readonly waiting: Waiting[] = [];
   /** Items running: heartbeated with the waiting ones. */
   private readonly executingItems = new Set<WorkItem>();
   private executing = 0;
@@ -56,8 +79,42 @@ export class ActivityRunner {
   private heartbeat: CancelTimer | undefined;
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
+  /** Local work items claimed and not finished (bounded by `localBacklog`). */
+  private localHeld = 0;
+  /** Activities by work-queue subject: how a partition's effect is recognized as a work item. */
+  private readonly bySubject: ReadonlyMap<string, ActivityDefinition>;
 
-  constructor(private readonly o: ActivityRunnerOptions) {}
+  constructor(private readonly o: ActivityRunnerOptions) {
+    this.bySubject = new Map([...o.activities.values()].map((def) => [activitySubject(o.hub.names.hub, def.name), def]));
+  }
+
+  claim(effect: ResolvedEffect): LocalActivitySlot | undefined {
+    if (this.stopped || this.localHeld >= (this.o.localBacklog ?? 0)) return undefined;
+    const def = this.bySubject.get(effect.s);
+    if (!def) return undefined;
+    const check = activityWorkItemSchema.safeParse(effect.d);
+    if (!check.success) return undefined; // published instead: the queue path parks it with the reason
+    this.localHeld++;
+    let settled = false;
+    return {
+      run: (onResult) => {
+        if (settled) return;
+        settled = true;
+        if (this.stopped) {
+          // Stopping: not run here. It stays owed by its partition, whose checkpoint hands it on.
+          this.localHeld--;
+          return;
+        }
+        this.waiting.push({ def, local: { item: check.data, trace: effect.h, onResult } });
+        this.startWaiting();
+      },
+      release: () => {
+        if (settled) return;
+        settled = true;
+        this.localHeld--;
+      },
+    };
+  }
 
   /** Creates or binds every activity's consumer, retrying transient errors until the start-up deadline. */
   async start(startup?: StartupRetryOptions): Promise<void> {
@@ -83,7 +140,11 @@ export class ActivityRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
-    for (const w of this.waiting.splice(0)) w.m.nak();
+    // Local ones stay owed by their partition (its checkpoint hands them on as work items).
+    for (const w of this.waiting.splice(0)) {
+      if ('m' in w) w.m.nak();
+      else this.localHeld--;
+    }
     await Promise.allSettled([...this.running]);
     this.heartbeat?.();
     this.heartbeat = undefined;
@@ -100,7 +161,7 @@ export class ActivityRunner {
     this.heartbeat = clock.setTimer(clock.now() + Math.max(100, this.o.ackWaitMs / 3), () => {
       this.heartbeat = undefined;
       if (this.waiting.length === 0 && this.executingItems.size === 0) return;
-      for (const w of this.waiting) w.m.working();
+      for (const w of this.waiting) if ('m' in w) w.m.working();
       for (const m of this.executingItems) m.working();
       this.armHeartbeat();
     });
@@ -147,19 +208,39 @@ export class ActivityRunner {
   /** Runs waiting items while execution slots are free, oldest first. */
   private startWaiting(): void {
     while (this.executing < this.o.concurrency && this.waiting.length > 0 && !this.stopped) {
-      const { def, m, intake } = this.waiting.shift()!;
-      intake.credits++;
-      intake.wake?.();
-      intake.wake = undefined;
+      const w = this.waiting.shift()!;
       this.executing++;
-      this.executingItems.add(m);
-      const p = this.run(def, m).finally(() => {
-        this.running.delete(p);
-        this.executingItems.delete(m);
+      let p: Promise<void>;
+      if ('m' in w) {
+        const { def, m, intake } = w;
+        intake.credits++;
+        intake.wake?.();
+        intake.wake = undefined;
+        this.executingItems.add(m);
+        p = this.run(def, m).finally(() => this.executingItems.delete(m));
+      } else {
+        p = this.runLocal(w.def, w.local).finally(() => this.localHeld--);
+      }
+      const tracked = p.finally(() => {
+        this.running.delete(tracked);
         this.executing--;
         this.startWaiting();
       });
-      this.running.add(p);
+      this.running.add(tracked);
+    }
+  }
+
+  /** A local run: the result goes to the partition that handed it over (never fails: failures are results). */
+  private async runLocal(def: ActivityDefinition, run: LocalRun): Promise<void> {
+    // The input as the queue path would see it (a JSON copy, made only now: a waiting item holds
+    // references): the activity may keep or change it without touching the orchestration's cached
+    // history, and it behaves the same on either path (no Dates, no undefined fields).
+    const item = run.item.in === undefined ? run.item : { ...run.item, in: decodeJson(encodeJson(run.item.in)) };
+    const done = await this.execute(def, item, 1, run.trace);
+    try {
+      run.onResult(done.data, spanHeaders(done.span));
+    } finally {
+      endSpan(done.span, done.failure);
     }
   }
 
@@ -173,9 +254,27 @@ export class ActivityRunner {
       await this.park(m, `malformed activity work item: ${(e as Error).message}`);
       return;
     }
-    const log = this.o.logger.child({ instanceId: item.i, activity: def.name, taskId: item.t });
     const deliveries = m.deliveryCount;
     if (deliveries > 1) this.o.metrics.activityRedeliveries.inc();
+    const done = await this.execute(def, item, deliveries, traceFromNatsHeaders(m.headers));
+    const subject = instanceInboxSubject(this.o.hub.names.hub, item.i, this.o.hub.config.partitions);
+    // Per work item (its stream sequence), not per task: a rewound task is a new item whose result must not be deduped away.
+    const msgId = `res:${item.i}:${m.seq}`;
+    try {
+      const trace = spanHeaders(done.span);
+      await this.o.hub.fabric.publish(subject, done.data, { msgId, ...(trace ? { headers: trace } : {}) });
+      m.ack();
+      endSpan(done.span, done.failure);
+    } catch (err) {
+      this.o.logger.warn({ err, instanceId: item.i, activity: def.name, taskId: item.t }, 'could not deliver activity result; it will run again');
+      m.nak(1_000);
+      if (done.span) recordError(done.span, err);
+      endSpan(done.span);
+    }
+  }
+
+  /** Runs one work item (or gives up on one delivered too often) and encodes its result for the instance. */
+  private async execute(def: ActivityDefinition, item: ActivityWorkItem, deliveries: number, parent: Record<string, string> | undefined): Promise<Execution> {
     let outcome: { result?: unknown; failure?: ReturnType<typeof toErrorInfo> };
     // One span per execution, under the episode that scheduled it (the work item's traceparent).
     const span = startSpan(
@@ -190,7 +289,7 @@ export class ActivityRunner {
         'messaging.delivery_count': deliveries,
         ...(this.o.workerId ? { [attr.workerId]: this.o.workerId } : {}),
       },
-      traceFromNatsHeaders(m.headers) ?? {},
+      parent ?? {},
     );
     if (deliveries > MAX_ATTEMPTS) {
       outcome = { failure: { message: `activity '${def.name}' was delivered ${deliveries} times without completing (did it crash its worker?)`, errorType: 'ActivityAbandoned' } };
@@ -202,34 +301,23 @@ export class ActivityRunner {
       } catch (e) {
         outcome = { failure: toErrorInfo(e) };
         this.o.metrics.activitiesRun.inc({ outcome: 'failed' });
-        log.debug({ err: e }, 'activity failed');
+        this.o.logger.debug({ err: e, instanceId: item.i, activity: def.name, taskId: item.t }, 'activity failed');
       }
     }
     const event = outcome.failure ? instanceMessages.taskFailed(item.t, outcome.failure, item.r) : instanceMessages.taskCompleted(item.t, outcome.result, item.r);
-    const subject = instanceInboxSubject(this.o.hub.names.hub, item.i, this.o.hub.config.partitions);
-    // Per work item (its stream sequence), not per task: a rewound task is a new item whose result must not be deduped away.
-    const msgId = `res:${item.i}:${m.seq}`;
+    const invalid = (message: string) => {
+      outcome.failure = { message, errorType: 'DurableError', code: 'validation' };
+      return encodeJson(instanceMessages.taskFailed(item.t, outcome.failure, item.r));
+    };
+    let data: Uint8Array;
     try {
-      let data = encodeJson(event);
-      if (data.length > this.o.hub.fabric.maxPayload - 4096) {
-        data = encodeJson(
-          instanceMessages.taskFailed(
-            item.t,
-            { message: `activity '${def.name}' returned ${data.length} bytes, more than the message limit`, errorType: 'DurableError', code: 'validation' },
-            item.r,
-          ),
-        );
-      }
-      const trace = spanHeaders(span);
-      await this.o.hub.fabric.publish(subject, data, { msgId, ...(trace ? { headers: trace } : {}) });
-      m.ack();
-      endSpan(span, outcome.failure);
-    } catch (err) {
-      log.warn({ err }, 'could not deliver activity result; it will run again');
-      m.nak(1_000);
-      if (span) recordError(span, err);
-      endSpan(span);
+      data = encodeJson(event);
+    } catch (e) {
+      // Running it again would fail the same way: the task fails, with the reason.
+      data = invalid(`activity '${def.name}' returned a value that is not JSON: ${(e as Error).message}`);
     }
+    if (data.length > this.o.hub.fabric.maxPayload - 4096) data = invalid(`activity '${def.name}' returned ${data.length} bytes, more than the message limit`);
+    return { data, span, ...(outcome.failure ? { failure: outcome.failure } : {}) };
   }
 
   /** Parks an item that can never run (dead-letter stream, with the reason), then removes it. */

@@ -15,6 +15,7 @@
  *   after a partial failure re-applies nothing.
  */
 import type { TraceHeaders } from '../core/tracing.js';
+import type { OwedRef } from './local-activities.js';
 
 /** A message read from a partition's inbox. */
 export interface InboxMessage {
@@ -26,6 +27,12 @@ export interface InboxMessage {
   msgId?: string;
   /** W3C trace context from the message's headers (`traceparent`), when the producer sent one. */
   trace?: TraceHeaders;
+  /**
+   * Set on an activity result handed over in memory by a local run (src/worker/local-activities.ts):
+   * it was never in the inbox, so `seq` means nothing (hosts neither skip it by `seq` nor record
+   * its `seq`; the instance ignores a second result of the same task). Names the owed effect.
+   */
+  local?: OwedRef;
 }
 
 /** A publish to do after commit (or again during recovery). `d` is JSON; absent = empty payload. */
@@ -54,6 +61,7 @@ export interface DeadLetterRecord {
 }
 
 export interface CommitPlan {
+  // `effects` are recorded in the event's `fx` in this order (recovery finds an owed effect by its index).
   /**
    * The event to append, as one or more parts (a record larger than a message is split; every
    * part but the last says `more: true`, and readers ignore an unfinished group). Parts are

@@ -22,6 +22,8 @@ export interface CommittedActor {
   plan: CommitPlan;
   /** Stream sequence of the actor's (last) event part, 0 when there was nothing to append. */
   eventSeq: number;
+  /** Stream sequence of the event's first part (where recovery starts reading it), 0 likewise. */
+  firstSeq: number;
 }
 
 export interface FailedActor {
@@ -82,7 +84,7 @@ export class BatchCommitter {
       try {
         const [firstSeq, eventSeq] = await this.append(plan);
         plan.committed(eventSeq, firstSeq);
-        return { token, plan, eventSeq };
+        return { token, plan, eventSeq, firstSeq };
       } catch (e) {
         host.invalidate(token);
         if (!DurableError.is(e, 'fenced')) return { token, messages, error: e as Error };

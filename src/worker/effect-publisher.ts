@@ -18,6 +18,7 @@ import { deadLetterSubject, eventFilter, inboxSubject } from '../core/topology.j
 import { RecordParts, type EventRecord } from '../store/history-records.js';
 import type { Hub } from '../store/hub.js';
 import type { DeadLetterRecord, InboxMessage, ResolvedEffect } from './actor-host.js';
+import type { OwedEffects } from './local-activities.js';
 import type { WorkerMetrics } from './metrics.js';
 
 export interface EffectPublisherDeps {
@@ -85,7 +86,8 @@ export class EffectPublisher {
     this.d.metrics.deadLetters.inc();
     this.d.logger.warn({ seq: dl.seq, subject: dl.subject, reason: dl.reason }, 'message dead-lettered');
     return this.d.hub.fabric.publish(deadLetterSubject(this.d.hub.names.hub, this.d.partition), dl.data, {
-      msgId: `dlq:${dl.seq}`,
+      // A local activity result was never in the inbox (seq 0): no dedupe id to derive.
+      ...(dl.seq > 0 ? { msgId: `dlq:${dl.seq}` } : {}),
       headers: { 'Dn-Reason': dl.reason.slice(0, 1000), 'Dn-Subject': dl.subject, 'Dn-Seq': String(dl.seq) },
     });
   }
@@ -126,6 +128,30 @@ export class EffectPublisher {
     });
     await Promise.all(pending);
     return { count, lastEventSeq: Math.max(last, afterEventSeq) };
+  }
+
+  /**
+   * Publishes the effects a checkpoint lists as owed (activities the previous owner ran locally and
+   * whose result never became durable), each read from its event. An event that is gone (its
+   * instance was purged or continued as new) owes nothing any more. Returns how many were published.
+   */
+  async recoverOwed(owed: OwedEffects[]): Promise<number> {
+    const { hub } = this.d;
+    let count = 0;
+    for (const entry of owed) {
+      const fx: ResolvedEffect[] = [];
+      for (let seq = entry.q; ; ) {
+        const m = await hub.fabric.readNext(hub.names.eventStream, entry.s, seq);
+        if (!m || (seq === entry.q && m.seq !== entry.q)) break; // the event is gone
+        const record = decodeJson<EventRecord<unknown, ResolvedEffect>>(m.data);
+        fx.push(...(record.fx ?? []));
+        if (!record.more) break;
+        seq = m.seq + 1;
+      }
+      await Promise.all(entry.x.filter((x) => fx[x] !== undefined).map((x) => this.publish(fx[x]!)));
+      count += entry.x.filter((x) => fx[x] !== undefined).length;
+    }
+    return count;
   }
 
   /**

@@ -94,8 +94,10 @@ export class OrchestrationHost implements ActorHost {
     const events: HistoryEvent[] = [];
     let lastSeq = cached.lastIn;
     for (const m of messages) {
-      if (m.seq <= cached.lastIn) continue;
-      lastSeq = m.seq;
+      if (!m.local) {
+        if (m.seq <= cached.lastIn) continue;
+        lastSeq = m.seq;
+      }
       let body: unknown;
       try {
         body = decodeJson(m.data);
@@ -151,7 +153,11 @@ export class OrchestrationHost implements ActorHost {
       startTime,
       failure: result.status?.runtimeStatus === 'Failed' ? result.status.failureDetails : undefined,
     });
-    const effects = result.actions.map((a, i) => tracedEffect(this.resolve(instanceId, partition, a, `ofx:${partition}.${actorToken}:${lastSeq}:${i}`), spans?.headers.get(-1)));
+    // Effect ids (dedupe ids, timer ids) are unique per committed event: the fence moves with
+    // every commit, also for a batch of local activity results, which does not move `lastSeq`.
+    const effects = result.actions.map((a, i) =>
+      tracedEffect(this.resolve(instanceId, partition, a, `ofx:${partition}.${actorToken}:${lastSeq}.${cached.lastEventSeq}:${i}`), spans?.headers.get(-1)),
+    );
     // The status record is rewritten when something a reader can see changed (runtime status,
     // custom status, output, failure), and otherwise at most once a second: a fan-in of 10,000
     // results need not write 10,000 identical statuses.

@@ -13,6 +13,7 @@ import type { StartupRetryOptions } from '../store/startup.js';
 import type { ActorHost } from './actor-host.js';
 import { ActivityRunner } from './activity-runner.js';
 import type { CatalogEntry } from './catalog.js';
+import type { LocalActivities } from './local-activities.js';
 import type { OrchestrationMessageFactory } from './entity-host.js';
 import type { WorkerMetrics } from './metrics.js';
 import { OrchestrationHost } from './orchestration-host.js';
@@ -27,12 +28,16 @@ export interface OrchestrationRuntimeOptions {
   cacheSize: number;
   activityConcurrency: number;
   activityAckWaitMs: number;
+  /** Most activities handed over by local partitions at a time (0: none). */
+  localActivityBacklog: number;
   /** For span attributes. */
   workerId?: string;
 }
 
 export interface OrchestrationRuntime {
   host: ActorHost;
+  /** Runs the partitions' activity work items in-process (local dispatch). */
+  localActivities: LocalActivities;
   messages: OrchestrationMessageFactory;
   catalog(): CatalogEntry[];
   /** Binds the activity and start consumers; transient errors are retried until the start-up deadline. */
@@ -70,11 +75,13 @@ export function createOrchestrationRuntime(o: OrchestrationRuntimeOptions): Orch
     concurrency: o.activityConcurrency,
     ackWaitMs: o.activityAckWaitMs,
     workerId: o.workerId,
+    localBacklog: o.localActivityBacklog,
   });
   const router = new StartRouter(o.hub, o.logger);
   const now = () => new Date(o.hub.fabric.clock.now()).toISOString();
   return {
     host,
+    localActivities: runner,
     messages: orchestrationMessages,
     catalog: () => [
       ...[...orchestrations.keys()].map((name) => ({ kind: 'orchestration' as const, name, updatedAt: now() })),

@@ -7,10 +7,15 @@
  *   -> EffectPublisher (effects, dead letters, forwards) + timer registrations -> replies
  *   -> checkpoint
  *
+ * Activity work items of an activity this worker runs are handed to it in memory instead of being
+ * published (local dispatch): they are *owed* until the batch recording their result commits, and
+ * the checkpoint lists them, so whoever recovers the partition publishes them (local-activities.ts).
+ *
  * Invariants:
  * - messages of one actor are applied in inbox order: one batch at a time per partition;
  * - invariant 4: the checkpoint moves past a batch only when every actor of it committed and every
- *   effect, dead letter, forward and timer registration of it is durable; a batch with a failure
+ *   effect, dead letter, forward and timer registration of it is durable or owed (listed in the
+ *   checkpoint); a batch with a failure
  *   is retried whole (actors that did commit skip their applied messages by their `in` sequence),
  *   after the effects recorded in events since the checkpoint are published again;
  * - actors that committed reply to their callers even when others in the batch failed;
@@ -24,12 +29,13 @@ import { decodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
 import { decodeToken } from '../core/encoding.js';
 import { EntityId } from '../core/entity-id.js';
-import { entityPartition, instancePartition } from '../core/topology.js';
+import { entityPartition, inboxSubject, instancePartition } from '../core/topology.js';
 import type { Hub } from '../store/hub.js';
 import type { ActorHost, DeadLetterRecord, InboxMessage } from './actor-host.js';
-import { BatchCommitter, type CommitOutcome } from './batch-committer.js';
+import { BatchCommitter, type CommitOutcome, type CommittedActor } from './batch-committer.js';
 import { EffectPublisher, TrimLimiter } from './effect-publisher.js';
 import { InboxReader } from './inbox-reader.js';
+import { OwedLedger, type LocalActivities, type LocalActivitySlot, type OwedEffects, type OwedRef } from './local-activities.js';
 import type { WorkerMetrics } from './metrics.js';
 import { TimerIndex, type TimerRecord } from './timer-index.js';
 
@@ -38,6 +44,8 @@ export interface Checkpoint {
   in: number;
   /** Highest event-stream sequence written by this partition up to that point. */
   ev: number;
+  /** Effects recorded in events up to `ev` that are not durable yet: activities running locally. */
+  owed?: OwedEffects[];
 }
 
 export interface PartitionDeps {
@@ -51,6 +59,8 @@ export interface PartitionDeps {
   leaseValid: () => boolean;
   /** Retention trims, bounded for the whole worker (default: a bound of this partition's own). */
   trims?: TrimLimiter;
+  /** Runs activity work items here instead of publishing them (absent: every item is published). */
+  localActivities?: LocalActivities;
 }
 
 /** The messages of a batch, sorted by what happens to them. */
@@ -59,6 +69,13 @@ interface RoutedBatch {
   timers: InboxMessage[];
   forwards: Array<{ message: InboxMessage; home: number }>;
   deadLetters: DeadLetterRecord[];
+}
+
+/** An activity work item of a committed batch that will run here once the batch is durable. */
+interface LocalRunClaim {
+  slot: LocalActivitySlot;
+  actorToken: string;
+  ref: OwedRef;
 }
 
 const RETRY_BASE_MS = 100;
@@ -75,7 +92,13 @@ export class PartitionProcessor {
   private processing: Promise<void> | undefined;
   private starting = false;
   private stopped = false;
-  private done: Checkpoint;
+  private done: { in: number; ev: number };
+  /** Owed effects of the previous owner's checkpoint: kept in ours until they are published. */
+  private inherited: OwedEffects[];
+  /** Activities running here whose result is not durable yet. */
+  private readonly owed = new OwedLedger();
+  /** Results of local runs, waiting for the next batch (after the inbox's messages of it). */
+  private readonly localResults: InboxMessage[] = [];
   /** Consecutive failed attempts of the current batch (for backoff and logs). */
   private failures = 0;
   /** A batch failed: effects recorded in events since the checkpoint must be published again. */
@@ -88,7 +111,8 @@ export class PartitionProcessor {
     start: Checkpoint,
     private readonly d: PartitionDeps,
   ) {
-    this.done = { ...start };
+    this.done = { in: start.in, ev: start.ev };
+    this.inherited = start.owed ?? [];
     this.log = d.logger.child({ partition });
     this.reader = new InboxReader({ hub: d.hub, partition, logger: this.log, onMessages: () => this.kick() });
     this.committer = new BatchCommitter({
@@ -120,12 +144,18 @@ export class PartitionProcessor {
    * being published: the test kit's idle detection. Cheap (no I/O).
    */
   get busy(): boolean {
-    return this.starting || this.processing !== undefined || this.reader.size > 0 || this.timers.busy;
+    return this.starting || this.processing !== undefined || this.pending > 0 || this.owed.size > 0 || this.timers.busy;
   }
 
-  /** The last checkpoint whose work is durable (read by the lease renewal). */
+  /** The last checkpoint whose work is durable or owed (read by the lease renewal). */
   get checkpoint(): Checkpoint {
-    return { ...this.done };
+    const owed = this.inherited.length > 0 ? [...this.inherited, ...this.owed.list()] : this.owed.list();
+    return { in: this.done.in, ev: this.done.ev, ...(owed.length > 0 ? { owed } : {}) };
+  }
+
+  /** Messages waiting for a batch: the inbox's and local results. */
+  private get pending(): number {
+    return this.reader.size + this.localResults.length;
   }
 
   async start(): Promise<void> {
@@ -140,6 +170,12 @@ export class PartitionProcessor {
   private async startReading(): Promise<void> {
     const t0 = performance.now();
     // Effects are published after their event; a crash in between leaves them only in the event.
+    // Owed ones (run locally by the previous owner) are before `ev`: published from their events.
+    if (this.inherited.length > 0) {
+      const owed = await this.effects.recoverOwed(this.inherited);
+      this.inherited = [];
+      this.log.debug({ owed }, 'published the work items the previous owner ran locally');
+    }
     const recovered = await this.effects.recover(this.done.ev);
     this.done.ev = recovered.lastEventSeq;
     const t1 = performance.now();
@@ -167,20 +203,40 @@ export class PartitionProcessor {
     this.timers.stop();
     this.reader.stop();
     if (graceful) await this.processing;
+    // Results that missed the last batch: durable in the inbox for the next owner, not lost.
+    for (const m of this.localResults.splice(0)) this.onLocalResult(m.actorToken, m.local!, m.data, m.trace);
     return this.checkpoint;
+  }
+
+  /**
+   * A local run finished: its result joins the next batch. Once the partition has stopped, it goes
+   * to the instance's inbox instead (durable there for the next owner, which may also run the item
+   * again from the checkpoint's owed list: the instance applies the first result of a task).
+   */
+  private onLocalResult(actorToken: string, ref: OwedRef, data: Uint8Array, trace: Record<string, string> | undefined): void {
+    const subject = inboxSubject(this.d.hub.names.hub, this.partition, actorToken);
+    if (this.stopped) {
+      this.d.hub.fabric
+        .publish(subject, data, { msgId: `res:${ref.s}:${ref.q}:${ref.x}`, ...(trace ? { headers: trace } : {}) })
+        .catch((err) => this.log.warn({ err: (err as Error).message, actor: actorToken }, 'local activity result not delivered; the next owner runs it again'));
+      return;
+    }
+    // The inbox subject it would have come on: a dead-lettered one is re-driven there.
+    this.localResults.push({ seq: 0, subject, actorToken, data, local: ref, ...(trace ? { trace } : {}) });
+    this.kick();
   }
 
   private kick(): void {
     if (this.processing || this.stopped) return;
     this.processing = this.drain().finally(() => {
       this.processing = undefined;
-      if (this.reader.size > 0 && !this.stopped) this.kick();
+      if (this.pending > 0 && !this.stopped) this.kick();
     });
   }
 
   /** Never rejects: every failure is logged and the batch retried with backoff. */
   private async drain(): Promise<void> {
-    while (this.reader.size > 0 && !this.stopped) {
+    while (this.pending > 0 && !this.stopped) {
       if (!this.d.leaseValid()) {
         await sleep(50);
         continue;
@@ -191,9 +247,12 @@ export class PartitionProcessor {
           this.done.ev = recovered.lastEventSeq;
           this.recoveryNeeded = false;
         }
-        const batch = this.reader.peek(this.d.maxBatch);
-        if (await this.processBatch(batch)) {
-          this.reader.consumed(batch.length);
+        const inbox = this.reader.peek(this.d.maxBatch);
+        const local = this.localResults.slice(0, this.d.maxBatch);
+        if (await this.processBatch(local.length > 0 ? inbox.concat(local) : inbox, inbox.length)) {
+          this.reader.consumed(inbox.length);
+          this.localResults.splice(0, local.length);
+          for (const m of local) this.owed.settle(m.local!);
           this.failures = 0;
           continue;
         }
@@ -206,8 +265,11 @@ export class PartitionProcessor {
     }
   }
 
-  /** Processes one batch; true when all of it is durable and the checkpoint moved past it. */
-  private async processBatch(batch: InboxMessage[]): Promise<boolean> {
+  /**
+   * Processes one batch (its first `fromInbox` messages from the inbox, the rest local results);
+   * true when all of it is durable and the checkpoint moved past it.
+   */
+  private async processBatch(batch: InboxMessage[], fromInbox: number): Promise<boolean> {
     const started = performance.now();
     const routed = this.route(batch);
     this.parkPoisoned(routed);
@@ -219,9 +281,10 @@ export class PartitionProcessor {
       this.actorFailures.set(f.token, { count: (seen?.count ?? 0) + 1, error: f.error });
     }
     const deadLetters = [...routed.deadLetters, ...outcome.committed.flatMap((c) => c.plan.deadLetters)];
+    const runHere: LocalRunClaim[] = [];
     // Everything else this batch must make durable, all at once, all settled (never unobserved).
     const settled = await Promise.allSettled([
-      ...outcome.committed.flatMap((c) => c.plan.effects.map((fx) => this.effects.publish(fx))),
+      ...outcome.committed.flatMap((c) => this.publishOrClaim(c, runHere)),
       ...deadLetters.map((dl) => this.effects.deadLetter(dl)),
       ...routed.forwards.map(({ message, home }) => this.effects.forward(message, home)),
       ...routed.timers.map((m) => this.registerTimer(m)),
@@ -229,6 +292,8 @@ export class PartitionProcessor {
     this.sendReplies(outcome);
     const failedPublishes = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (outcome.failed.length > 0 || failedPublishes.length > 0) {
+      // Not run here: the retry's recovery publishes them from their events like any effect.
+      for (const r of runHere) r.slot.release();
       const firstError = outcome.failed[0]?.error ?? (failedPublishes[0]?.reason as Error | undefined);
       this.log.warn(
         {
@@ -247,12 +312,33 @@ export class PartitionProcessor {
       // In the background: the batch is durable, and a trim that fails is only late.
       if (c.plan.trim) this.effects.trim(c.plan.trim);
     }
-    const last = batch[batch.length - 1]!;
-    this.done = { in: last.seq, ev: Math.max(this.done.ev, outcome.maxEventSeq) };
+    // Owed from now on (listed in every checkpoint until their result commits), then started.
+    for (const r of runHere) {
+      this.owed.add(r.ref);
+      r.slot.run((data, trace) => this.onLocalResult(r.actorToken, r.ref, data, trace));
+    }
+    this.done = { in: fromInbox > 0 ? batch[fromInbox - 1]!.seq : this.done.in, ev: Math.max(this.done.ev, outcome.maxEventSeq) };
     this.d.metrics.batchSize.observe(batch.length);
     this.d.metrics.commitLatency.observe((performance.now() - started) / 1000);
     this.d.metrics.applied.inc(outcome.committed.reduce((n, c) => n + c.plan.applied, 0));
     return true;
+  }
+
+  /**
+   * Publishes a committed actor's effects, except activity work items the local runner takes
+   * (collected in `runHere`, started only once the whole batch is durable).
+   */
+  private publishOrClaim(c: CommittedActor, runHere: LocalRunClaim[]): Array<Promise<unknown>> {
+    const local = this.d.localActivities;
+    const subject = c.plan.append?.subject;
+    if (!local || !subject || c.firstSeq === 0) return c.plan.effects.map((fx) => this.effects.publish(fx));
+    const publishes: Array<Promise<unknown>> = [];
+    c.plan.effects.forEach((fx, x) => {
+      const slot = local.claim(fx);
+      if (slot) runHere.push({ slot, actorToken: c.token, ref: { s: subject, q: c.firstSeq, x } });
+      else publishes.push(this.effects.publish(fx));
+    });
+    return publishes;
   }
 
   /** Replies of committed actors (core publish: a caller that is gone costs nothing). */

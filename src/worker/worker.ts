@@ -71,6 +71,15 @@ export interface WorkerOptions {
    * is run again by another worker (default 10000).
    */
   activityAckWaitMs?: number;
+  /**
+   * Activities that the orchestrations of this worker's partitions schedule, and that this worker
+   * registers, run here in-process, up to this many handed over and not finished (waiting for one
+   * of the `activityConcurrency` slots or running); their results go into the partition's next
+   * batch without the round trips through the activity queue and the inbox. Beyond it, and for
+   * activities registered elsewhere, the shared queue. Crash-safe: the partition's checkpoint lists
+   * the ones not finished (docs/architecture.md, "Local activity dispatch"). Default 1024; 0 = off.
+   */
+  localActivityBacklog?: number;
   workerId?: string;
   /** Serve GET /metrics (Prometheus) and GET /healthz on this port (0 = a free port); off when absent. */
   metricsPort?: number;
@@ -137,6 +146,10 @@ export class Worker {
       if (def.name === SCHEDULE_ENTITY) throw new DurableError('validation', `entity name '${SCHEDULE_ENTITY}' is reserved for schedules`);
       entities.set(def.name, def);
     }
+    const localActivityBacklog = options.localActivityBacklog ?? 10_000;
+    if (!Number.isInteger(localActivityBacklog) || localActivityBacklog < 0) {
+      throw new DurableError('validation', `localActivityBacklog must be an integer >= 0, got ${localActivityBacklog}`);
+    }
     const startup = startupDeadline(options.startupTimeoutMs, logger);
     // On a given fabric there is no connection to open (nor to close): the fabric is the caller's.
     let nats: NatsHub | undefined;
@@ -177,6 +190,7 @@ export class Worker {
         cacheSize: options.cacheSize ?? 10_000,
         activityConcurrency: options.activityConcurrency ?? 64,
         activityAckWaitMs: options.activityAckWaitMs ?? 10_000,
+        localActivityBacklog,
         workerId: id,
       });
       // Schedules: a system entity on every worker, kept out of the catalog (not user-callable).
@@ -206,6 +220,7 @@ export class Worker {
             maxBatch: options.maxBatch ?? 1_000,
             leaseValid: () => leases.isValid(partition),
             trims,
+            localActivities: orchestrationRuntime.localActivities,
           }),
       });
       // Registered before start(): a start that fails half-way may already hold partitions.

@@ -163,6 +163,58 @@ describe('Worker on a MemoryFabric (no NATS server)', () => {
   });
 });
 
+describe('local activity dispatch on a MemoryFabric', () => {
+  it('a graceful stop hands the activities still waiting for a slot on to the next worker: each runs once', async () => {
+    const fabric = new MemoryFabric();
+    const ran: Array<[string, number]> = [];
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    /** Waits for the gate on the first worker only. */
+    const makeSlow = (worker: string) =>
+      activity('slowPart', async (n: number) => {
+        ran.push([worker, n]);
+        if (worker === 'a') await gate;
+        return n * 10;
+      });
+    const fan = orchestration('fanThree', function* (ctx) {
+      return yield ctx.all([1, 2, 3].map((n) => ctx.callActivity('slowPart', n)));
+    });
+    const options = { fabric, hub: 'handoff', partitions: 2, orchestrations: [fan], logger, startupTimeoutMs: 5_000, activityConcurrency: 1, leaseMs: 1_000 };
+    const a = await Worker.start({ ...options, workerId: 'a', activities: [makeSlow('a')] });
+    const { hub } = a;
+    await fabric.publish(
+      instanceInboxSubject('handoff', 'fan-1', hub.config.partitions),
+      encodeJson(instanceMessages.started({ name: 'fanThree', instanceId: 'fan-1', mode: 'replaceTerminal' })),
+      { msgId: 'start:fan-1' },
+    );
+    // One runs (held at the gate), two wait for the single slot; none went to the queue.
+    await until('the first run', async () => (ran.length === 1 ? true : undefined));
+    expect((await fabric.streamInfo(hub.names.activityStream)).lastSeq).toBe(0);
+    const stopping = a.stop();
+    open(); // the running one finishes during the stop; the waiting two are handed on
+    await stopping;
+    expect(ran).toEqual([['a', 1]]);
+    // Published from the released checkpoint's owed list by the next owner.
+    const b = await Worker.start({ ...options, workerId: 'b', activities: [makeSlow('b')] });
+    try {
+      const done = await until('fan-1 to complete', async () => {
+        const st = await statusOf(hub, 'fan-1');
+        return st?.runtimeStatus === 'Completed' ? st : undefined;
+      });
+      expect(done.output).toEqual([10, 20, 30]);
+      expect(ran.slice().sort((x, y) => x[1] - y[1])).toEqual([
+        ['a', 1],
+        ['b', 2],
+        ['b', 3],
+      ]);
+      expect((await fabric.streamInfo(hub.names.activityStream)).lastSeq).toBe(2);
+    } finally {
+      await b.stop();
+      await fabric.close();
+    }
+  });
+});
+
 describe('Worker on a MemoryFabric with a virtual clock', () => {
   it('a durable timer a day away fires when the clock is moved a day, not before', async () => {
     const clock = new VirtualClock(Date.parse('2030-01-01T00:00:00Z'));
