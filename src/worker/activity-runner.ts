@@ -51,12 +51,12 @@ export interface ActivityRunnerOptions {
 }
 
 /** A work item waiting for an execution slot: pulled from the queue, or handed over by a partition. */
-type Waiting = { def: ActivityDefinition; m: WorkItem; intake: Intake } | { def: ActivityDefinition; local: LocalRun };
+type Waiting = { def: ActivityDefinition; m: WorkItem; intake: Intake } | { def: ActivityDefinition; local: () => Promise<void>; drop: () => void };
 
-interface LocalRun {
-  item: ActivityWorkItem;
+/** A local run's outcome: the instance message (encoded) and the run's trace headers. */
+interface LocalResult {
+  data: Uint8Array;
   trace: Record<string, string> | undefined;
-  onResult: (data: Uint8Array, trace: Record<string, string> | undefined) => void;
 }
 
 /** What one execution produced: the instance message to deliver, and its span (still open). */
@@ -95,23 +95,61 @@ export class ActivityRunner implements LocalActivities {
     const check = activityWorkItemSchema.safeParse(effect.d);
     if (!check.success) return undefined; // published instead: the queue path parks it with the reason
     this.localHeld++;
-    let settled = false;
+    const item = check.data;
+    const trace = effect.h;
+    // claimed -> (started now | queued for a slot) -> over; `localHeld` drops once, when it is over
+    // and its execution (if any) has ended.
+    let state: 'claimed' | 'started' | 'queued' | 'over' = 'claimed';
+    let result: Promise<LocalResult> | undefined;
+    const over = () => {
+      this.localHeld--;
+    };
     return {
+      startNow: () => {
+        if (state !== 'claimed' || this.stopped || this.executing >= this.o.concurrency || this.waiting.length > 0) return undefined;
+        state = 'started';
+        this.executing++;
+        result = this.executeLocal(def, item, trace);
+        this.track(result);
+        return result.then((r) => r.data);
+      },
+      recorded: () => {
+        if (state !== 'started') return;
+        state = 'over';
+        void result!.finally(over);
+      },
       run: (onResult) => {
-        if (settled) return;
-        settled = true;
-        if (this.stopped) {
-          // Stopping: not run here. It stays owed by its partition, whose checkpoint hands it on.
-          this.localHeld--;
+        if (state === 'started') {
+          state = 'over';
+          void result!.then((r) => onResult(r.data, r.trace)).finally(over);
           return;
         }
-        this.waiting.push({ def, local: { item: check.data, trace: effect.h, onResult } });
+        if (state !== 'claimed') return;
+        if (this.stopped) {
+          // Stopping: not run here. It stays owed by its partition, whose checkpoint hands it on.
+          state = 'over';
+          over();
+          return;
+        }
+        state = 'queued';
+        this.waiting.push({
+          def,
+          local: () =>
+            this.executeLocal(def, item, trace)
+              .then((r) => onResult(r.data, r.trace))
+              .finally(over),
+          drop: over,
+        });
         this.startWaiting();
       },
       release: () => {
-        if (settled) return;
-        settled = true;
-        this.localHeld--;
+        if (state === 'claimed') {
+          state = 'over';
+          over();
+        } else if (state === 'started') {
+          state = 'over';
+          void result!.finally(over); // it ran for nothing: its batch did not become durable
+        }
       },
     };
   }
@@ -143,7 +181,7 @@ export class ActivityRunner implements LocalActivities {
     // Local ones stay owed by their partition (its checkpoint hands them on as work items).
     for (const w of this.waiting.splice(0)) {
       if ('m' in w) w.m.nak();
-      else this.localHeld--;
+      else w.drop();
     }
     await Promise.allSettled([...this.running]);
     this.heartbeat?.();
@@ -210,38 +248,44 @@ export class ActivityRunner implements LocalActivities {
     while (this.executing < this.o.concurrency && this.waiting.length > 0 && !this.stopped) {
       const w = this.waiting.shift()!;
       this.executing++;
-      let p: Promise<void>;
       if ('m' in w) {
         const { def, m, intake } = w;
         intake.credits++;
         intake.wake?.();
         intake.wake = undefined;
         this.executingItems.add(m);
-        p = this.run(def, m).finally(() => this.executingItems.delete(m));
+        this.track(this.run(def, m).finally(() => this.executingItems.delete(m)));
       } else {
-        p = this.runLocal(w.def, w.local).finally(() => this.localHeld--);
+        this.track(w.local());
       }
-      const tracked = p.finally(() => {
+    }
+  }
+
+  /**
+   * Runs a local item on the execution slot its caller took (`executing` counted), then frees the
+   * slot. Never rejects: the activity's failures are results.
+   */
+  private async executeLocal(def: ActivityDefinition, item: ActivityWorkItem, trace: Record<string, string> | undefined): Promise<LocalResult> {
+    // The input as the queue path would see it (a JSON copy, made only now: a waiting item holds
+    // references): the activity may keep or change it without touching the orchestration's cached
+    // history, and it behaves the same on either path (no Dates, no undefined fields).
+    const copy = item.in === undefined ? item : { ...item, in: decodeJson(encodeJson(item.in)) };
+    const done = await this.execute(def, copy, 1, trace);
+    const headers = spanHeaders(done.span);
+    endSpan(done.span, done.failure);
+    return { data: done.data, trace: headers };
+  }
+
+  /** Counts a started execution until it ends (stop() waits for it), then frees its slot. */
+  private track(p: Promise<unknown>): void {
+    const tracked: Promise<void> = p
+      .then(() => undefined)
+      .finally(() => {
         this.running.delete(tracked);
         this.executing--;
         this.startWaiting();
       });
-      this.running.add(tracked);
-    }
-  }
-
-  /** A local run: the result goes to the partition that handed it over (never fails: failures are results). */
-  private async runLocal(def: ActivityDefinition, run: LocalRun): Promise<void> {
-    // The input as the queue path would see it (a JSON copy, made only now: a waiting item holds
-    // references): the activity may keep or change it without touching the orchestration's cached
-    // history, and it behaves the same on either path (no Dates, no undefined fields).
-    const item = run.item.in === undefined ? run.item : { ...run.item, in: decodeJson(encodeJson(run.item.in)) };
-    const done = await this.execute(def, item, 1, run.trace);
-    try {
-      run.onResult(done.data, spanHeaders(done.span));
-    } finally {
-      endSpan(done.span, done.failure);
-    }
+    this.running.add(tracked);
   }
 
   private async run(def: ActivityDefinition, m: WorkItem): Promise<void> {

@@ -15,7 +15,7 @@
  *   after a partial failure re-applies nothing.
  */
 import type { TraceHeaders } from '../core/tracing.js';
-import type { OwedRef } from './local-activities.js';
+import type { LocalActivitySlot, OwedRef } from './local-activities.js';
 
 /** A message read from a partition's inbox. */
 export interface InboxMessage {
@@ -84,6 +84,8 @@ export interface CommitPlan {
   afterCommit?: () => Promise<void>;
   /** Applied operations, for metrics. */
   applied: number;
+  /** Effects (by index) already claimed for a local run while preparing (eager activities). */
+  claims?: Map<number, LocalActivitySlot>;
 }
 
 export interface ActorHost {

@@ -31,14 +31,27 @@ export interface OwedRef {
   x: number;
 }
 
-/** A place reserved for one local run. */
+/**
+ * A place reserved for one local run. Either `run` (after its batch is durable: the result comes
+ * back through `onResult`) or, before that, `startNow` (eager: the host waits a moment for the
+ * result and records it in the same event as the scheduling, then calls `recorded`); `release`
+ * when the batch did not become durable.
+ */
 export interface LocalActivitySlot {
   /**
-   * Runs the work item (after earlier waiting items); `onResult` receives the instance message
-   * (TaskCompleted or TaskFailed, encoded) and the trace headers of the run. Called once.
+   * Runs the work item (after earlier waiting items; at once if `startNow` started it);
+   * `onResult` receives the instance message (TaskCompleted or TaskFailed, encoded) and the trace
+   * headers of the run. Called once.
    */
   run(onResult: (data: Uint8Array, trace: Record<string, string> | undefined) => void): void;
-  /** The batch that would have owed it did not become durable: the place is given back unused. */
+  /**
+   * Starts it now, before its scheduling is durable, if an execution slot is free and nothing
+   * waits for one (undefined otherwise). Resolves to the instance message (never rejects).
+   */
+  startNow(): Promise<Uint8Array> | undefined;
+  /** Its result (from `startNow`) was recorded with its scheduling: nothing more to do. */
+  recorded(): void;
+  /** The batch that would have owed it did not become durable: given back (a started run's result is dropped). */
   release(): void;
 }
 

@@ -22,7 +22,10 @@ import { activityWorkItem, instanceMessages, parseOrchestrationMessage } from '.
 import { HistoryAssembler } from '../store/history-records.js';
 import type { Hub } from '../store/hub.js';
 import { encodeRecordParts, type ActorHost, type CommitPlan, type DeadLetterRecord, type InboxMessage, type ResolvedEffect } from './actor-host.js';
+import { recordError } from '../core/tracing.js';
 import { endPending, traceEpisode, tracedEffect } from './host-tracing.js';
+import { runEagerRounds } from './eager-activities.js';
+import type { LocalActivities, LocalActivitySlot } from './local-activities.js';
 import { LruCache } from './lru.js';
 import type { WorkerMetrics } from './metrics.js';
 
@@ -63,6 +66,8 @@ export class OrchestrationHost implements ActorHost {
    * then loads, because the token is still here.
    */
   private readonly presumedNew = new Set<string>();
+  /** Eager claims of each actor's prepared plan until it commits (then the partition has them). */
+  private readonly claims = new Map<string, LocalActivitySlot[]>();
 
   constructor(
     private readonly hub: Hub,
@@ -72,6 +77,8 @@ export class OrchestrationHost implements ActorHost {
     cacheSize: number,
     /** For span attributes. */
     private readonly workerId?: string,
+    /** Runs activities eagerly, before the event that schedules them is written (eager-activities.ts). */
+    private readonly local?: LocalActivities,
   ) {
     this.cache = new LruCache(cacheSize);
   }
@@ -81,8 +88,19 @@ export class OrchestrationHost implements ActorHost {
   }
 
   invalidate(actorToken?: string): void {
-    if (actorToken === undefined) this.cache.clear();
-    else this.cache.delete(actorToken);
+    if (actorToken === undefined) {
+      this.cache.clear();
+      for (const token of [...this.claims.keys()]) this.releaseClaims(token);
+    } else {
+      this.cache.delete(actorToken);
+      this.releaseClaims(actorToken);
+    }
+  }
+
+  /** A plan that will not be committed: its eager claims are given back (started runs are dropped). */
+  private releaseClaims(actorToken: string): void {
+    for (const slot of this.claims.get(actorToken) ?? []) slot.release();
+    this.claims.delete(actorToken);
   }
 
   async prepare(partition: number, actorToken: string, messages: InboxMessage[]): Promise<CommitPlan> {
@@ -120,7 +138,7 @@ export class OrchestrationHost implements ActorHost {
     const clock = this.hub.fabric.clock;
     const now = new Date(clock.now()).toISOString();
     const startTime = Date.now(); // a span's start: real time
-    const result = cached.runtime.process(events, now);
+    let result = cached.runtime.process(events, now);
     this.metrics.orchestrationSteps.inc();
     if (result.appended.length === 0 && !result.reset) {
       // Every message was a no-op for this instance (duplicates, late results). Still record that
@@ -151,8 +169,21 @@ export class OrchestrationHost implements ActorHost {
       messages,
       count: events.length,
       startTime,
-      failure: result.status?.runtimeStatus === 'Failed' ? result.status.failureDetails : undefined,
     });
+    let claimed: Map<OrchestratorAction, LocalActivitySlot> | undefined;
+    if (this.local && result.actions.length > 0 && !result.reset) {
+      const held: LocalActivitySlot[] = [];
+      this.claims.set(actorToken, held);
+      ({ result, claimed } = await runEagerRounds({
+        runtime: cached.runtime,
+        first: result,
+        local: this.local,
+        workItem: (a) => tracedEffect(this.resolve(instanceId, partition, a, ''), spans?.headers.get(-1)),
+        now: () => new Date(clock.now()).toISOString(),
+        held,
+      }));
+    }
+    if (spans && result.status?.runtimeStatus === 'Failed') recordError(spans.spans[0]!, result.status.failureDetails);
     // Effect ids (dedupe ids, timer ids) are unique per committed event: the fence moves with
     // every commit, also for a batch of local activity results, which does not move `lastSeq`.
     const effects = result.actions.map((a, i) =>
@@ -172,6 +203,9 @@ export class OrchestrationHost implements ActorHost {
         status = { key, at: now };
       }
     }
+    // Activities claimed by the eager rounds and not finished: the partition runs them after the commit.
+    const claims = new Map<number, LocalActivitySlot>();
+    if (claimed?.size) result.actions.forEach((a, i) => claimed.has(a) && claims.set(i, claimed.get(a)!));
     const parts = encodeRecordParts({ h: result.appended, fx: effects }, { in: lastSeq }, result.reset ? { reset: true } : {}, this.maxPayload, encodeJson);
     let committedSeq = 0;
     return {
@@ -180,8 +214,10 @@ export class OrchestrationHost implements ActorHost {
       replies: [],
       deadLetters,
       applied: events.length - result.dropped.length,
+      ...(claims.size > 0 ? { claims } : {}),
       committed: (seq, firstSeq) => {
         committedSeq = firstSeq;
+        this.claims.delete(actorToken); // the partition runs or releases them now
         this.presumedNew.delete(actorToken);
         this.cache.set(actorToken, { runtime: cached.runtime, lastEventSeq: seq, lastIn: lastSeq, ...(status ? { status } : {}) });
         endPending(spans);

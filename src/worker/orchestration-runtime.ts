@@ -66,7 +66,6 @@ function byName<T extends { name: string }>(defs: T[], kind: string): Map<string
 export function createOrchestrationRuntime(o: OrchestrationRuntimeOptions): OrchestrationRuntime {
   const orchestrations = byName(o.orchestrations, 'orchestration');
   const activities = byName(o.activities, 'activity');
-  const host = new OrchestrationHost(o.hub, { orchestrations }, o.logger, o.metrics, o.cacheSize, o.workerId);
   const runner = new ActivityRunner({
     hub: o.hub,
     logger: o.logger,
@@ -77,6 +76,7 @@ export function createOrchestrationRuntime(o: OrchestrationRuntimeOptions): Orch
     workerId: o.workerId,
     localBacklog: o.localActivityBacklog,
   });
+  const host = new OrchestrationHost(o.hub, { orchestrations }, o.logger, o.metrics, o.cacheSize, o.workerId, o.localActivityBacklog > 0 ? runner : undefined);
   const router = new StartRouter(o.hub, o.logger);
   const now = () => new Date(o.hub.fabric.clock.now()).toISOString();
   return {

@@ -331,10 +331,13 @@ export class PartitionProcessor {
   private publishOrClaim(c: CommittedActor, runHere: LocalRunClaim[]): Array<Promise<unknown>> {
     const local = this.d.localActivities;
     const subject = c.plan.append?.subject;
-    if (!local || !subject || c.firstSeq === 0) return c.plan.effects.map((fx) => this.effects.publish(fx));
+    if (!local || !subject || c.firstSeq === 0) {
+      for (const slot of c.plan.claims?.values() ?? []) slot.release();
+      return c.plan.effects.map((fx) => this.effects.publish(fx));
+    }
     const publishes: Array<Promise<unknown>> = [];
     c.plan.effects.forEach((fx, x) => {
-      const slot = local.claim(fx);
+      const slot = c.plan.claims?.get(x) ?? local.claim(fx);
       if (slot) runHere.push({ slot, actorToken: c.token, ref: { s: subject, q: c.firstSeq, x } });
       else publishes.push(this.effects.publish(fx));
     });

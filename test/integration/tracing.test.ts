@@ -107,7 +107,7 @@ describe('tracing with an SDK registered', () => {
     // The last episode's span ends at its commit, before its status write: it is already exported.
     const spans = await until(
       () => exporter.getFinishedSpans(),
-      (s) => s.some((x) => x.name === 'entity counter.add') && s.filter((x) => x.name === 'orchestration torder').length >= 4,
+      (s) => s.some((x) => x.name === 'entity counter.add') && s.filter((x) => x.name === 'orchestration torder').length >= 3,
     );
     const byName = (n: string) => spans.filter((s) => s.name === n);
 
@@ -124,7 +124,8 @@ describe('tracing with an SDK registered', () => {
 
     // Each episode of tOrder hangs under startNew; each step under the episode that scheduled it.
     const episodes = byName('orchestration torder');
-    expect(episodes.length).toBe(4); // start, activity done, sub done, entity answered
+    // start (its activity runs eagerly and is recorded in the same episode), sub done, entity answered
+    expect(episodes.length).toBe(3);
     for (const e of episodes) {
       expect(parentOf(e)).toBe(idOf(root));
       expect(e.attributes).toMatchObject({ 'durable.instance_id': 'order-1', 'durable.orchestration': 'torder', 'durable.worker_id': 'w-trace' });
@@ -139,7 +140,7 @@ describe('tracing with an SDK registered', () => {
 
     // The sub-orchestration's episodes hang under the parent episode that started it; its activity under them.
     const subEpisodes = byName('orchestration tsub');
-    expect(subEpisodes.length).toBe(2);
+    expect(subEpisodes.length).toBe(1); // its start, with its (eager) activity
     const starter = parentOf(subEpisodes[0]!)!;
     expect(episodeIds.has(starter)).toBe(true);
     for (const e of subEpisodes) expect(parentOf(e)).toBe(starter);
@@ -153,7 +154,7 @@ describe('tracing with an SDK registered', () => {
     expect(op[0]!.attributes).toMatchObject({ 'durable.entity.name': 'counter', 'durable.entity.key': 'order-1', 'durable.operation': 'add' });
 
     // Nothing else: no span was emitted twice.
-    expect(spans.length).toBe(1 + 4 + 2 + 2 + 1);
+    expect(spans.length).toBe(1 + 3 + 1 + 2 + 1);
     // Trace context is in the start event, never in what replay compares.
     const history = (await client.readHistory(id)) as Array<{ type: string; trace?: Record<string, string> }>;
     expect(history[0]!.trace?.traceparent).toContain(root.spanContext().traceId);
@@ -187,10 +188,10 @@ describe('tracing with an SDK registered', () => {
     expect((await client.waitForCompletion('raw-start', { timeoutMs: 30_000 })).runtimeStatus).toBe('Completed');
     const run = await until(
       () => exporter.getFinishedSpans(),
-      (x) => x.filter((s) => s.name === 'orchestration torder').length >= 4,
+      (x) => x.filter((s) => s.name === 'orchestration torder').length >= 3,
     );
     const runEpisodes = run.filter((s) => s.name === 'orchestration torder');
-    expect(runEpisodes.length).toBe(4);
+    expect(runEpisodes.length).toBe(3);
     for (const e of runEpisodes) {
       expect(e.spanContext().traceId).toBe(startTrace);
       expect(parentOf(e)).toBe(producerSpan);
@@ -252,7 +253,7 @@ describe('tracing with an SDK registered', () => {
       await client.waitForCompletion('http-1', { timeoutMs: 30_000 });
       const spans = await until(
         () => exporter.getFinishedSpans(),
-        (x) => x.filter((s) => s.name === 'orchestration torder').length >= 4,
+        (x) => x.filter((s) => s.name === 'orchestration torder').length >= 3,
       );
       const server = spans.find((s) => s.name === 'POST /api/start/:name/:instanceId')!;
       expect(server.spanContext().traceId).toBe(traceId);
@@ -286,8 +287,9 @@ describe('tracing with an SDK registered', () => {
               .filter(Boolean)
               .map((l) => JSON.parse(l) as Line)
           : [];
-      // Step 1 done and its result applied (the episode that scheduled tSlow ended): tSlow is now running on a.
-      await until(read, (l) => l.filter((s) => s.name === 'orchestration tchain').length >= 2, 20_000);
+      // The first episode ran step 1 eagerly (recorded with it) and started tSlow, which does not
+      // finish within it: once that episode ended, tSlow is running on a.
+      await until(read, (l) => l.filter((s) => s.name === 'orchestration tchain').length >= 1 && l.some((s) => s.name === 'activity tstep'), 20_000);
       await sleep(300);
       await a.kill('SIGKILL');
       const beforeKill = read().length;
@@ -296,7 +298,7 @@ describe('tracing with an SDK registered', () => {
       const status = await crashClient.waitForCompletion(id, { timeoutMs: 60_000 });
       expect(status.runtimeStatus).toBe('Completed');
       expect(status.output).toEqual(['step 1', 'slow 2', 'step 3']);
-      const lines = await until(read, (l) => l.filter((s) => s.name === 'orchestration tchain').length >= 4, 5_000);
+      const lines = await until(read, (l) => l.filter((s) => s.name === 'orchestration tchain').length >= 2, 5_000);
 
       const root = exporter.getFinishedSpans().find((s) => s.name === 'startNew tchain')!;
       if (process.env.DEBUG_SPANS) console.log(beforeKill, lines.map((l) => `${l.worker} ${l.name} ${l.spanId}<-${l.parentSpanId} ${JSON.stringify(l.attributes)}`).join('\n'));
@@ -311,12 +313,13 @@ describe('tracing with an SDK registered', () => {
       // may deliver it more than once, and each execution is a span of its own).
       expect(ofTask(2).length).toBeGreaterThanOrEqual(1);
       expect(ofTask(2).every((l) => l.worker === 'b' && l.name === 'activity tslow')).toBe(true);
-      // One span per episode (start, and each of three results): b's replay of a's history adds none.
+      // One span per episode (a: the start with step 1; b: tSlow's result with step 3, run eagerly):
+      // b's replay of a's history adds none.
       const episodes = lines.filter((l) => l.name === 'orchestration tchain');
-      expect(episodes).toHaveLength(4);
+      expect(episodes).toHaveLength(2);
       for (const e of episodes) expect(e.parentSpanId).toBe(idOf(root));
       expect(new Set(lines.map((l) => l.spanId)).size).toBe(lines.length);
-      expect(lines.filter((l) => l.worker === 'b' && l.name === 'orchestration tchain')).toHaveLength(2);
+      expect(lines.filter((l) => l.worker === 'b' && l.name === 'orchestration tchain')).toHaveLength(1);
     } finally {
       await crashClient.close();
     }
