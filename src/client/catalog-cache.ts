@@ -6,7 +6,7 @@
  * the watch has delivered the bucket's last revision as of the start, so a fresh client rarely
  * pays that look-up.
  */
-import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv } from 'ajv';
 import { decodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
 import type { Fabric, KvBucket, Stoppable } from '../store/fabric.js';
@@ -15,10 +15,13 @@ import { catalogKey, type CatalogEntry } from '../worker/catalog.js';
 
 /** Longest start() waits for the watch to deliver the current catalog (fabric clock). */
 const READY_WAIT_MS = 2_000;
+/** Spellings of operation names remembered per entity (callers may vary the case). */
+const MAX_CHECKED_OPS = 256;
 
 export class CatalogCache {
   private readonly entries = new Map<string, CatalogEntry>();
-  private readonly validators = new Map<string, ValidateFunction>();
+  /** Per entity name, per operation name as called: the input check (compiled once). */
+  private readonly checkedOps = new Map<string, Map<string, (input: unknown) => void>>();
   private readonly ajv = new Ajv({ allErrors: true, strict: false });
   private watcher: Stoppable | undefined;
   private stopped = false;
@@ -68,7 +71,8 @@ export class CatalogCache {
   private set(entry: CatalogEntry): void {
     const key = catalogKey(entry.kind, entry.name);
     this.entries.set(key, entry);
-    for (const k of [...this.validators.keys()]) if (k.startsWith(`${key}#`)) this.validators.delete(k);
+    // A new registration may change any operation's schema (names are matched case-insensitively).
+    this.checkedOps.clear();
   }
 
   async get(kind: CatalogEntry['kind'], name: string): Promise<CatalogEntry | undefined> {
@@ -88,27 +92,48 @@ export class CatalogCache {
     }
   }
 
-  /** Throws DurableError('validation') unless the entity and operation exist and the input fits. */
-  async validateOperation(entityName: string, op: string, input: unknown): Promise<void> {
-    const entry = await this.get('entity', entityName);
+  /**
+   * Throws DurableError('validation') unless the entity and operation exist and the input fits.
+   * Synchronous (returns undefined) when the entity is in the cache, which is nearly always: a
+   * hot signal path pays no promise for it; a promise only when the bucket must be asked.
+   */
+  validateOperation(entityName: string, op: string, input: unknown): Promise<void> | undefined {
+    // The checked operations of an entity, by the name the caller used: no key building, no lookup
+    // of the entry per call. Dropped whenever the catalog changes (set).
+    const checked = this.checkedOps.get(entityName)?.get(op);
+    if (checked) {
+      checked(input);
+      return undefined;
+    }
+    const hit = this.entries.get(catalogKey('entity', entityName));
+    if (hit) {
+      this.checkOperation(hit, entityName, op, input);
+      return undefined;
+    }
+    return this.get('entity', entityName).then((entry) => this.checkOperation(entry, entityName, op, input));
+  }
+
+  private checkOperation(entry: CatalogEntry | undefined, entityName: string, op: string, input: unknown): void {
     if (!entry) throw new DurableError('validation', `unknown entity '${entityName}': no worker of this hub registered it`);
     const opName = op.toLowerCase();
     const opEntry = entry.operations?.[opName];
     if (!opEntry) {
       throw new DurableError('validation', `entity '${entityName}' has no operation '${op}' (it has: ${Object.keys(entry.operations ?? {}).join(', ')})`);
     }
-    if (opEntry.input === null || opEntry.input === undefined) return;
-    const vkey = `${catalogKey('entity', entityName)}#${opName}`;
-    let validate = this.validators.get(vkey);
-    if (!validate) {
+    let check: (input: unknown) => void = () => undefined;
+    if (opEntry.input !== null && opEntry.input !== undefined) {
       const schema = { ...(opEntry.input as object) } as Record<string, unknown>;
       delete schema.$schema; // ajv's default draft differs from zod's declared one; the keywords are the same
-      validate = this.ajv.compile(schema);
-      this.validators.set(vkey, validate);
+      const validate = this.ajv.compile(schema);
+      check = (value) => {
+        if (validate(value === undefined ? null : value)) return;
+        const why = (validate.errors ?? []).map((e) => `${e.instancePath || 'input'} ${e.message}`).join('; ');
+        throw new DurableError('validation', `invalid input for '${entityName}.${opName}': ${why}`);
+      };
     }
-    if (!validate(input === undefined ? null : input)) {
-      const why = (validate.errors ?? []).map((e) => `${e.instancePath || 'input'} ${e.message}`).join('; ');
-      throw new DurableError('validation', `invalid input for '${entityName}.${opName}': ${why}`);
-    }
+    let ops = this.checkedOps.get(entityName);
+    if (!ops) this.checkedOps.set(entityName, (ops = new Map()));
+    if (ops.size < MAX_CHECKED_OPS) ops.set(op, check);
+    check(input);
   }
 }

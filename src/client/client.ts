@@ -64,7 +64,11 @@ export interface ListEntitiesOptions {
   includeState?: boolean;
 }
 
+/** Entities whose inbox subject a client remembers (signalSubject). */
+const SUBJECT_MEMO = 4_096;
+
 export class DurableClient extends InstanceClient {
+  private readonly subjects = new Map<string, string>();
   private readonly history: EntityHistoryReader;
   private readonly schedules: ScheduleClient;
 
@@ -122,7 +126,17 @@ export class DurableClient extends InstanceClient {
 
   /** The subject a raw NATS producer publishes to, to signal `id` on this hub. */
   signalSubject(id: EntityIdLike): string {
-    return entityInboxSubject(this.hub.names.hub, EntityId.from(id), this.hub.config.partitions);
+    const entityId = EntityId.from(id);
+    // Memoized: a hot producer signals the same few entities over and over, and the subject (two
+    // token encodings and a hash) is the same each time. Bounded: cleared when full.
+    const memo = `${entityId.name}\u0000${entityId.key}`;
+    let subject = this.subjects.get(memo);
+    if (subject === undefined) {
+      if (this.subjects.size >= SUBJECT_MEMO) this.subjects.clear();
+      subject = entityInboxSubject(this.hub.names.hub, entityId, this.hub.config.partitions);
+      this.subjects.set(memo, subject);
+    }
+    return subject;
   }
 
   /**
@@ -133,8 +147,9 @@ export class DurableClient extends InstanceClient {
   async signalEntity(idLike: EntityIdLike, op: string, input?: unknown, options: { at?: Date; idempotencyKey?: string } = {}): Promise<void> {
     const id = EntityId.from(idLike);
     const opName = normalizeName(op, 'operation');
-    await this.catalog.validateOperation(id.name, opName, input);
-    const body: EntityMessage = { op: opName, ...(input === undefined ? {} : { input }) };
+    const lookup = this.catalog.validateOperation(id.name, opName, input); // undefined: checked already (cached)
+    if (lookup) await lookup;
+    const body: EntityMessage = input === undefined ? { op: opName } : { op: opName, input };
     const subject = this.signalSubject(id);
     const msgId = options.idempotencyKey;
     if (msgId !== undefined && (typeof msgId !== 'string' || msgId.length === 0 || msgId.length > 256)) {

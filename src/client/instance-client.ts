@@ -53,13 +53,20 @@ export class InstanceClient {
     return this.hub.fabric.maxPayload - PAYLOAD_HEADROOM;
   }
 
-  protected async publish(subject: string, body: unknown, msgId?: string): Promise<PubAck> {
-    const data = encodeJson(body);
+  /** Not async on purpose (the hot signal path): the promise is the fabric's; errors before it are rejections. */
+  protected publish(subject: string, body: unknown, msgId?: string): Promise<PubAck> {
+    let data: Uint8Array;
+    try {
+      data = encodeJson(body);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (data.length > this.maxPayload) {
-      throw new DurableError('validation', `payload of ${data.length} bytes exceeds the limit of ${this.maxPayload} bytes`);
+      return Promise.reject(new DurableError('validation', `payload of ${data.length} bytes exceeds the limit of ${this.maxPayload} bytes`));
     }
     const trace = injectTrace(); // the caller's span (client-tracing.ts), so the receiver joins its trace
-    return this.hub.fabric.publish(subject, data, { ...(msgId ? { msgId } : {}), ...(trace ? { headers: trace } : {}) });
+    const options = msgId ? (trace ? { msgId, headers: trace } : { msgId }) : trace ? { headers: trace } : undefined;
+    return this.hub.fabric.publish(subject, data, options);
   }
 
   /**

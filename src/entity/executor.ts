@@ -114,7 +114,11 @@ export async function executeEntityBatch<S>(
   // The clock is read once per batch, by the caller's clock (the test kit's virtual one): the
   // executor itself never reads the time.
   const run = new BatchRun(def, id, start, newInstanceId, options.now ?? Date.now());
-  for (const m of messages) await run.receive(m);
+  // A synchronous handler costs no promise: only an asynchronous one (or an unlock) is awaited.
+  for (const m of messages) {
+    const pending = run.receive(m);
+    if (pending) await pending;
+  }
   return run.result();
 }
 
@@ -141,7 +145,8 @@ class BatchRun<S> {
     this.meta = { ...start.meta, ...(start.meta.ks ? { ks: [...start.meta.ks] } : {}), ...(start.meta.q ? { q: [...start.meta.q] } : {}) };
   }
 
-  async receive(m: InboxEntityMessage): Promise<void> {
+  /** Undefined when the message was handled synchronously; a promise to await otherwise. */
+  receive(m: InboxEntityMessage): Promise<void> | void {
     if (m.seq <= this.meta.in) return; // applied before a crash or a takeover: skip
     if (m.msgId && this.meta.ks?.includes(m.msgId)) {
       this.advance(m.seq);
@@ -149,10 +154,10 @@ class BatchRun<S> {
     }
     this.advance(m.seq);
     if (m.msgId) this.rememberKey(m.msgId);
-    await this.dispatch(m.seq, m.body);
+    return this.dispatch(m.seq, m.body);
   }
 
-  private async dispatch(seq: number, body: EntityMessage): Promise<void> {
+  private dispatch(seq: number, body: EntityMessage): Promise<void> | void {
     const kind = body.k ?? (body.reply || body.from ? 'c' : 's');
     if (kind === 'unlock') return this.unlock(seq, body);
     const lock = this.meta.lock;
@@ -163,7 +168,7 @@ class BatchRun<S> {
     }
     if (kind === 'lock') return this.lock(seq, body);
     if (kind === 'restore') return this.restore(seq, body);
-    await this.operate(seq, body);
+    return this.operate(seq, body);
   }
 
   /**
@@ -224,11 +229,12 @@ class BatchRun<S> {
     while (!this.meta.lock && this.meta.q && this.meta.q.length > 0) {
       const queued = this.meta.q.shift()!;
       if (this.meta.q.length === 0) delete this.meta.q;
-      await this.dispatch(queued.seq, queued.body);
+      const pending = this.dispatch(queued.seq, queued.body);
+      if (pending) await pending;
     }
   }
 
-  private async operate(seq: number, body: EntityMessage): Promise<void> {
+  private operate(seq: number, body: EntityMessage): Promise<void> | void {
     const opName = body.op.toLowerCase();
     const op = this.def.operations.get(opName);
     if (!op) {
@@ -250,16 +256,40 @@ class BatchRun<S> {
     // What the handler asked for besides draft changes; applied only if it returns normally.
     const outcome: { deleted: boolean; replaced?: { value: S } } = { deleted: false };
     const ctx = this.context(opName, seq, pending, outcome);
-    let result: unknown;
-    let next: S;
+    let draft: object | undefined;
+    let r: unknown;
     try {
       // Only objects and arrays can be drafted: a primitive state (0, 'x', true, null) is handed
       // over as is and changes only through ctx.setState.
       // createDraft/finishDraft rather than produce(): immer 11 revokes a draft as soon as the
       // recipe returns, so an async handler must own the draft until it settles.
-      const draft = isDraftable(this.state) ? immer.createDraft(this.state as object) : undefined;
-      let r = op.handler((draft ?? this.state) as never, input, ctx);
-      if (r && typeof (r as any).then === 'function') r = await r;
+      draft = isDraftable(this.state) ? immer.createDraft(this.state as object) : undefined;
+      r = op.handler((draft ?? this.state) as never, input, ctx);
+    } catch (e) {
+      return this.finish(seq, body, { ok: false, error: toErrorInfo(e) });
+    }
+    if (r && typeof (r as PromiseLike<unknown>).then === 'function') {
+      return Promise.resolve(r as PromiseLike<unknown>).then(
+        (value) => this.complete(seq, body, opName, draft, value, outcome, pending),
+        (e: unknown) => this.finish(seq, body, { ok: false, error: toErrorInfo(e) }),
+      );
+    }
+    this.complete(seq, body, opName, draft, r, outcome, pending);
+  }
+
+  /** The handler returned `r` (settled): the operation's changes become the state, or its error the outcome. */
+  private complete(
+    seq: number,
+    body: EntityMessage,
+    opName: string,
+    draft: object | undefined,
+    r: unknown,
+    outcome: { deleted: boolean; replaced?: { value: S } },
+    pending: EntityEffect[],
+  ): void {
+    let result: unknown;
+    let next: S;
+    try {
       result = detach(r);
       const drafted = draft === undefined ? this.state : (immer.finishDraft(draft) as S);
       next = outcome.replaced ? (outcome.replaced.value as S) : drafted;

@@ -24,6 +24,35 @@ export const entityMessageSchema = z.object({
 
 export type EntityMessage = z.infer<typeof entityMessageSchema>;
 
+const PLAIN_KEYS = new Set(['op', 'input', 'k', 'reply']);
+const KINDS = new Set(['s', 'c', 'lock', 'unlock', 'restore']);
+
+/**
+ * `entityMessageSchema.safeParse`, with a fast path for the shape nearly every message has (a
+ * signal or a client call: `op`, `input`, `k`, `reply` only). Such a body is accepted as it is
+ * when it is exactly what the schema would return (no other key, every field valid), so the hot
+ * path pays no schema walk; anything else goes through the schema.
+ */
+export function parseEntityMessage(body: unknown): { success: true; data: EntityMessage } | { success: false; error: z.ZodError } {
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    const b = body as Record<string, unknown>;
+    const op = b.op;
+    let plain = typeof op === 'string' && op.length >= 1 && op.length <= 256;
+    if (plain) {
+      for (const key in b) {
+        if (!PLAIN_KEYS.has(key)) {
+          plain = false;
+          break;
+        }
+      }
+    }
+    if (plain && b.k !== undefined && !(typeof b.k === 'string' && KINDS.has(b.k))) plain = false;
+    if (plain && b.reply !== undefined && !(typeof b.reply === 'string' && b.reply.length <= 512)) plain = false;
+    if (plain) return { success: true, data: b as EntityMessage };
+  }
+  return entityMessageSchema.safeParse(body);
+}
+
 /** An entity message as delivered from the inbox stream. */
 export interface InboxEntityMessage {
   /** Inbox stream sequence: the order of application and the idempotency record. */

@@ -13,7 +13,7 @@ import { toErrorInfo } from '../core/errors.js';
 import { entityIndexKey, entityInboxSubject, eventSubject, inboxSubject, instanceInboxSubject, entityPartition } from '../core/topology.js';
 import type { EntityDefinition } from '../entity/definition.js';
 import { RESTORE_OPERATION, executeEntityBatch, newSnapshot, type EntityEffect, type EntitySnapshot, type RecordedOperation } from '../entity/executor.js';
-import { entityMessageSchema, type CallOutcome, type InboxEntityMessage } from '../entity/messages.js';
+import { parseEntityMessage, type CallOutcome, type InboxEntityMessage } from '../entity/messages.js';
 import type { Clock } from '../core/clock.js';
 import type { Hub } from '../store/hub.js';
 import type { ActorHost, CommitPlan, DeadLetterRecord, InboxMessage, Reply, ResolvedEffect } from './actor-host.js';
@@ -89,7 +89,7 @@ export class EntityHost implements ActorHost {
         deadLetters.push({ ...m, reason: 'body is not JSON' });
         continue;
       }
-      const check = entityMessageSchema.safeParse(body);
+      const check = parseEntityMessage(body);
       if (!check.success) {
         deadLetters.push({ ...m, reason: `not an entity message: ${check.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
         continue;

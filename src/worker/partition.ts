@@ -79,6 +79,8 @@ interface LocalRunClaim {
 }
 
 const RETRY_BASE_MS = 100;
+/** Actor tokens whose home partition a partition remembers. */
+const HOME_MEMO = 10_000;
 /** Consecutive non-store failures of one actor after which its messages of the batch are parked. */
 const POISON_AFTER = 5;
 const RETRY_MAX_MS = 5_000;
@@ -99,6 +101,8 @@ export class PartitionProcessor {
   private readonly owed = new OwedLedger();
   /** Results of local runs, waiting for the next batch (after the inbox's messages of it). */
   private readonly localResults: InboxMessage[] = [];
+  /** Home partition of recently routed actor tokens. */
+  private readonly homes = new Map<string, number | undefined>();
   /** Consecutive failed attempts of the current batch (for backoff and logs). */
   private failures = 0;
   /** A batch failed: effects recorded in events since the checkpoint must be published again. */
@@ -399,7 +403,16 @@ export class PartitionProcessor {
     return routed;
   }
 
+  /** Memoized per actor (a hot actor's messages all ask): parsing and hashing the token costs more than the rest of routing. */
   private homePartition(actorToken: string): number | undefined {
+    if (this.homes.has(actorToken)) return this.homes.get(actorToken);
+    if (this.homes.size >= HOME_MEMO) this.homes.clear();
+    const home = this.computeHome(actorToken);
+    this.homes.set(actorToken, home);
+    return home;
+  }
+
+  private computeHome(actorToken: string): number | undefined {
     try {
       const parts = actorToken.split('.');
       const partitions = this.d.hub.config.partitions;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { EntityId } from '../../src/core/entity-id.js';
 import { entity } from '../../src/entity/definition.js';
 import { executeEntityBatch, newSnapshot, type EntitySnapshot } from '../../src/entity/executor.js';
-import type { EntityMessage, InboxEntityMessage } from '../../src/entity/messages.js';
+import { entityMessageSchema, parseEntityMessage, type EntityMessage, type InboxEntityMessage } from '../../src/entity/messages.js';
 
 const counter = entity('Counter', {
   state: () => ({ value: 0, log: [] as string[] }),
@@ -220,5 +220,34 @@ describe('entity executor: any JSON state', () => {
     const kept = await runOn(doc, replaced.snapshot, [msg({ op: 'keepDraftPart' })]);
     expect(kept.snapshot.state).toEqual({ items: [1, 2, 3], n: 7 });
     expect(JSON.parse(JSON.stringify(kept.snapshot.state))).toEqual({ items: [1, 2, 3], n: 7 }); // no revoked proxy inside
+  });
+});
+
+describe('parseEntityMessage', () => {
+  it('returns what the schema returns, for the fast shape and everything else', () => {
+    const bodies: unknown[] = [
+      { op: 'add', input: 5 },
+      { op: 'add' },
+      { op: 'get', k: 'c', reply: '_INBOX.x.1' },
+      { op: 'add', input: { deep: [1, 2] }, k: 's' },
+      { op: 'add', extra: 1 },
+      { op: '' },
+      { op: 'x'.repeat(257) },
+      { op: 'add', k: 'nope' },
+      { op: 'add', reply: 'r'.repeat(513) },
+      { op: 'add', reply: 7 },
+      { op: 'add', from: { i: 'inst', r: 1 } },
+      { op: '__lock', k: 'lock', lock: { o: 'o', l: 1, ids: ['@a@b'], n: 0 } },
+      { op: 7 },
+      [],
+      null,
+      'add',
+    ];
+    for (const body of bodies) {
+      const fast = parseEntityMessage(body);
+      const schema = entityMessageSchema.safeParse(body);
+      expect(fast.success, JSON.stringify(body)).toBe(schema.success);
+      if (fast.success && schema.success) expect(fast.data).toEqual(schema.data);
+    }
   });
 });
