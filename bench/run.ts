@@ -11,7 +11,7 @@
  *
  * Options: --quick (smaller sizes), --runs N, --skip-million, --skip-scale,
  * --only a,b (sections: orchestrations, http, signals, storage, calls, million, memory, scale),
- * --profile hot|chain|hot,chain (CPU time of client, worker and nats-server during the hot-counter
+ * --profile hot|spread|chain (comma-separated; CPU time of client, worker and nats-server during the hot-counter
  * signal run and the 3-activity chains, with their raw references; nothing else is measured).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -499,6 +499,15 @@ async function profiles(which: string[]): Promise<void> {
     }
     record(`raw lean publish (${N})`, lean, N, 'msg', (v) => `${Math.round(v)}/s`);
     record(`signals to 1 hot entity (${N})`, hot, N, 'signal', (v) => `${Math.round(v)}/s`);
+  }
+  if (which.includes('spread')) {
+    const spread: Array<{ profile: CpuProfile; value: number }> = [];
+    for (let r = 0; r < RUNS; r++) {
+      const keys = (i: number) => `spread-p${r}-${i % 1000}`;
+      const s = await profileCpu(pids, () => signalThroughput(client, keys, N, [keys(0), keys(999)]));
+      spread.push({ profile: s.profile, value: s.result });
+    }
+    record(`signals over 1000 entities (${N})`, spread, N, 'signal', (v) => `${Math.round(v)}/s`);
   }
   if (which.includes('chain')) {
     const count = quick ? 50 : 200;
