@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { decodeJson } from '../core/codec.js';
 import { EntityId } from '../core/entity-id.js';
 import { DurableError, fromErrorInfo } from '../core/errors.js';
+import { tracingEnabled } from '../core/tracing.js';
 import { normalizeName } from '../core/names.js';
 import { decodeToken, encodeToken } from '../core/encoding.js';
 import { DEFAULT_HUB, entityActorToken, entityInboxSubject, entityPartition, eventSubject, inboxSubject } from '../core/topology.js';
@@ -27,6 +28,7 @@ import { EntityHistoryReader, type EntityHistoryOptions, type EntityHistoryPage,
 import { traceClientMethods } from './client-tracing.js';
 import { InstanceClient } from './instance-client.js';
 import { ReplyInbox } from './reply-inbox.js';
+import { SignalBatcher } from './signal-batcher.js';
 
 export interface DurableClientOptions {
   servers?: string | string[];
@@ -69,6 +71,11 @@ const SUBJECT_MEMO = 4_096;
 
 export class DurableClient extends InstanceClient {
   private readonly subjects = new Map<string, string>();
+  private readonly batcher = new SignalBatcher(
+    (subject, data) => this.publishNow(subject, data),
+    // A body's UTF-16 length x 3 bounds its bytes: keep batches well under the message limit.
+    Math.min(192 * 1024, this.maxPayload),
+  );
   private readonly history: EntityHistoryReader;
   private readonly schedules: ScheduleClient;
 
@@ -125,6 +132,10 @@ export class DurableClient extends InstanceClient {
   }
 
   /** The subject a raw NATS producer publishes to, to signal `id` on this hub. */
+  protected override flushPending(): void {
+    this.batcher.flush();
+  }
+
   signalSubject(id: EntityIdLike): string {
     const entityId = EntityId.from(id);
     // Memoized: a hot producer signals the same few entities over and over, and the subject (two
@@ -144,10 +155,29 @@ export class DurableClient extends InstanceClient {
    * (a durable timer). The same `idempotencyKey` is applied once.
    * @example await client.signalEntity(new EntityId('counter', 'u1'), 'add', 5);
    */
-  async signalEntity(idLike: EntityIdLike, op: string, input?: unknown, options: { at?: Date; idempotencyKey?: string } = {}): Promise<void> {
-    const id = EntityId.from(idLike);
-    const opName = normalizeName(op, 'operation');
-    const lookup = this.catalog.validateOperation(id.name, opName, input); // undefined: checked already (cached)
+  signalEntity(idLike: EntityIdLike, op: string, input?: unknown, options: { at?: Date; idempotencyKey?: string } = {}): Promise<void> {
+    let id: EntityId;
+    let opName: string;
+    let lookup: Promise<void> | undefined;
+    let json: string | undefined;
+    try {
+      id = EntityId.from(idLike);
+      opName = normalizeName(op, 'operation');
+      lookup = this.catalog.validateOperation(id.name, opName, input); // undefined: checked already (cached)
+      // The common case (no `at`, no key, no trace to carry): batched with the other signals to
+      // this entity issued in the same turn (signal-batcher.ts).
+      if (!lookup && options.at === undefined && options.idempotencyKey === undefined && !tracingEnabled()) {
+        json = JSON.stringify(input === undefined ? { op: opName } : { op: opName, input });
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (json !== undefined) return this.batcher.add(this.signalSubject(id), json);
+    return this.signalOne(id, opName, input, options, lookup);
+  }
+
+  /** A signal on its own: scheduled (`at`), with a key, traced, or while the catalog is being read. */
+  private async signalOne(id: EntityId, opName: string, input: unknown, options: { at?: Date; idempotencyKey?: string }, lookup: Promise<void> | undefined): Promise<void> {
     if (lookup) await lookup;
     const body: EntityMessage = input === undefined ? { op: opName } : { op: opName, input };
     const subject = this.signalSubject(id);
@@ -350,6 +380,7 @@ export class DurableClient extends InstanceClient {
   }
 
   override async close(): Promise<void> {
+    this.batcher.flush(); // signals issued just before close are sent (their promises settle as the connection drains)
     this.replies.close();
     await super.close();
   }

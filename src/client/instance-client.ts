@@ -61,6 +61,19 @@ export class InstanceClient {
     } catch (e) {
       return Promise.reject(e);
     }
+    return this.publishEncoded(subject, data, msgId);
+  }
+
+  /** Signals still batched go first: whatever is published next is ordered after them (DurableClient). */
+  protected flushPending(): void {}
+
+  protected publishEncoded(subject: string, data: Uint8Array, msgId?: string): Promise<PubAck> {
+    this.flushPending();
+    return this.publishNow(subject, data, msgId);
+  }
+
+  /** Publishes without flushing batched signals first (the batcher's own sends). */
+  protected publishNow(subject: string, data: Uint8Array, msgId?: string): Promise<PubAck> {
     if (data.length > this.maxPayload) {
       return Promise.reject(new DurableError('validation', `payload of ${data.length} bytes exceeds the limit of ${this.maxPayload} bytes`));
     }

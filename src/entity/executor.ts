@@ -154,7 +154,16 @@ class BatchRun<S> {
     }
     this.advance(m.seq);
     if (m.msgId) this.rememberKey(m.msgId);
+    if (m.batch) return this.dispatchAll(m.seq, m.batch, 0);
     return this.dispatch(m.seq, m.body);
+  }
+
+  /** A batch message's signals, in order, from `from` on; async only from the first async handler. */
+  private dispatchAll(seq: number, bodies: readonly EntityMessage[], from: number): Promise<void> | void {
+    for (let i = from; i < bodies.length; i++) {
+      const pending = this.dispatch(seq, bodies[i]!);
+      if (pending) return pending.then(() => this.dispatchAll(seq, bodies, i + 1));
+    }
   }
 
   private dispatch(seq: number, body: EntityMessage): Promise<void> | void {

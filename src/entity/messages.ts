@@ -53,11 +53,39 @@ export function parseEntityMessage(body: unknown): { success: true; data: Entity
   return entityMessageSchema.safeParse(body);
 }
 
+/** Most signals in one batch message. */
+export const MAX_BATCH_SIGNALS = 1_024;
+
+/**
+ * The batch form `{ "b": [signal, ...] }` (src/client/signal-batcher.ts, docs/protocol.md): its
+ * signals in order; a string saying why when it is a batch that cannot be applied (then none of
+ * it is); undefined when `body` is not a batch at all.
+ */
+export function parseEntityBatch(body: unknown): EntityMessage[] | string | undefined {
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || !('b' in body)) return undefined;
+  const b = (body as { b: unknown }).b;
+  if (Object.keys(body).length !== 1) return 'a batch message has only the field "b"';
+  if (!Array.isArray(b) || b.length === 0 || b.length > MAX_BATCH_SIGNALS) return `"b" must be an array of 1..${MAX_BATCH_SIGNALS} signals`;
+  const signals: EntityMessage[] = [];
+  for (let i = 0; i < b.length; i++) {
+    const check = parseEntityMessage(b[i]);
+    if (!check.success) return `signal ${i} of the batch: ${check.error.issues.map((x) => `${x.path.join('.') || 'body'}: ${x.message}`).join('; ')}`;
+    const m = check.data;
+    if ((m.k !== undefined && m.k !== 's') || m.reply !== undefined || m.from !== undefined || m.lock !== undefined || m.lo !== undefined || m.at !== undefined) {
+      return `signal ${i} of the batch: a batch holds plain signals only ({ op, input })`;
+    }
+    signals.push(m);
+  }
+  return signals;
+}
+
 /** An entity message as delivered from the inbox stream. */
 export interface InboxEntityMessage {
   /** Inbox stream sequence: the order of application and the idempotency record. */
   seq: number;
   body: EntityMessage;
+  /** A batch message's signals, applied in order under this one sequence (`body` is the first). */
+  batch?: EntityMessage[];
   /** Nats-Msg-Id of the publish (client idempotency key), if any. */
   msgId?: string;
 }

@@ -58,6 +58,8 @@ export interface DeadLetterRecord {
   subject: string;
   data: Uint8Array;
   reason: string;
+  /** Which of several records parked from one message (a batch's signals): part of the dedupe id. */
+  part?: number;
 }
 
 export interface CommitPlan {

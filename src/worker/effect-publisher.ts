@@ -87,7 +87,7 @@ export class EffectPublisher {
     this.d.logger.warn({ seq: dl.seq, subject: dl.subject, reason: dl.reason }, 'message dead-lettered');
     return this.d.hub.fabric.publish(deadLetterSubject(this.d.hub.names.hub, this.d.partition), dl.data, {
       // A local activity result was never in the inbox (seq 0): no dedupe id to derive.
-      ...(dl.seq > 0 ? { msgId: `dlq:${dl.seq}` } : {}),
+      ...(dl.seq > 0 ? { msgId: dl.part === undefined ? `dlq:${dl.seq}` : `dlq:${dl.seq}:${dl.part}` } : {}),
       headers: { 'Dn-Reason': dl.reason.slice(0, 1000), 'Dn-Subject': dl.subject, 'Dn-Seq': String(dl.seq) },
     });
   }

@@ -13,7 +13,7 @@ import { toErrorInfo } from '../core/errors.js';
 import { entityIndexKey, entityInboxSubject, eventSubject, inboxSubject, instanceInboxSubject, entityPartition } from '../core/topology.js';
 import type { EntityDefinition } from '../entity/definition.js';
 import { RESTORE_OPERATION, executeEntityBatch, newSnapshot, type EntityEffect, type EntitySnapshot, type RecordedOperation } from '../entity/executor.js';
-import { parseEntityMessage, type CallOutcome, type InboxEntityMessage } from '../entity/messages.js';
+import { parseEntityBatch, parseEntityMessage, type CallOutcome, type InboxEntityMessage } from '../entity/messages.js';
 import type { Clock } from '../core/clock.js';
 import type { Hub } from '../store/hub.js';
 import type { ActorHost, CommitPlan, DeadLetterRecord, InboxMessage, Reply, ResolvedEffect } from './actor-host.js';
@@ -89,6 +89,13 @@ export class EntityHost implements ActorHost {
         deadLetters.push({ ...m, reason: 'body is not JSON' });
         continue;
       }
+      const batch = parseEntityBatch(body);
+      if (batch !== undefined) {
+        if (typeof batch === 'string') deadLetters.push({ ...m, reason: batch });
+        else if (!def) deadLetters.push({ ...m, reason: `no entity named '${id.name}' is registered on this hub's workers` });
+        else parsed.push({ seq: m.seq, body: batch[0]!, batch, ...(m.msgId ? { msgId: m.msgId } : {}) });
+        continue;
+      }
       const check = parseEntityMessage(body);
       if (!check.success) {
         deadLetters.push({ ...m, reason: `not an entity message: ${check.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
@@ -107,9 +114,18 @@ export class EntityHost implements ActorHost {
     const cached = this.cache.get(actorToken) ?? (await this.load(subject, def));
     const startTime = Date.now();
     const result = await executeEntityBatch(def, id, cached.snapshot, parsed, (seq, n) => `${id.toString()}:${seq}:${n}`, { now: this.clock.now() });
+    const parkedOfBatch = new Map<number, number>();
     for (const d of result.deadLetters) {
       const original = messages.find((m) => m.seq === d.seq)!;
-      deadLetters.push({ ...original, reason: d.reason });
+      if (!parsed.some((p) => p.seq === d.seq && p.batch)) {
+        deadLetters.push({ ...original, reason: d.reason });
+        continue;
+      }
+      // Of a batch, only the signal that cannot run is parked (the others were applied), each
+      // with its own dedupe id (the n-th parked of that message).
+      const part = parkedOfBatch.get(d.seq) ?? 0;
+      parkedOfBatch.set(d.seq, part + 1);
+      deadLetters.push({ ...original, data: encodeJson(d.body), reason: d.reason, part });
     }
     // A restore's caller learns the new version, known only once the event is appended.
     const restoreReplies: Reply[] = [];

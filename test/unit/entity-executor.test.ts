@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { EntityId } from '../../src/core/entity-id.js';
 import { entity } from '../../src/entity/definition.js';
 import { executeEntityBatch, newSnapshot, type EntitySnapshot } from '../../src/entity/executor.js';
-import { entityMessageSchema, parseEntityMessage, type EntityMessage, type InboxEntityMessage } from '../../src/entity/messages.js';
+import { entityMessageSchema, parseEntityBatch, parseEntityMessage, type EntityMessage, type InboxEntityMessage } from '../../src/entity/messages.js';
 
 const counter = entity('Counter', {
   state: () => ({ value: 0, log: [] as string[] }),
@@ -81,6 +81,30 @@ describe('entity executor', () => {
     const dup = await run(first.snapshot, [msg({ op: 'add', input: 1 }, { msgId: 'a' }), msg({ op: 'add', input: 10 }, { msgId: 'b' })]);
     expect(dup.snapshot.state).toMatchObject({ value: 11 });
     expect(dup.applied).toBe(1);
+  });
+
+  it("applies a batch message's signals in order under its one sequence, once; an async one in the middle waits", async () => {
+    const batch: EntityMessage[] = [
+      { op: 'add', input: 1 },
+      { op: 'slow', input: 10 },
+      { op: 'add', input: 100 },
+    ];
+    const m = msg(batch[0]!, { batch });
+    const r = await run(newSnapshot(counter), [m]);
+    expect(r.snapshot.state).toMatchObject({ value: 111 });
+    expect(r.applied).toBe(3);
+    expect(r.snapshot.meta.in).toBe(m.seq);
+    // Delivered again (a takeover re-reads the inbox): nothing is applied twice.
+    const again = await run(r.snapshot, [m]);
+    expect(again.applied).toBe(0);
+    expect(again.snapshot.state).toMatchObject({ value: 111 });
+  });
+
+  it('dead-letters only the signal of a batch that cannot run; the others are applied', async () => {
+    const batch: EntityMessage[] = [{ op: 'add', input: 1 }, { op: 'nope' }, { op: 'add', input: 2 }];
+    const r = await run(newSnapshot(counter), [msg(batch[0]!, { batch })]);
+    expect(r.snapshot.state).toMatchObject({ value: 3 });
+    expect(r.deadLetters.map((d) => d.body)).toEqual([{ op: 'nope' }]);
   });
 
   it('leaves state unchanged and drops effects when an operation throws', async () => {
@@ -249,5 +273,17 @@ describe('parseEntityMessage', () => {
       expect(fast.success, JSON.stringify(body)).toBe(schema.success);
       if (fast.success && schema.success) expect(fast.data).toEqual(schema.data);
     }
+  });
+});
+
+describe('parseEntityBatch', () => {
+  it('accepts plain signals only, and says why it refuses a batch', () => {
+    expect(parseEntityBatch({ op: 'add' })).toBeUndefined();
+    expect(parseEntityBatch({ b: [{ op: 'add', input: 1 }, { op: 'Get' }] })).toEqual([{ op: 'add', input: 1 }, { op: 'Get' }]);
+    expect(parseEntityBatch({ b: [] })).toMatch(/1\.\.1024/);
+    expect(parseEntityBatch({ b: [{ op: 'add' }], extra: 1 })).toMatch(/only the field/);
+    expect(parseEntityBatch({ b: [{ op: 'add' }, { op: '' }] })).toMatch(/signal 1 of the batch/);
+    expect(parseEntityBatch({ b: [{ op: 'get', k: 'c', reply: 'x' }] })).toMatch(/plain signals only/);
+    expect(parseEntityBatch({ b: [{ op: 'x', from: { i: 'o', r: 1 } }] })).toMatch(/plain signals only/);
   });
 });

@@ -91,6 +91,32 @@ beforeAll(() => {
   vi.spyOn(net.Socket.prototype, 'connect').mockImplementation(refuse as never);
 });
 
+describe('signal batching (client) on the real engine', () => {
+  it('signals to one entity issued together are stored as few messages, all applied once; a call right after observes them', async () => {
+    const host = await TestHost.start({ entities: [counter] });
+    try {
+      const id = new EntityId('counter', 'batched');
+      const other = new EntityId('counter', 'other');
+      const sent = [...Array.from({ length: 600 }, () => host.client.signalEntity(id, 'add', 1)), host.client.signalEntity(other, 'add', 5)];
+      // Not awaited: the call (callRaw publishes without yielding first) is published after the
+      // signals still batched, so it sees them all.
+      const value = await host.client.callRaw<number>(id, { op: 'get', k: 'c' }, 10_000);
+      expect(value).toBe(600);
+      await Promise.all(sent);
+      expect(await host.client.callEntity<number>(other, 'get')).toBe(5);
+      const inbox = await host.client.hub.fabric.streamInfo(host.client.hub.names.inboxStream);
+      // 600 + 1 signals and 2 calls: the signals went as batches of at most 256.
+      expect(inbox.lastSeq).toBeLessThanOrEqual(6);
+      // A signal that cannot be sent alone (a key) still works between batches.
+      await host.client.signalEntity(id, 'add', 1, { idempotencyKey: 'k1' });
+      await host.client.signalEntity(id, 'add', 1, { idempotencyKey: 'k1' });
+      expect(await host.client.callEntity<number>(id, 'get')).toBe(601);
+    } finally {
+      await host.stop();
+    }
+  });
+});
+
 describe('TestHost', () => {
   it('runs entities with the engine semantics: FIFO signals, calls, operation errors, validation', async () => {
     host = await TestHost.start({ ...defs, startTime: START });
