@@ -13,7 +13,7 @@ import { DurableError, fromErrorInfo } from '../core/errors.js';
 import { tracingEnabled } from '../core/tracing.js';
 import { normalizeName } from '../core/names.js';
 import { decodeToken, encodeToken } from '../core/encoding.js';
-import { DEFAULT_HUB, entityActorToken, entityInboxSubject, entityPartition, eventSubject, inboxSubject } from '../core/topology.js';
+import { DEFAULT_HUB, entityActorToken, entityPartition, eventSubject, inboxSubject } from '../core/topology.js';
 import type { CallOutcome, EntityMessage } from '../entity/messages.js';
 import type { Fabric } from '../store/fabric.js';
 import { openHubOn, type Hub } from '../store/hub.js';
@@ -28,7 +28,7 @@ import { EntityHistoryReader, type EntityHistoryOptions, type EntityHistoryPage,
 import { traceClientMethods } from './client-tracing.js';
 import { InstanceClient } from './instance-client.js';
 import { ReplyInbox } from './reply-inbox.js';
-import { SignalBatcher } from './signal-batcher.js';
+import { SignalBatcher, type SignalRoute } from './signal-batcher.js';
 
 export interface DurableClientOptions {
   servers?: string | string[];
@@ -66,11 +66,11 @@ export interface ListEntitiesOptions {
   includeState?: boolean;
 }
 
-/** Entities whose inbox subject a client remembers (signalSubject). */
-const SUBJECT_MEMO = 4_096;
+/** Entities whose signal route a client remembers (signalRoute). */
+const ROUTE_MEMO = 4_096;
 
 export class DurableClient extends InstanceClient {
-  private readonly subjects = new Map<string, string>();
+  private readonly routes = new Map<string, SignalRoute>();
   private readonly batcher = new SignalBatcher(
     (subject, data) => this.publishNow(subject, data),
     // A body's UTF-16 length x 3 bounds its bytes: keep batches well under the message limit.
@@ -137,17 +137,24 @@ export class DurableClient extends InstanceClient {
   }
 
   signalSubject(id: EntityIdLike): string {
-    const entityId = EntityId.from(id);
-    // Memoized: a hot producer signals the same few entities over and over, and the subject (two
-    // token encodings and a hash) is the same each time. Bounded: cleared when full.
-    const memo = `${entityId.name}\u0000${entityId.key}`;
-    let subject = this.subjects.get(memo);
-    if (subject === undefined) {
-      if (this.subjects.size >= SUBJECT_MEMO) this.subjects.clear();
-      subject = entityInboxSubject(this.hub.names.hub, entityId, this.hub.config.partitions);
-      this.subjects.set(memo, subject);
+    return this.signalRoute(EntityId.from(id)).subject;
+  }
+
+  /**
+   * Where signals to `id` go. Memoized: a hot producer signals the same few entities over and
+   * over, and the subject (two token encodings and a hash) is the same each time. Bounded.
+   */
+  private signalRoute(id: EntityId): SignalRoute {
+    const memo = `${id.name}\u0000${id.key}`;
+    let route = this.routes.get(memo);
+    if (route === undefined) {
+      if (this.routes.size >= ROUTE_MEMO) this.routes.clear();
+      const partition = entityPartition(id, this.hub.config.partitions);
+      const token = entityActorToken(id);
+      route = { subject: inboxSubject(this.hub.names.hub, partition, token), token, partitionSubject: inboxSubject(this.hub.names.hub, partition, 'b') };
+      this.routes.set(memo, route);
     }
-    return subject;
+    return route;
   }
 
   /**
@@ -172,7 +179,7 @@ export class DurableClient extends InstanceClient {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (json !== undefined) return this.batcher.add(this.signalSubject(id), json);
+    if (json !== undefined) return this.batcher.add(this.signalRoute(id), json);
     return this.signalOne(id, opName, input, options, lookup);
   }
 

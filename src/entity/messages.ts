@@ -79,6 +79,28 @@ export function parseEntityBatch(body: unknown): EntityMessage[] | string | unde
   return signals;
 }
 
+/**
+ * The partition batch form `{ "m": [[actorToken, [signal, ...]], ...] }` on `<hub>.in.<p>.b`
+ * (several entities of one partition; src/client/signal-batcher.ts): its groups, each entity once;
+ * or why it cannot be applied (then none of it is). The signals themselves are checked per entity
+ * (parseEntityBatch), where a bad one is parked alone.
+ */
+export function parseMultiBatch(body: unknown): Array<[string, unknown[]]> | string {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'a partition batch is an object { "m": [...] }';
+  const m = (body as { m?: unknown }).m;
+  if (Object.keys(body).length !== 1 || !Array.isArray(m) || m.length === 0) return 'a partition batch has only the field "m", a non-empty array';
+  const seen = new Set<string>();
+  let signals = 0;
+  for (const group of m) {
+    if (!Array.isArray(group) || group.length !== 2 || typeof group[0] !== 'string' || !Array.isArray(group[1])) return 'each entry of "m" is [actorToken, [signal, ...]]';
+    if (seen.has(group[0])) return `entity ${group[0]} appears twice in one partition batch`;
+    seen.add(group[0]);
+    signals += group[1].length;
+  }
+  if (signals > MAX_BATCH_SIGNALS) return `a partition batch holds at most ${MAX_BATCH_SIGNALS} signals`;
+  return m as Array<[string, unknown[]]>;
+}
+
 /** An entity message as delivered from the inbox stream. */
 export interface InboxEntityMessage {
   /** Inbox stream sequence: the order of application and the idempotency record. */

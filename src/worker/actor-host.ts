@@ -33,6 +33,11 @@ export interface InboxMessage {
    * its `seq`; the instance ignores a second result of the same task). Names the owed effect.
    */
   local?: OwedRef;
+  /**
+   * The body, already decoded: one entity's share of a partition batch (`{ b: [...] }`, split by
+   * the partition's router). Hosts read it instead of `data`; it is what a dead letter stores.
+   */
+  decoded?: unknown;
 }
 
 /** A publish to do after commit (or again during recovery). `d` is JSON; absent = empty payload. */

@@ -87,14 +87,15 @@ export class EffectPublisher {
     this.d.logger.warn({ seq: dl.seq, subject: dl.subject, reason: dl.reason }, 'message dead-lettered');
     return this.d.hub.fabric.publish(deadLetterSubject(this.d.hub.names.hub, this.d.partition), dl.data, {
       // A local activity result was never in the inbox (seq 0): no dedupe id to derive.
-      ...(dl.seq > 0 ? { msgId: dl.part === undefined ? `dlq:${dl.seq}` : `dlq:${dl.seq}:${dl.part}` } : {}),
+      ...(dl.seq > 0 ? { msgId: dl.part === undefined ? `dlq:${dl.seq}` : `dlq:${dl.seq}:${dl.subject}:${dl.part}` } : {}),
       headers: { 'Dn-Reason': dl.reason.slice(0, 1000), 'Dn-Subject': dl.subject, 'Dn-Seq': String(dl.seq) },
     });
   }
 
   /** A message hashed by a producer with another partition count goes to its home partition. */
-  forward(m: InboxMessage, home: number): Promise<unknown> {
-    return this.d.hub.fabric.publish(inboxSubject(this.d.hub.names.hub, home, m.actorToken), m.data, { msgId: `fwd:${this.d.partition}:${m.seq}` });
+  forward(m: InboxMessage, home: number, part?: number): Promise<unknown> {
+    const id = part === undefined ? `fwd:${this.d.partition}:${m.seq}` : `fwd:${this.d.partition}:${m.seq}:${part}`;
+    return this.d.hub.fabric.publish(inboxSubject(this.d.hub.names.hub, home, m.actorToken), m.data, { msgId: id });
   }
 
   /**

@@ -82,17 +82,19 @@ export class EntityHost implements ActorHost {
     const def = this.definitions.get(id.name);
     const parsed: InboxEntityMessage[] = [];
     for (const m of messages) {
-      let body: unknown;
+      let body: unknown = m.decoded;
       try {
-        body = decodeJson(m.data);
+        if (body === undefined) body = decodeJson(m.data);
       } catch {
         deadLetters.push({ ...m, reason: 'body is not JSON' });
         continue;
       }
       const batch = parseEntityBatch(body);
       if (batch !== undefined) {
-        if (typeof batch === 'string') deadLetters.push({ ...m, reason: batch });
-        else if (!def) deadLetters.push({ ...m, reason: `no entity named '${id.name}' is registered on this hub's workers` });
+        // One entity's share of a partition batch is parked as that share (data of its own).
+        const own = m.decoded === undefined ? m : { ...m, data: encodeJson(m.decoded), part: 0 };
+        if (typeof batch === 'string') deadLetters.push({ ...own, reason: batch });
+        else if (!def) deadLetters.push({ ...own, reason: `no entity named '${id.name}' is registered on this hub's workers` });
         else parsed.push({ seq: m.seq, body: batch[0]!, batch, ...(m.msgId ? { msgId: m.msgId } : {}) });
         continue;
       }

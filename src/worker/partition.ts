@@ -25,11 +25,12 @@
  *   a store error (a bug, not an outage): one poisoned actor never stops its partition.
  */
 import type { Logger } from 'pino';
-import { decodeJson } from '../core/codec.js';
+import { decodeJson, encodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
 import { decodeToken } from '../core/encoding.js';
 import { EntityId } from '../core/entity-id.js';
 import { entityPartition, inboxSubject, instancePartition } from '../core/topology.js';
+import { parseMultiBatch } from '../entity/messages.js';
 import type { Hub } from '../store/hub.js';
 import type { ActorHost, DeadLetterRecord, InboxMessage } from './actor-host.js';
 import { BatchCommitter, type CommitOutcome, type CommittedActor } from './batch-committer.js';
@@ -67,7 +68,8 @@ export interface PartitionDeps {
 interface RoutedBatch {
   groups: Map<string, InboxMessage[]>;
   timers: InboxMessage[];
-  forwards: Array<{ message: InboxMessage; home: number }>;
+  /** `part`: which share of a partition batch (shares of one message must not dedupe each other). */
+  forwards: Array<{ message: InboxMessage; home: number; part?: number }>;
   deadLetters: DeadLetterRecord[];
 }
 
@@ -79,6 +81,7 @@ interface LocalRunClaim {
 }
 
 const RETRY_BASE_MS = 100;
+const EMPTY = new Uint8Array(0);
 /** Actor tokens whose home partition a partition remembers. */
 const HOME_MEMO = 10_000;
 /** Consecutive non-store failures of one actor after which its messages of the batch are parked. */
@@ -290,7 +293,7 @@ export class PartitionProcessor {
     const settled = await Promise.allSettled([
       ...outcome.committed.flatMap((c) => this.publishOrClaim(c, runHere)),
       ...deadLetters.map((dl) => this.effects.deadLetter(dl)),
-      ...routed.forwards.map(({ message, home }) => this.effects.forward(message, home)),
+      ...routed.forwards.map(({ message, home, part }) => this.effects.forward(message, home, part)),
       ...routed.timers.map((m) => this.registerTimer(m)),
     ]);
     this.sendReplies(outcome);
@@ -381,6 +384,10 @@ export class PartitionProcessor {
         routed.timers.push(m);
         continue;
       }
+      if (m.actorToken === 'b') {
+        this.routePartitionBatch(m, routed);
+        continue;
+      }
       const kind = m.actorToken.charCodeAt(0);
       if ((kind !== 101 /* e */ && kind !== 111) /* o */ || m.actorToken[1] !== '.') {
         routed.deadLetters.push({ ...m, reason: `unknown actor subject '${m.subject}'` });
@@ -401,6 +408,42 @@ export class PartitionProcessor {
       list.push(m);
     }
     return routed;
+  }
+
+  /**
+   * A partition batch (several entities' signals in one message, signal-batcher.ts) becomes one
+   * message per entity, each under the batch's sequence (so each entity's `in` skips it on
+   * redelivery on its own), already decoded. A share for another partition is forwarded there as
+   * a batch of its own; a malformed message is parked whole (nothing of it applied).
+   */
+  private routePartitionBatch(m: InboxMessage, routed: RoutedBatch): void {
+    let groups: ReturnType<typeof parseMultiBatch>;
+    try {
+      groups = parseMultiBatch(decodeJson(m.data));
+    } catch {
+      groups = 'body is not JSON';
+    }
+    if (typeof groups === 'string') {
+      routed.deadLetters.push({ ...m, reason: groups });
+      return;
+    }
+    const hub = this.d.hub.names.hub;
+    groups.forEach(([token, signals], i) => {
+      const decoded = { b: signals };
+      const home = token.startsWith('e.') ? this.homePartition(token) : undefined;
+      if (home === undefined) {
+        routed.deadLetters.push({ ...m, data: encodeJson(decoded), reason: `malformed entity token '${token}' in a partition batch`, part: i });
+        return;
+      }
+      const share: InboxMessage = { seq: m.seq, subject: inboxSubject(hub, home, token), actorToken: token, data: EMPTY, decoded, ...(m.trace ? { trace: m.trace } : {}) };
+      if (home !== this.partition) {
+        routed.forwards.push({ message: { ...share, data: encodeJson(decoded) }, home, part: i });
+        return;
+      }
+      let list = routed.groups.get(token);
+      if (!list) routed.groups.set(token, (list = []));
+      list.push(share);
+    });
   }
 
   /** Memoized per actor (a hot actor's messages all ask): parsing and hashing the token costs more than the rest of routing. */

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { EntityId } from '../../src/core/entity-id.js';
 import { entity } from '../../src/entity/definition.js';
 import { executeEntityBatch, newSnapshot, type EntitySnapshot } from '../../src/entity/executor.js';
-import { entityMessageSchema, parseEntityBatch, parseEntityMessage, type EntityMessage, type InboxEntityMessage } from '../../src/entity/messages.js';
+import { entityMessageSchema, parseEntityBatch, parseEntityMessage, parseMultiBatch, type EntityMessage, type InboxEntityMessage } from '../../src/entity/messages.js';
 
 const counter = entity('Counter', {
   state: () => ({ value: 0, log: [] as string[] }),
@@ -285,5 +285,30 @@ describe('parseEntityBatch', () => {
     expect(parseEntityBatch({ b: [{ op: 'add' }, { op: '' }] })).toMatch(/signal 1 of the batch/);
     expect(parseEntityBatch({ b: [{ op: 'get', k: 'c', reply: 'x' }] })).toMatch(/plain signals only/);
     expect(parseEntityBatch({ b: [{ op: 'x', from: { i: 'o', r: 1 } }] })).toMatch(/plain signals only/);
+  });
+});
+
+describe('parseMultiBatch', () => {
+  it('accepts [token, signals] groups, each entity once, and says why it refuses', () => {
+    expect(
+      parseMultiBatch({
+        m: [
+          ['e.counter.a', [{ op: 'add' }]],
+          ['e.counter.b', [{ op: 'add', input: 2 }]],
+        ],
+      }),
+    ).toHaveLength(2);
+    expect(parseMultiBatch({ m: [] })).toMatch(/non-empty/);
+    expect(parseMultiBatch({ m: [['e.counter.a', []]], x: 1 })).toMatch(/only the field/);
+    expect(
+      parseMultiBatch({
+        m: [
+          ['e.counter.a', [{ op: 'add' }]],
+          ['e.counter.a', [{ op: 'add' }]],
+        ],
+      }),
+    ).toMatch(/twice/);
+    expect(parseMultiBatch({ m: [['e.counter.a']] })).toMatch(/\[actorToken/);
+    expect(parseMultiBatch([])).toMatch(/object/);
   });
 });

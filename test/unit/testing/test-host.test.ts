@@ -92,6 +92,22 @@ beforeAll(() => {
 });
 
 describe('signal batching (client) on the real engine', () => {
+  it('signals to many entities of a partition issued together share messages; each entity gets exactly its own', async () => {
+    const host = await TestHost.start({ entities: [counter] });
+    try {
+      const keys = Array.from({ length: 40 }, (_, i) => new EntityId('counter', `spread-${i}`));
+      // 15 signals per entity, interleaved across entities as a busy producer sends them.
+      await Promise.all(Array.from({ length: 600 }, (_, i) => host.client.signalEntity(keys[i % keys.length]!, 'add', (i % 3) + 1)));
+      const values = await Promise.all(keys.map((k) => host.client.callEntity<number>(k, 'get')));
+      expect(values).toEqual(keys.map((_, k) => Array.from({ length: 15 }, (_, j) => ((k + j * 40) % 3) + 1).reduce((a, b) => a + b, 0)));
+      const inbox = await host.client.hub.fabric.streamInfo(host.client.hub.names.inboxStream);
+      // 600 signals over 16 partitions (at most 256 per message) plus 40 calls.
+      expect(inbox.lastSeq).toBeLessThanOrEqual(40 + 16 * 3);
+    } finally {
+      await host.stop();
+    }
+  });
+
   it('signals to one entity issued together are stored as few messages, all applied once; a call right after observes them', async () => {
     const host = await TestHost.start({ entities: [counter] });
     try {

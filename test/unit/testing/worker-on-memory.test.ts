@@ -12,7 +12,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { decodeStatusRecord } from '../../../src/client/status.js';
 import { decodeJson, encodeJson } from '../../../src/core/codec.js';
 import { EntityId } from '../../../src/core/entity-id.js';
-import { activitySubject, entityActorToken, entityInboxSubject, entityPartition, eventSubject, instanceInboxSubject, startSubject, statusKey } from '../../../src/core/topology.js';
+import {
+  activitySubject,
+  entityActorToken,
+  entityInboxSubject,
+  entityPartition,
+  eventSubject,
+  inboxSubject,
+  instanceInboxSubject,
+  startSubject,
+  statusKey,
+} from '../../../src/core/topology.js';
 import { entity } from '../../../src/entity/definition.js';
 import { activity, orchestration } from '../../../src/orchestration/definition.js';
 import { activityWorkItem, instanceMessages } from '../../../src/orchestration/messages.js';
@@ -160,6 +170,51 @@ describe('Worker on a MemoryFabric (no NATS server)', () => {
     // The fabric was given: the worker leaves it open.
     expect(fabric.isConnected()).toBe(true);
     await fabric.close();
+  });
+});
+
+describe('partition batches on a MemoryFabric', () => {
+  it('splits a partition batch per entity, forwards a share of another partition, parks only what cannot run', async () => {
+    const fabric = new MemoryFabric();
+    const worker = await Worker.start({ fabric, hub: 'pb', partitions: 4, entities: [counter], logger, startupTimeoutMs: 5_000 });
+    try {
+      const { hub } = worker;
+      const ids = Array.from({ length: 40 }, (_, i) => new EntityId('counter', `e${i}`));
+      const here = ids.filter((id) => entityPartition(id, 4) === 0).slice(0, 2);
+      const elsewhere = ids.find((id) => entityPartition(id, 4) !== 0)!;
+      const batch = {
+        m: [
+          [entityActorToken(here[0]!), [{ op: 'add', input: 1 }, { op: 'nope' }, { op: 'add', input: 2 }]],
+          [entityActorToken(here[1]!), [{ op: 'add', input: 10 }]],
+          [
+            entityActorToken(elsewhere),
+            [
+              { op: 'add', input: 100 },
+              { op: 'add', input: 200 },
+            ],
+          ],
+          ['x.not-an-entity', [{ op: 'add', input: 5 }]],
+        ],
+      };
+      await fabric.publish(inboxSubject('pb', 0, 'b'), encodeJson(batch));
+      const stateOf = async (id: EntityId) => {
+        const last = await fabric.readLast(hub.names.eventStream, eventSubject('pb', entityPartition(id, 4), entityActorToken(id)));
+        return last ? decodeJson<{ st?: { value: number } }>(last.data).st?.value : undefined;
+      };
+      await until('every share applied', async () =>
+        (await stateOf(elsewhere)) === 300 && (await stateOf(here[0]!)) === 3 && (await stateOf(here[1]!)) === 10 ? true : undefined,
+      );
+      // Parked: the malformed share and the one signal that cannot run, each on its own.
+      const parked = await until('two dead letters', async () => {
+        const all_ = await all(fabric, hub.names.deadLetterStream, 'pb.dlq.>');
+        return all_.length >= 2 ? all_ : undefined;
+      });
+      expect(parked.map((m) => decodeJson(m.data))).toEqual(expect.arrayContaining([{ op: 'nope' }, { b: [{ op: 'add', input: 5 }] }]));
+      expect(parked).toHaveLength(2);
+    } finally {
+      await worker.stop();
+      await fabric.close();
+    }
   });
 });
 
