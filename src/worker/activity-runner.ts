@@ -119,9 +119,17 @@ export class ActivityRunner implements LocalActivities {
         void result!.finally(over);
       },
       run: (onResult) => {
+        // The partition's handler never throws; if it did, it is logged, never unobserved.
+        const deliver = (r: LocalResult) => {
+          try {
+            onResult(r.data, r.trace);
+          } catch (err) {
+            this.o.logger.error({ err, activity: def.name, instanceId: item.i }, 'local activity result not handed over');
+          }
+        };
         if (state === 'started') {
           state = 'over';
-          void result!.then((r) => onResult(r.data, r.trace)).finally(over);
+          void result!.then(deliver).finally(over);
           return;
         }
         if (state !== 'claimed') return;
@@ -134,10 +142,7 @@ export class ActivityRunner implements LocalActivities {
         state = 'queued';
         this.waiting.push({
           def,
-          local: () =>
-            this.executeLocal(def, item, trace)
-              .then((r) => onResult(r.data, r.trace))
-              .finally(over),
+          local: () => this.executeLocal(def, item, trace).then(deliver).finally(over),
           drop: over,
         });
         this.startWaiting();

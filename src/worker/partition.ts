@@ -2,7 +2,7 @@
  * PartitionProcessor: the batch loop of one partition, run only by the partition's lease holder.
  * A short pipeline of parts with one role each:
  *
- *   InboxReader (ordered, bounded buffer) -> route (group by actor; timers, forwards, dead letters)
+ *   InboxReader (ordered, bounded buffer) -> InboxRouter (group by actor; timers, forwards, dead letters)
  *   -> BatchCommitter (one fenced append per actor; reports committed and failed actors)
  *   -> EffectPublisher (effects, dead letters, forwards) + timer registrations -> replies
  *   -> checkpoint
@@ -15,8 +15,8 @@
  * - messages of one actor are applied in inbox order: one batch at a time per partition;
  * - invariant 4: the checkpoint moves past a batch only when every actor of it committed and every
  *   effect, dead letter, forward and timer registration of it is durable or owed (listed in the
- *   checkpoint); a batch with a failure
- *   is retried whole (actors that did commit skip their applied messages by their `in` sequence),
+ *   checkpoint); a batch with a failure is retried whole (actors that did commit skip their
+ *   applied messages by their `in` sequence),
  *   after the effects recorded in events since the checkpoint are published again;
  * - actors that committed reply to their callers even when others in the batch failed;
  * - no promise is left unobserved: every publish of a batch is settled before the batch ends;
@@ -25,17 +25,15 @@
  *   a store error (a bug, not an outage): one poisoned actor never stops its partition.
  */
 import type { Logger } from 'pino';
-import { decodeJson, encodeJson } from '../core/codec.js';
+import { decodeJson } from '../core/codec.js';
 import { DurableError } from '../core/errors.js';
-import { decodeToken } from '../core/encoding.js';
-import { EntityId } from '../core/entity-id.js';
-import { entityPartition, inboxSubject, instancePartition } from '../core/topology.js';
-import { parseMultiBatch } from '../entity/messages.js';
+import { inboxSubject } from '../core/topology.js';
 import type { Hub } from '../store/hub.js';
-import type { ActorHost, DeadLetterRecord, InboxMessage } from './actor-host.js';
+import type { ActorHost, InboxMessage } from './actor-host.js';
 import { BatchCommitter, type CommitOutcome, type CommittedActor } from './batch-committer.js';
 import { EffectPublisher, TrimLimiter } from './effect-publisher.js';
 import { InboxReader } from './inbox-reader.js';
+import { InboxRouter, type RoutedBatch } from './inbox-router.js';
 import { OwedLedger, type LocalActivities, type LocalActivitySlot, type OwedEffects, type OwedRef } from './local-activities.js';
 import type { WorkerMetrics } from './metrics.js';
 import { TimerIndex, type TimerRecord } from './timer-index.js';
@@ -64,15 +62,6 @@ export interface PartitionDeps {
   localActivities?: LocalActivities;
 }
 
-/** The messages of a batch, sorted by what happens to them. */
-interface RoutedBatch {
-  groups: Map<string, InboxMessage[]>;
-  timers: InboxMessage[];
-  /** `part`: which share of a partition batch (shares of one message must not dedupe each other). */
-  forwards: Array<{ message: InboxMessage; home: number; part?: number }>;
-  deadLetters: DeadLetterRecord[];
-}
-
 /** An activity work item of a committed batch that will run here once the batch is durable. */
 interface LocalRunClaim {
   slot: LocalActivitySlot;
@@ -81,15 +70,13 @@ interface LocalRunClaim {
 }
 
 const RETRY_BASE_MS = 100;
-const EMPTY = new Uint8Array(0);
-/** Actor tokens whose home partition a partition remembers. */
-const HOME_MEMO = 10_000;
 /** Consecutive non-store failures of one actor after which its messages of the batch are parked. */
 const POISON_AFTER = 5;
 const RETRY_MAX_MS = 5_000;
 
 export class PartitionProcessor {
   private readonly reader: InboxReader;
+  private readonly router: InboxRouter;
   private readonly committer: BatchCommitter;
   private readonly effects: EffectPublisher;
   private readonly timers: TimerIndex;
@@ -104,8 +91,6 @@ export class PartitionProcessor {
   private readonly owed = new OwedLedger();
   /** Results of local runs, waiting for the next batch (after the inbox's messages of it). */
   private readonly localResults: InboxMessage[] = [];
-  /** Home partition of recently routed actor tokens. */
-  private readonly homes = new Map<string, number | undefined>();
   /** Consecutive failed attempts of the current batch (for backoff and logs). */
   private failures = 0;
   /** A batch failed: effects recorded in events since the checkpoint must be published again. */
@@ -121,6 +106,7 @@ export class PartitionProcessor {
     this.done = { in: start.in, ev: start.ev };
     this.inherited = start.owed ?? [];
     this.log = d.logger.child({ partition });
+    this.router = new InboxRouter(partition, d.hub);
     this.reader = new InboxReader({ hub: d.hub, partition, logger: this.log, onMessages: () => this.kick() });
     this.committer = new BatchCommitter({
       fabric: d.hub.fabric,
@@ -278,7 +264,7 @@ export class PartitionProcessor {
    */
   private async processBatch(batch: InboxMessage[], fromInbox: number): Promise<boolean> {
     const started = performance.now();
-    const routed = this.route(batch);
+    const routed = this.router.route(batch);
     this.parkPoisoned(routed);
     const outcome = await this.committer.commit(this.partition, routed.groups);
     for (const c of outcome.committed) this.actorFailures.delete(c.token);
@@ -375,96 +361,6 @@ export class PartitionProcessor {
       routed.groups.delete(token);
       this.actorFailures.delete(token);
     }
-  }
-
-  private route(batch: InboxMessage[]): RoutedBatch {
-    const routed: RoutedBatch = { groups: new Map(), timers: [], forwards: [], deadLetters: [] };
-    for (const m of batch) {
-      if (m.actorToken === 't') {
-        routed.timers.push(m);
-        continue;
-      }
-      if (m.actorToken === 'b') {
-        this.routePartitionBatch(m, routed);
-        continue;
-      }
-      const kind = m.actorToken.charCodeAt(0);
-      if ((kind !== 101 /* e */ && kind !== 111) /* o */ || m.actorToken[1] !== '.') {
-        routed.deadLetters.push({ ...m, reason: `unknown actor subject '${m.subject}'` });
-        continue;
-      }
-      const home = this.homePartition(m.actorToken);
-      if (home === undefined) {
-        routed.deadLetters.push({ ...m, reason: `malformed actor address in '${m.subject}'` });
-        continue;
-      }
-      if (home !== this.partition) {
-        // A producer hashed with another partition count: move it home instead of applying it here.
-        routed.forwards.push({ message: m, home });
-        continue;
-      }
-      let list = routed.groups.get(m.actorToken);
-      if (!list) routed.groups.set(m.actorToken, (list = []));
-      list.push(m);
-    }
-    return routed;
-  }
-
-  /**
-   * A partition batch (several entities' signals in one message, signal-batcher.ts) becomes one
-   * message per entity, each under the batch's sequence (so each entity's `in` skips it on
-   * redelivery on its own), already decoded. A share for another partition is forwarded there as
-   * a batch of its own; a malformed message is parked whole (nothing of it applied).
-   */
-  private routePartitionBatch(m: InboxMessage, routed: RoutedBatch): void {
-    let groups: ReturnType<typeof parseMultiBatch>;
-    try {
-      groups = parseMultiBatch(decodeJson(m.data));
-    } catch {
-      groups = 'body is not JSON';
-    }
-    if (typeof groups === 'string') {
-      routed.deadLetters.push({ ...m, reason: groups });
-      return;
-    }
-    const hub = this.d.hub.names.hub;
-    groups.forEach(([token, signals], i) => {
-      const decoded = { b: signals };
-      const home = token.startsWith('e.') ? this.homePartition(token) : undefined;
-      if (home === undefined) {
-        routed.deadLetters.push({ ...m, data: encodeJson(decoded), reason: `malformed entity token '${token}' in a partition batch`, part: i });
-        return;
-      }
-      const share: InboxMessage = { seq: m.seq, subject: inboxSubject(hub, home, token), actorToken: token, data: EMPTY, decoded, ...(m.trace ? { trace: m.trace } : {}) };
-      if (home !== this.partition) {
-        routed.forwards.push({ message: { ...share, data: encodeJson(decoded) }, home, part: i });
-        return;
-      }
-      let list = routed.groups.get(token);
-      if (!list) routed.groups.set(token, (list = []));
-      list.push(share);
-    });
-  }
-
-  /** Memoized per actor (a hot actor's messages all ask): parsing and hashing the token costs more than the rest of routing. */
-  private homePartition(actorToken: string): number | undefined {
-    if (this.homes.has(actorToken)) return this.homes.get(actorToken);
-    if (this.homes.size >= HOME_MEMO) this.homes.clear();
-    const home = this.computeHome(actorToken);
-    this.homes.set(actorToken, home);
-    return home;
-  }
-
-  private computeHome(actorToken: string): number | undefined {
-    try {
-      const parts = actorToken.split('.');
-      const partitions = this.d.hub.config.partitions;
-      if (parts[0] === 'e' && parts.length === 3) return entityPartition(new EntityId(decodeToken(parts[1]!), decodeToken(parts[2]!)), partitions);
-      if (parts[0] === 'o' && parts.length === 2) return instancePartition(decodeToken(parts[1]!), partitions);
-    } catch {
-      return undefined; // not a valid token: the caller dead-letters the message
-    }
-    return undefined;
   }
 
   /** Durable in the timer bucket before the batch completes; a malformed one is dead-lettered. */
