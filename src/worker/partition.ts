@@ -70,6 +70,11 @@ interface LocalRunClaim {
 }
 
 const RETRY_BASE_MS = 100;
+/**
+ * Payload bytes of inbox messages per batch: a batch of signals (signal-batcher.ts) may address
+ * hundreds of actors, each prepared and appended at once; this keeps a batch to a few thousand.
+ */
+const MAX_BATCH_BYTES = 256 * 1024;
 /** Consecutive non-store failures of one actor after which its messages of the batch are parked. */
 const POISON_AFTER = 5;
 const RETRY_MAX_MS = 5_000;
@@ -240,7 +245,7 @@ export class PartitionProcessor {
           this.done.ev = recovered.lastEventSeq;
           this.recoveryNeeded = false;
         }
-        const inbox = this.reader.peek(this.d.maxBatch);
+        const inbox = this.reader.peek(this.d.maxBatch, MAX_BATCH_BYTES);
         const local = this.localResults.slice(0, this.d.maxBatch);
         if (await this.processBatch(local.length > 0 ? inbox.concat(local) : inbox, inbox.length)) {
           this.reader.consumed(inbox.length);

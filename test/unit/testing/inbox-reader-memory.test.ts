@@ -55,3 +55,32 @@ it('buffers the inbox in order up to its bound, resumes as the batch loop drains
     await fabric.close();
   }
 });
+
+it('bounds the buffer in bytes too: large messages (signal batches) pause the follow before the count bound', async () => {
+  const fabric = new MemoryFabric();
+  const names = hubNames('mem-reader-bytes');
+  await fabric.ensureStream({ name: names.inboxStream, subjects: [`${names.hub}.in.>`] });
+  const hub = { names, fabric } as unknown as Hub;
+  const big = encodeJson({ b: Array.from({ length: 200 }, (_, i) => ({ op: 'add', input: i })) }); // ~4 KB
+  for (let i = 0; i < 20; i++) await fabric.publish(inboxSubject(names.hub, 0, 'e.tally.k'), big);
+  const reader = new InboxReader({ hub, partition: 0, logger: pino({ level: 'silent' }), onMessages: () => undefined, maxBuffer: 1_000, maxBufferBytes: big.length * 4 });
+  await reader.start(0);
+  try {
+    await until(() => reader.size === 4);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(reader.size).toBe(4); // paused by bytes, far below the count bound
+    reader.consumed(3); // below half of the bytes: released
+    await until(() => reader.size === 4);
+    let read = 3;
+    while (read < 20) {
+      await until(() => reader.size > 0);
+      const n = reader.size;
+      reader.consumed(n);
+      read += n;
+    }
+    expect(read).toBe(20);
+  } finally {
+    reader.stop();
+    await fabric.close();
+  }
+});
