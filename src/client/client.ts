@@ -71,6 +71,9 @@ const ROUTE_MEMO = 4_096;
 
 export class DurableClient extends InstanceClient {
   private readonly routes = new Map<string, SignalRoute>();
+  /** Signals that could not be batched, in issue order (signalInLine), and how many are waiting. */
+  private signalLine: Promise<unknown> = Promise.resolve();
+  private signalsInLine = 0;
   private readonly batcher = new SignalBatcher(
     (subject, data) => this.publishNow(subject, data),
     // A body's UTF-16 length x 3 bounds its bytes: keep batches well under the message limit.
@@ -179,13 +182,41 @@ export class DurableClient extends InstanceClient {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (json !== undefined) return this.batcher.add(this.signalRoute(id), json);
-    return this.signalOne(id, opName, input, options, lookup);
+    if (json !== undefined && this.signalsInLine === 0) return this.batcher.add(this.signalRoute(id), json);
+    return this.signalInLine(id, opName, input, options, lookup);
   }
 
-  /** A signal on its own: scheduled (`at`), with a key, traced, or while the catalog is being read. */
-  private async signalOne(id: EntityId, opName: string, input: unknown, options: { at?: Date; idempotencyKey?: string }, lookup: Promise<void> | undefined): Promise<void> {
-    if (lookup) await lookup;
+  /**
+   * A signal that cannot be batched (scheduled, keyed, traced, or its entity not yet in the
+   * catalog cache), and every signal issued while one of those is still waiting: sent in the
+   * order they were issued. A catalog read in flight must not let a later signal overtake an
+   * earlier one; the line waits for each one's publish to be sent, not for its PubAck.
+   */
+  private signalInLine(id: EntityId, opName: string, input: unknown, options: { at?: Date; idempotencyKey?: string }, lookup: Promise<void> | undefined): Promise<void> {
+    if (this.signalsInLine === 0 && !lookup) {
+      // Nothing waits ahead of it: sent now, like a call, so that what the caller does next comes after it.
+      try {
+        return this.signalOne(id, opName, input, options).then(() => undefined);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    this.signalsInLine++;
+    let acked: Promise<unknown> | undefined;
+    const sent = this.signalLine.then(async () => {
+      if (lookup) await lookup;
+      acked = this.signalOne(id, opName, input, options);
+    });
+    this.signalLine = sent.catch(() => undefined);
+    return sent
+      .finally(() => this.signalsInLine--)
+      .then(async () => {
+        await acked;
+      });
+  }
+
+  /** Sends one signal now (its publish is issued before this returns); resolves once it is durable. */
+  private signalOne(id: EntityId, opName: string, input: unknown, options: { at?: Date; idempotencyKey?: string }): Promise<unknown> {
     const body: EntityMessage = input === undefined ? { op: opName } : { op: opName, input };
     const subject = this.signalSubject(id);
     const msgId = options.idempotencyKey;
@@ -197,10 +228,9 @@ export class DurableClient extends InstanceClient {
       const timerId = msgId ?? randomUUID();
       const registration = { id: `sig:${timerId}`, at: options.at.getTime(), s: subject, d: body };
       const p = entityPartition(id, this.hub.config.partitions);
-      await this.publish(inboxSubject(this.hub.names.hub, p, 't'), registration, `t:${timerId}`);
-      return;
+      return this.publish(inboxSubject(this.hub.names.hub, p, 't'), registration, `t:${timerId}`);
     }
-    await this.publish(subject, body, msgId);
+    return this.publish(subject, body, msgId);
   }
 
   /**
@@ -240,6 +270,8 @@ export class DurableClient extends InstanceClient {
     // rejection now so that it is never reported as unhandled.
     outcome.catch(() => undefined);
     const body: EntityMessage = { ...message, reply: expected.subject };
+    // Signals issued before this call that are still waiting for the catalog go first: the call observes them.
+    if (this.signalsInLine > 0) await this.signalLine;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.publish(this.signalSubject(id), body, `call:${callId}`);

@@ -91,6 +91,38 @@ describe('DurableClient on a MemoryFabric', () => {
     await expect(client.signalEntity(new EntityId('nope', 'a'), 'add', 1)).rejects.toMatchObject({ code: 'validation' });
   });
 
+  it('signals reach the inbox in the order they were issued: batched, keyed, and behind one waiting for a catalog read', async () => {
+    const got = await inbox();
+    // The first signal's catalog check has to read the bucket (held here until the others were
+    // issued); the ones after it find the entity cached and would be batched at once.
+    const catalog = (client as unknown as { catalog: { validateOperation: (...a: unknown[]) => Promise<void> | undefined } }).catalog;
+    const check = catalog.validateOperation.bind(catalog);
+    let release!: () => void;
+    const read = new Promise<void>((r) => (release = r));
+    catalog.validateOperation = (...a: unknown[]) => {
+      catalog.validateOperation = check;
+      return read.then(() => check(...a));
+    };
+    const id = counter('ordered');
+    const sent: Array<Promise<void>> = [];
+    for (let i = 1; i <= 60; i++) sent.push(client.signalEntity(id, 'add', i, i % 20 === 0 ? { idempotencyKey: `key-${i}` } : {}));
+    const call = client.callRaw(id, { op: 'add', k: 'c', input: 0 }, 60_000);
+    call.catch(() => undefined); // nobody answers here: only the order of publishes is checked
+    await flush();
+    release();
+    await Promise.all(sent);
+    await flush();
+    const inputs = got
+      .filter((m) => m.subject.includes('.in.'))
+      .flatMap((m) => {
+        const body = decodeJson<{ b?: Array<{ input: number }>; m?: Array<[string, Array<{ input: number }>]>; input?: number }>(m.data);
+        if (body.b) return body.b.map((x) => x.input);
+        if (body.m) return body.m.flatMap(([, xs]) => xs.map((x) => x.input));
+        return [body.input];
+      });
+    expect(inputs).toEqual([...Array.from({ length: 60 }, (_, i) => i + 1), 0]);
+  });
+
   it('readEntityState reads the last committed version', async () => {
     expect(await client.readEntityState(counter('b'))).toEqual({ exists: false });
     await commitVersion(counter('b'), 3);
