@@ -48,6 +48,12 @@ export interface DurableClientOptions {
    * NatsFabric shared with a worker). close() leaves it open: whoever made it closes it.
    */
   fabric?: Fabric;
+  /**
+   * Send the plain signals issued in one turn together, one message per entity or per partition
+   * (default true; docs/architecture.md, "Signal batches"). Off: one message per signal, as
+   * workers of releases before batches expect (see the upgrade note in docs/operations.md).
+   */
+  batchSignals?: boolean;
 }
 
 export type EntityIdLike = EntityId | string;
@@ -88,6 +94,8 @@ export class DurableClient extends InstanceClient {
     /** Call replies: one subscription for every call of this client. */
     private readonly replies: ReplyInbox<CallOutcome>,
     closeOwned: () => Promise<void>,
+    /** DurableClientOptions.batchSignals. */
+    private readonly batchSignals: boolean,
   ) {
     super(hub, catalog, closeOwned);
     this.history = new EntityHistoryReader(hub.fabric, hub.names.eventStream);
@@ -108,13 +116,13 @@ export class DurableClient extends InstanceClient {
     };
     if (options.fabric) {
       const hub = await openHubOn(options.fabric, hubOptions);
-      return DurableClient.on(hub, startup, async () => undefined);
+      return DurableClient.on(hub, startup, async () => undefined, options.batchSignals ?? true);
     }
     // Loaded here, not imported above: the engine's import graph stays NATS-free (the test kit).
     const { connectHub } = await import('../store/nats-hub.js');
     const nats = await connectHub(options.servers, 'durable-nats client', hubOptions);
     try {
-      return await DurableClient.on(nats.hub, startup, () => nats.close());
+      return await DurableClient.on(nats.hub, startup, () => nats.close(), options.batchSignals ?? true);
     } catch (e) {
       await nats.close();
       throw e;
@@ -122,23 +130,23 @@ export class DurableClient extends InstanceClient {
   }
 
   /** The client on an open hub: its catalog watch and its reply subscription in place. */
-  private static async on(hub: Hub, startup: ReturnType<typeof startupDeadline>, closeOwned: () => Promise<void>): Promise<DurableClient> {
+  private static async on(hub: Hub, startup: ReturnType<typeof startupDeadline>, closeOwned: () => Promise<void>, batchSignals: boolean): Promise<DurableClient> {
     const catalog = new CatalogCache(hub.kv.catalog, hub.fabric);
     try {
       await catalog.start(startup);
       const replies = await ReplyInbox.open(hub.fabric, (m) => decodeJson<CallOutcome>(m.data));
-      return new DurableClient(hub, catalog, replies, closeOwned);
+      return new DurableClient(hub, catalog, replies, closeOwned, batchSignals);
     } catch (e) {
       catalog.stop();
       throw e;
     }
   }
 
-  /** The subject a raw NATS producer publishes to, to signal `id` on this hub. */
   protected override flushPending(): void {
     this.batcher.flush();
   }
 
+  /** The subject a raw NATS producer publishes to, to signal `id` on this hub. */
   signalSubject(id: EntityIdLike): string {
     return this.signalRoute(EntityId.from(id)).subject;
   }
@@ -176,7 +184,7 @@ export class DurableClient extends InstanceClient {
       lookup = this.catalog.validateOperation(id.name, opName, input); // undefined: checked already (cached)
       // The common case (no `at`, no key, no trace to carry): batched with the other signals to
       // this entity issued in the same turn (signal-batcher.ts).
-      if (!lookup && options.at === undefined && options.idempotencyKey === undefined && !tracingEnabled()) {
+      if (this.batchSignals && !lookup && options.at === undefined && options.idempotencyKey === undefined && !tracingEnabled()) {
         json = JSON.stringify(input === undefined ? { op: opName } : { op: opName, input });
       }
     } catch (e) {

@@ -123,6 +123,22 @@ describe('DurableClient on a MemoryFabric', () => {
     expect(inputs).toEqual([...Array.from({ length: 60 }, (_, i) => i + 1), 0]);
   });
 
+  it('batches signals issued together, and sends one message per signal with batchSignals: false', async () => {
+    const got = await inbox();
+    await Promise.all(Array.from({ length: 10 }, (_, i) => client.signalEntity(counter('batched'), 'add', i)));
+    await flush();
+    expect(got.map((m) => decodeJson<{ b?: unknown[] }>(m.data).b?.length)).toEqual([10]);
+    const plain = await DurableClient.connect({ fabric: store.connect(), hub: HUB, batchSignals: false });
+    try {
+      got.length = 0;
+      await Promise.all(Array.from({ length: 10 }, (_, i) => plain.signalEntity(counter('plain'), 'add', i)));
+      await flush();
+      expect(got.map((m) => decodeJson<EntityMessage>(m.data))).toEqual(Array.from({ length: 10 }, (_, i) => ({ op: 'add', input: i })));
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('readEntityState reads the last committed version', async () => {
     expect(await client.readEntityState(counter('b'))).toEqual({ exists: false });
     await commitVersion(counter('b'), 3);
