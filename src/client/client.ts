@@ -52,6 +52,7 @@ export interface DurableClientOptions {
    * Send the plain signals issued in one turn together, one message per entity or per partition
    * (default true; docs/architecture.md, "Signal batches"). Off: one message per signal, as
    * workers of releases before batches expect (see the upgrade note in docs/operations.md).
+   * Env DURABLE_NATS_BATCH_SIGNALS=false does the same for clients that do not pass it (serve, CLI).
    */
   batchSignals?: boolean;
 }
@@ -71,6 +72,8 @@ export interface ListEntitiesOptions {
   continuationToken?: string;
   includeState?: boolean;
 }
+
+const batchSignalsOption = (o: DurableClientOptions) => o.batchSignals ?? process.env.DURABLE_NATS_BATCH_SIGNALS !== 'false';
 
 /** Entities whose signal route a client remembers (signalRoute). */
 const ROUTE_MEMO = 4_096;
@@ -116,13 +119,13 @@ export class DurableClient extends InstanceClient {
     };
     if (options.fabric) {
       const hub = await openHubOn(options.fabric, hubOptions);
-      return DurableClient.on(hub, startup, async () => undefined, options.batchSignals ?? true);
+      return DurableClient.on(hub, startup, async () => undefined, batchSignalsOption(options));
     }
     // Loaded here, not imported above: the engine's import graph stays NATS-free (the test kit).
     const { connectHub } = await import('../store/nats-hub.js');
     const nats = await connectHub(options.servers, 'durable-nats client', hubOptions);
     try {
-      return await DurableClient.on(nats.hub, startup, () => nats.close(), options.batchSignals ?? true);
+      return await DurableClient.on(nats.hub, startup, () => nats.close(), batchSignalsOption(options));
     } catch (e) {
       await nats.close();
       throw e;
