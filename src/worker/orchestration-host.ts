@@ -171,7 +171,12 @@ export class OrchestrationHost implements ActorHost {
       startTime,
     });
     let claimed: Map<OrchestratorAction, LocalActivitySlot> | undefined;
-    if (this.local && result.actions.length > 0 && !result.reset) {
+    // Not for a start presumed new that only starts if the instance does not exist (raw and
+    // event-triggered starts, starts from entities): producers send those again on purpose, a no-op
+    // for an existing instance, and an eager round would run that instance's first activity before
+    // the fence says it exists. Those run once their start is durable, like any local activity.
+    const duplicateStartPossible = presumed.presumedNew === true && events[0]?.type === 'ExecutionStarted' && events[0].mode === 'ifNotExists';
+    if (this.local && result.actions.length > 0 && !result.reset && !duplicateStartPossible) {
       const held: LocalActivitySlot[] = [];
       this.claims.set(actorToken, held);
       ({ result, claimed } = await runEagerRounds({

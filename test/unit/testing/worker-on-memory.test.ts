@@ -286,6 +286,44 @@ describe('local activity dispatch on a MemoryFabric', () => {
     }
   });
 
+  it('a raw start sent again for a running instance the worker does not hold is a no-op: its first activity does not run again', async () => {
+    const fabric = new MemoryFabric();
+    let runs = 0;
+    const once = activity('countedStep', async () => ++runs);
+    const waits = orchestration('stepThenWait', function* (ctx) {
+      const n: number = yield ctx.callActivity('countedStep');
+      yield ctx.waitForExternalEvent('go');
+      return n;
+    });
+    const options = { fabric, hub: 'dupstart', partitions: 2, orchestrations: [waits], activities: [once], logger, startupTimeoutMs: 5_000 };
+    let worker = await Worker.start({ ...options, workerId: 'a' });
+    const { hub } = worker;
+    try {
+      await fabric.publish(startSubject('dupstart', 'stepThenWait'), encodeJson({ instanceId: 'dup-1' }));
+      await until('the first step', async () => ((await statusOf(hub, 'dup-1'))?.runtimeStatus === 'Running' && runs === 1 ? true : undefined));
+      await worker.stop();
+      // A fresh worker holds nothing in memory: the same start again is presumed new, then fenced.
+      worker = await Worker.start({ ...options, workerId: 'b' });
+      await fabric.publish(startSubject('dupstart', 'stepThenWait'), encodeJson({ instanceId: 'dup-1' }));
+      await until('the duplicate start consumed', async () => {
+        const info = await fabric.streamInfo(hub.names.startStream);
+        return info.lastSeq === 2 && !worker.isBusy() ? true : undefined;
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(runs).toBe(1);
+      await fabric.publish(instanceInboxSubject('dupstart', 'dup-1', hub.config.partitions), encodeJson(instanceMessages.eventRaised('go', null)));
+      const done = await until('completion', async () => {
+        const st = await statusOf(hub, 'dup-1');
+        return st?.runtimeStatus === 'Completed' ? st : undefined;
+      });
+      expect(done.output).toBe(1);
+      expect(runs).toBe(1);
+    } finally {
+      await worker.stop();
+      await fabric.close();
+    }
+  });
+
   it('a graceful stop hands the activities still waiting for a slot on to the next worker: each runs once', async () => {
     const fabric = new MemoryFabric();
     const ran: Array<[string, number]> = [];
