@@ -61,16 +61,13 @@ export class InstanceClient {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.publishEncoded(subject, data, msgId);
-  }
-
-  /** Signals still batched go first: whatever is published next is ordered after them (DurableClient). */
-  protected flushPending(): void {}
-
-  protected publishEncoded(subject: string, data: Uint8Array, msgId?: string): Promise<PubAck> {
+    // Signals still batched go first: whatever is published next is ordered after them.
     this.flushPending();
     return this.publishNow(subject, data, msgId);
   }
+
+  /** Sends what is batched (DurableClient's signal batches; nothing here). */
+  protected flushPending(): void {}
 
   /** Publishes without flushing batched signals first (the batcher's own sends). */
   protected publishNow(subject: string, data: Uint8Array, msgId?: string): Promise<PubAck> {

@@ -92,10 +92,12 @@ export class ActivityRunner implements LocalActivities {
     if (this.stopped || this.localHeld >= (this.o.localBacklog ?? 0)) return undefined;
     const def = this.bySubject.get(effect.s);
     if (!def) return undefined;
-    const check = activityWorkItemSchema.safeParse(effect.d);
-    if (!check.success) return undefined; // published instead: the queue path parks it with the reason
+    // Our own work item, built by the orchestration host (activityWorkItem) and recorded with its
+    // event: a shape check, not a schema walk per activity (the queue path, reading the stream,
+    // keeps the schema). Anything else is published instead, where the queue path parks it.
+    if (!isWorkItem(effect.d)) return undefined;
     this.localHeld++;
-    const item = check.data;
+    const item = effect.d;
     const trace = effect.h;
     // claimed -> (started now | queued for a slot) -> over; `localHeld` drops once, when it is over
     // and its execution (if any) has ended.
@@ -389,4 +391,19 @@ export class ActivityRunner implements LocalActivities {
 interface Intake {
   credits: number;
   wake: (() => void) | undefined;
+}
+
+/** The fields a local run reads, with their types (see activityWorkItemSchema for the whole shape). */
+function isWorkItem(d: unknown): d is ActivityWorkItem {
+  const w = d as Partial<ActivityWorkItem> | null;
+  return (
+    typeof w === 'object' &&
+    w !== null &&
+    typeof w.i === 'string' &&
+    w.i.length > 0 &&
+    typeof w.t === 'number' &&
+    typeof w.n === 'string' &&
+    typeof w.a === 'number' &&
+    (w.r === undefined || typeof w.r === 'string')
+  );
 }

@@ -149,8 +149,9 @@ export class EffectPublisher {
         if (!record.more) break;
         seq = m.seq + 1;
       }
-      await Promise.all(entry.x.filter((x) => fx[x] !== undefined).map((x) => this.publish(fx[x]!)));
-      count += entry.x.filter((x) => fx[x] !== undefined).length;
+      const present = entry.x.flatMap((x) => (fx[x] ? [fx[x]] : []));
+      await Promise.all(present.map((effect) => this.publish(effect)));
+      count += present.length;
     }
     return count;
   }
